@@ -1,0 +1,29 @@
+// Resolves Secret references inside activities. Secret values never leave this process: they are not returned to
+// workflows, not logged, and not written to archives or records.
+import * as k8s from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import type { SecretRef } from '../workflows/definitions';
+
+export type SecretData = Record<string, Buffer>;
+
+export async function readSecret(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string): Promise<SecretData> {
+  if (!kube) {
+    throw ApplicationFailure.nonRetryable(`${purpose}: Secret ${ref.namespace}/${ref.name} is referenced but the worker has no host-cluster connection (set KUBECONFIG)`, 'SecretNotFound');
+  }
+  try {
+    const secret = await kube.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
+    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')]));
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code === 404) throw ApplicationFailure.nonRetryable(`${purpose}: Secret ${ref.namespace}/${ref.name} not found`, 'SecretNotFound');
+    if (code === 403) throw ApplicationFailure.nonRetryable(`${purpose}: not allowed to read Secret ${ref.namespace}/${ref.name} (RBAC: get secrets)`, 'KubeForbidden');
+    throw err;
+  }
+}
+
+/** The first of `keys` present in the Secret, or an error naming the Secret and the keys looked for. */
+export function pick(data: SecretData, ref: SecretRef, keys: string[], optional = false): Buffer | undefined {
+  for (const key of keys) if (data[key]?.length) return data[key];
+  if (optional) return undefined;
+  throw ApplicationFailure.nonRetryable(`Secret ${ref.namespace}/${ref.name} has none of the keys ${keys.join(', ')}`, 'SecretNotFound');
+}

@@ -1,0 +1,29 @@
+import type { OverlapPolicyName } from '../../workflows/definitions';
+
+/** What a policy gets for every field its vcluster.yaml leaves out. */
+export interface PolicyDefaults {
+  timezone: string;
+  retentionPeriodDays: number;
+  maxSnapshots: number;
+  volumesEnabled: boolean;
+  volumeConcurrency: number;
+  overlap: OverlapPolicyName;
+  /** One hour: a worker or server outage shorter than this still takes the missed snapshot. */
+  catchupWindowSeconds: number;
+}
+
+export const POLICY_DEFAULTS: Readonly<PolicyDefaults> = Object.freeze({
+  timezone: 'UTC',
+  retentionPeriodDays: 30,
+  maxSnapshots: 30,
+  volumesEnabled: false,
+  volumeConcurrency: 10,
+  overlap: 'SKIP',
+  catchupWindowSeconds: 3600,
+});
+
+/** Temporal refuses shorter catch-up windows. */
+export const MIN_CATCHUP_WINDOW_SECONDS = 10;
+
+/** Retention beyond a century is a typo, and would push cut-off dates out of the Date range. */
+export const MAX_RETENTION_PERIOD_DAYS = 36500;

@@ -1,0 +1,14 @@
+// Configuration: both vcluster.yaml forms -> one SnapshotPolicy.
+export { parsePolicy, parsePolicyValues, loadPolicyOrThrow, releaseFromChartLabel } from './policy';
+export type { PolicyOverrides, PolicyParseResult } from './policy';
+export { formatErrors, formatIssue, PolicyValidationError } from './issues';
+export type { ConfigIssue } from './issues';
+export { POLICY_DEFAULTS } from './defaults';
+export type { PolicyDefaults } from './defaults';
+export { checkSchedule } from './cron';
+export type { ScheduleCheck } from './cron';
+export { checkTimezone } from './timezone';
+export type { TimezoneCheck } from './timezone';
+export { parseGoDuration } from './duration';
+export { parseS3Url } from './s3-url';
+export { parseOciRepository } from './oci-url';

@@ -1,0 +1,6 @@
+// Plain aligned tables for the CLI.
+export function renderTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,123 @@
+// Starts one real server as a child process on loopback, waits for its readiness check, and stops it cleanly.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const CACHE_DIR = process.env.VCSNAP_CACHE ?? join(homedir(), '.cache', 'vcsnap');
+
+/** Pinned tool versions, read from scripts/versions.env so the install script and the servers agree. */
+export function versions(): Record<string, string> {
+  const text = readFileSync(join(__dirname, '..', 'versions.env'), 'utf8');
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split('=', 2) as [string, string]),
+  );
+}
+
+/** Path of a binary built by scripts/install-servers.sh. */
+export function toolPath(tool: string, versionKey: string, binary = tool): string {
+  return join(CACHE_DIR, `${tool}-${versions()[versionKey]}`, binary);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface RunningProcess {
+  name: string;
+  logFile: string;
+  child: ChildProcess;
+  /** Milliseconds from spawn to ready. */
+  startMillis: number;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logDir: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  ready: () => Promise<boolean>;
+  timeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startProcess(options: StartOptions): Promise<RunningProcess> {
+  mkdirSync(options.logDir, { recursive: true });
+  const logFile = join(options.logDir, `${options.name}.log`);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  const started = Date.now();
+  const child = spawn(options.command, options.args, {
+    env: { ...process.env, ...options.env },
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  let exited: string | undefined;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = `exited with ${signal ?? code}`;
+      resolve();
+    });
+    child.on('error', (err) => {
+      exited = `could not start: ${err.message}`;
+      resolve();
+    });
+  });
+  const stop = async () => {
+    if (exited === undefined) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exitPromise;
+      clearTimeout(killer);
+    }
+    log.end();
+  };
+  const deadline = started + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    if (exited !== undefined) {
+      await stop();
+      throw new Error(`${options.name} ${exited} before it was ready; log: ${logFile}\n${tail(logFile)}`);
+    }
+    if (await options.ready().catch(() => false)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${options.name} not ready after ${options.timeoutMs ?? 120_000} ms; log: ${logFile}\n${tail(logFile)}`);
+    }
+    await sleep(200);
+  }
+  return { name: options.name, logFile, child, startMillis: Date.now() - started, stop };
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Readiness check: an HTTP GET that answers with one of the given statuses. */
+export function httpReady(url: string, statuses: number[] = [200]): () => Promise<boolean> {
+  return async () => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await response.arrayBuffer();
+    return statuses.includes(response.status);
+  };
+}

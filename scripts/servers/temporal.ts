@@ -1,0 +1,52 @@
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../workflows/definitions';
+import { freePort, startProcess, toolPath, type RunningProcess } from './process';
+
+export interface TemporalServer extends RunningProcess {
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+}
+
+export function temporalCliPath(): string {
+  return toolPath('temporal', 'TEMPORAL_CLI_VERSION');
+}
+
+/**
+ * `temporal server start-dev` with the product's search attributes registered. `dbFile` keeps state across a
+ * restart (SQLite); `ui` turns on the Web UI (tests run headless).
+ */
+export async function startTemporal(opts: {
+  dir: string;
+  dbFile?: string;
+  ui?: boolean;
+  port?: number;
+  uiPort?: number;
+}): Promise<TemporalServer> {
+  const port = opts.port ?? (await freePort());
+  const uiPort = opts.uiPort ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default', '--log-level', 'warn'];
+  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  for (const attribute of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', `${attribute.name}=${attribute.type}`);
+  if (opts.dbFile) args.push('--db-filename', opts.dbFile);
+  if (opts.ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));
+  else args.push('--headless');
+  const address = `127.0.0.1:${port}`;
+  const running = await startProcess({
+    name: 'temporal',
+    command: temporalCliPath(),
+    args,
+    logDir: opts.dir,
+    cwd: opts.dir,
+    ready: async () => {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        const health = await connection.healthService.check({});
+        return health.status === 1;
+      } finally {
+        await connection.close();
+      }
+    },
+  });
+  return { ...running, address, namespace: 'default', uiUrl: opts.ui ? `http://127.0.0.1:${uiPort}` : undefined };
+}

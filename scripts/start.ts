@@ -1,0 +1,137 @@
+// `npm start`. With no configuration: an embedded default — a local Temporal dev server with its Web UI, MinIO, a
+// demo virtual cluster (kube-apiserver on its own etcd, seeded with sample objects), the worker, and a demo policy
+// that fires every minute. With TEMPORAL_ADDRESS / TEMPORAL_PROFILE / a temporal.toml set, it runs only the worker
+// against that infrastructure. Ctrl-C stops everything it started and nothing else.
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import * as k8s from '@kubernetes/client-node';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { applyPolicy, triggerNow } from '../client/schedules';
+import { TASK_QUEUE, type SnapshotPolicy } from '../workflows/definitions';
+import { scheduleIdFor } from '../workflows/naming';
+import { runWorker } from '../worker/main';
+import { startKube, adminKubeConfig } from './servers/kube';
+import { startMinio } from './servers/minio';
+import type { RunningProcess } from './servers/process';
+import { startTemporal, temporalCliPath } from './servers/temporal';
+
+const DEMO_CLUSTER = { name: 'demo', namespace: 'vcluster-demo' };
+const DEMO_BUCKET = 'vcsnap-demo';
+
+function configured(): boolean {
+  const env = process.env;
+  const tomlFile = env.TEMPORAL_CONFIG_FILE ?? join(homedir(), '.config', 'temporalio', 'temporal.toml');
+  return Boolean(env.TEMPORAL_ADDRESS || env.TEMPORAL_PROFILE || existsSync(tomlFile));
+}
+
+async function seedDemoCluster(kube: k8s.KubeConfig): Promise<void> {
+  const core = kube.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: DEMO_CLUSTER.namespace } } }).catch(() => undefined);
+  for (let i = 0; i < 50; i++) {
+    await core
+      .createNamespacedConfigMap({ namespace: DEMO_CLUSTER.namespace, body: { metadata: { name: `sample-${i}` }, data: { index: String(i), note: 'seeded by npm start' } } })
+      .catch(() => undefined);
+  }
+}
+
+async function runEmbedded(): Promise<void> {
+  const dir = join(__dirname, '..', '.vcsnap', 'demo');
+  mkdirSync(dir, { recursive: true });
+  const started: RunningProcess[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(started.reverse().map((server) => server.stop()));
+  };
+  // Set once the worker exists; Ctrl-C before that stops the servers directly.
+  const running: { worker?: Worker } = {};
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping: worker, then the servers npm start started');
+    if (running.worker) running.worker.shutdown();
+    else void stopAll().then(() => process.exit(130));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  const temporal = await startTemporal({ dir, ui: true, dbFile: join(dir, 'temporal.sqlite') });
+  started.push(temporal);
+  const minio = await startMinio({ dir, accessKeyId: 'vcsnap-demo', secretAccessKey: 'vcsnap-demo-secret' });
+  started.push(minio);
+  const kube = await startKube({ dir });
+  started.push(kube);
+  const kubeConfig = adminKubeConfig(kube.server, kube.adminToken);
+  await seedDemoCluster(kubeConfig);
+  const s3 = new S3Client({ endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
+  await s3.send(new CreateBucketCommand({ Bucket: DEMO_BUCKET })).catch(() => undefined);
+  s3.destroy();
+  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  await core
+    .createNamespacedSecret({
+      namespace: DEMO_CLUSTER.namespace,
+      body: { metadata: { name: 'demo-s3' }, stringData: { AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey } },
+    })
+    .catch(() => undefined);
+
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ kube: kubeConfig }),
+  });
+  running.worker = worker;
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+  const policy: SnapshotPolicy = {
+    cluster: DEMO_CLUSTER,
+    schedule: '* * * * *',
+    timezone: 'UTC',
+    retention: { periodDays: 1, maxSnapshots: 10 },
+    storage: {
+      type: 's3', bucket: DEMO_BUCKET, prefix: 'demo', endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true,
+      insecureSkipTlsVerify: false, skipClientCredentials: false, credential: { name: 'demo-s3', namespace: DEMO_CLUSTER.namespace },
+    },
+    volumes: { enabled: false, concurrency: 10 },
+    overlap: 'SKIP',
+    catchupWindowSeconds: 60,
+    state: { endpoints: [kube.etcd.endpoint], origin: 'explicit' },
+  };
+  const outcome = await applyPolicy({ client }, policy);
+  await triggerNow({ client }, DEMO_CLUSTER);
+  const scheduleId = scheduleIdFor(DEMO_CLUSTER);
+  const cli = `TEMPORAL_ADDRESS=${temporal.address} npx vcsnap`;
+  console.log(`
+vcsnap demo is running (schedule ${outcome}).
+
+  Web UI:        ${temporal.uiUrl}/namespaces/default/schedules/${scheduleId}
+  Temporal:      ${temporal.address} (namespace default)
+  Schedule ID:   ${scheduleId}  (fires every minute, overlap SKIP)
+  Snapshots in:  s3://${DEMO_BUCKET}/demo/  on MinIO ${minio.endpoint} (user ${minio.accessKeyId})
+  Demo cluster:  kube-apiserver ${kube.server}, etcd ${kube.etcd.endpoint}
+
+  ${cli} list
+  ${cli} describe ${DEMO_CLUSTER.namespace}/${DEMO_CLUSTER.name}
+  ${cli} trigger ${DEMO_CLUSTER.namespace}/${DEMO_CLUSTER.name}
+  ${cli} pause ${DEMO_CLUSTER.namespace}/${DEMO_CLUSTER.name} --note "looking around"
+  ${temporalCliPath()} --address ${temporal.address} workflow list -q "VclusterName='demo'"
+
+Ctrl-C stops the worker and every server started here.`);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+    await stopAll();
+  }
+}
+
+(configured() ? runWorker() : runEmbedded()).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,32 @@
+// Builders for normalized policies pointing at the harness's servers.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SnapshotPolicy, StorageLocation } from '../../workflows/definitions';
+import { testEnv } from './env';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export function filePolicy(overrides: Partial<SnapshotPolicy> = {}): SnapshotPolicy {
+  const name = overrides.cluster?.name ?? uniqueName('vc');
+  const dir = join(testEnv().runDir, 'file-store', name);
+  mkdirSync(dir, { recursive: true });
+  return basePolicy({ type: 'container', path: dir }, { ...overrides, cluster: overrides.cluster ?? { name, namespace: 'team-a' } });
+}
+
+export function basePolicy(storage: StorageLocation, overrides: Partial<SnapshotPolicy> = {}): SnapshotPolicy {
+  return {
+    cluster: { name: uniqueName('vc'), namespace: 'team-a' },
+    schedule: '0 * * * *',
+    timezone: 'UTC',
+    retention: { periodDays: 30, maxSnapshots: 30 },
+    storage,
+    volumes: { enabled: false, concurrency: 10 },
+    overlap: 'SKIP',
+    catchupWindowSeconds: 3600,
+    state: { endpoints: [testEnv().etcd.endpoint], origin: 'explicit' },
+    ...overrides,
+  };
+}

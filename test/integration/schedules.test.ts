@@ -1,0 +1,101 @@
+// Schedules on the real Temporal dev server: apply is idempotent, changes replace the spec, operator pauses survive,
+// trigger uses the schedule's overlap policy, sync creates/updates/deletes.
+import { strict as assert } from 'node:assert';
+import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
+import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../client/schedules';
+import { scheduleIdFor } from '../../workflows/naming';
+import { testEnv } from '../harness/env';
+import { filePolicy, uniqueName } from '../harness/fixtures';
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('schedules', function () {
+  let connection: Connection;
+  let client: Client;
+  const taskQueue = uniqueName('schedules-tq');
+  const target = () => ({ client, taskQueue });
+
+  before(async () => {
+    connection = await Connection.connect({ address: testEnv().temporal.address });
+    client = new Client({ connection, namespace: testEnv().temporal.namespace });
+  });
+  after(async () => connection.close());
+
+  it('creates once, then reports unchanged, then updates in place with the new cron only', async () => {
+    const policy = filePolicy({ schedule: '0 3 * * *', timezone: 'Europe/Berlin' });
+    assert.equal(await applyPolicy(target(), policy), 'created');
+    assert.equal(await applyPolicy(target(), policy), 'unchanged');
+    const handle = client.schedule.getHandle(scheduleIdFor(policy.cluster));
+    let description = await handle.describe();
+    assert.equal(description.spec.timezone, 'Europe/Berlin');
+    assert.equal(description.policies.overlap, ScheduleOverlapPolicy.SKIP);
+    assert.equal(description.policies.catchupWindow, 3_600_000);
+    assert.equal(description.spec.calendars?.length, 1);
+    assert.deepEqual(description.spec.calendars?.[0].hour, [{ start: 3, end: 3, step: 1 }]);
+
+    assert.equal(await applyPolicy(target(), { ...policy, schedule: '30 5 * * 1' }), 'updated');
+    description = await handle.describe();
+    assert.equal(description.spec.calendars?.length, 1, 'old calendar replaced, not kept');
+    assert.deepEqual(description.spec.calendars?.[0].hour, [{ start: 5, end: 5, step: 1 }]);
+    assert.deepEqual(description.spec.calendars?.[0].minute, [{ start: 30, end: 30, step: 1 }]);
+    const action = description.action as { args: Array<{ policy: { schedule: string } }>; taskQueue: string };
+    assert.equal(action.args[0].policy.schedule, '30 5 * * 1');
+    assert.equal(action.taskQueue, taskQueue);
+    await removePolicy(target(), policy.cluster);
+  });
+
+  it('keeps an operator pause and note across apply, and resume clears it', async () => {
+    const policy = filePolicy();
+    await applyPolicy(target(), policy);
+    await pause(target(), policy.cluster, 'maintenance window');
+    assert.equal(await applyPolicy(target(), { ...policy, schedule: '15 * * * *' }), 'updated');
+    let d = await describePolicy(target(), policy.cluster);
+    assert.equal(d.paused, true);
+    assert.equal(d.note, 'maintenance window');
+    assert.equal(d.policy?.schedule, '15 * * * *');
+    await resume(target(), policy.cluster, 'done');
+    d = await describePolicy(target(), policy.cluster);
+    assert.equal(d.paused, false);
+    assert.ok(d.nextFireTimes.length > 0);
+    await removePolicy(target(), policy.cluster);
+  });
+
+  it('sync creates, updates, deletes its own orphans and leaves invalid clusters and hand-applied schedules alone', async () => {
+    const keep = filePolicy();
+    const change = filePolicy();
+    const orphan = filePolicy();
+    const invalid = filePolicy();
+    const byHand = filePolicy();
+    await applyPolicy(target(), byHand);
+    for (const p of [keep, change, orphan, invalid]) await applyPolicy(target(), p, 'discovery');
+    // Schedule listing goes through visibility, which is eventually consistent: wait until the orphan is listed.
+    await waitFor(async () => (await listPolicies(target())).some((p) => p.scheduleId === scheduleIdFor(orphan.cluster)));
+    const fresh = filePolicy();
+    const report = await sync(target(), [
+      { cluster: keep.cluster, policy: keep },
+      { cluster: change.cluster, policy: { ...change, schedule: '*/5 * * * *' } },
+      { cluster: fresh.cluster, policy: fresh },
+      { cluster: invalid.cluster, policy: null, error: 'snapshots.auto.schedule: invalid' },
+    ]);
+    assert.ok(report.unchanged.includes(scheduleIdFor(keep.cluster)));
+    assert.ok(report.updated.includes(scheduleIdFor(change.cluster)));
+    assert.ok(report.created.includes(scheduleIdFor(fresh.cluster)));
+    assert.ok(report.deleted.includes(scheduleIdFor(orphan.cluster)));
+    assert.deepEqual(report.invalid.map((i) => i.scheduleId), [scheduleIdFor(invalid.cluster)]);
+    await waitFor(async () => {
+      const listed = (await listPolicies(target())).map((p) => p.scheduleId);
+      return listed.includes(scheduleIdFor(fresh.cluster)) && !listed.includes(scheduleIdFor(orphan.cluster));
+    });
+    const ids = (await listPolicies(target())).map((p) => p.scheduleId);
+    assert.ok(ids.includes(scheduleIdFor(invalid.cluster)), 'invalid config keeps its schedule');
+    assert.ok(!ids.includes(scheduleIdFor(orphan.cluster)));
+    assert.ok(ids.includes(scheduleIdFor(byHand.cluster)), 'a schedule applied by hand is not an orphan');
+    for (const p of [keep, change, fresh, invalid, byHand]) await removePolicy(target(), p.cluster);
+  });
+});

@@ -1,0 +1,36 @@
+// Worker entry: connect, load the workflow bundle, wire the activities to the host cluster, run until SIGINT/SIGTERM.
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { loadRuntimeConfig } from './config';
+
+export async function runWorker(): Promise<void> {
+  const config = loadRuntimeConfig();
+  Runtime.install({
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) },
+      ...(config.metricsPort ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.metricsPort}` } } } : {}),
+    },
+  });
+  const connection = await NativeConnection.connect(config.temporal.connectionOptions);
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace ?? 'default',
+      taskQueue: config.taskQueue,
+      // A prebuilt bundle (scripts/build-workflow-bundle.ts, used by the container image) skips webpack at start.
+      ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
+      activities: createActivities({ kube: config.kube }),
+    });
+    console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,3 @@
+export { snapshotWorkflow } from './snapshot';
+export { volumeSnapshotWorkflow } from './volume';
+export { catalogWorkflow } from './catalog';

@@ -1,0 +1,43 @@
+// Pure status transitions for the snapshot workflow and its Web UI summary.
+import type { SnapshotStatus, SnapshotStatusView, VolumeResult } from './definitions';
+
+export interface VolumeOutcome {
+  status: Extract<SnapshotStatus, 'Completed' | 'PartiallyFailed' | 'Failed'>;
+  reason?: string;
+}
+
+/** All completed (or none to take) -> Completed; some failed -> PartiallyFailed; all failed -> Failed (SPEC 6). */
+export function aggregateVolumes(volumes: VolumeResult[]): VolumeOutcome {
+  const taken = volumes.filter((v) => v.phase !== 'Skipped');
+  const failed = taken.filter((v) => v.phase === 'Failed');
+  if (failed.length === 0) return { status: 'Completed' };
+  const reason = `${failed.length} of ${taken.length} volume snapshots failed: ${failed.map((v) => `${v.pvc}: ${v.reason ?? 'unknown error'}`).join('; ')}`;
+  return { status: failed.length === taken.length ? 'Failed' : 'PartiallyFailed', reason };
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Markdown shown in the Web UI's "current details" pane. */
+export function currentDetails(view: SnapshotStatusView): string {
+  const lines = [
+    `**${view.status}** (${view.phase}) — ${view.cluster.namespace}/${view.cluster.name}`,
+    `snapshot: \`${view.snapshotName ?? '-'}\``,
+  ];
+  if (view.url) lines.push(`url: \`${view.url}\``);
+  if (view.keysWritten || view.bytesWritten) lines.push(`written: ${view.keysWritten} keys, ${formatBytes(view.bytesWritten)}`);
+  if (view.volumes.length > 0) {
+    lines.push('', '| PVC | phase | reason |', '|---|---|---|');
+    for (const volume of view.volumes) lines.push(`| ${volume.pvc} | ${volume.phase} | ${volume.reason ?? ''} |`);
+  }
+  if (view.error) lines.push('', `error: ${view.error}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,75 @@
+// Child workflow for one PVC: NotStarted -> InProgress -> CompletedCleaningUp -> Completed,
+// or -> FailedCleaningUp -> Failed (SPEC 6).
+import { ActivityCancellationType, CancellationScope, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { ClusterRef, VolumeResult } from './definitions';
+
+/** A PVC as discovery found it. */
+export interface PlannedVolume {
+  pvc: string;
+  namespace: string;
+  driver?: string;
+  volumeSnapshotClass?: string;
+  pvcSpec?: Record<string, unknown>;
+  skipReason?: string;
+}
+
+export interface VolumeSnapshotInput {
+  cluster: ClusterRef;
+  snapshotName: string;
+  volume: PlannedVolume;
+  /** How long the CSI driver may take to make the snapshot ready; default 600 (10 minutes). */
+  readyTimeoutSeconds?: number;
+}
+
+type Activities = ReturnType<typeof createActivities>;
+const shortCall: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  // Create and release must finish before cleanup runs, or cleanup could miss the object they are still writing.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { maximumAttempts: 10, maximumInterval: '30 seconds', nonRetryableErrorTypes: ['KubeForbidden', 'KubeUnavailable', 'VolumeSnapshotFailed'] },
+};
+const { createVolumeSnapshot, retainAndReleaseVolumeSnapshot, deleteVolumeSnapshot } = proxyActivities<Activities>(shortCall);
+const { waitForVolumeSnapshot } = proxyActivities<Activities>({
+  ...shortCall,
+  // Waiting only reads, so a cancelled run need not wait for it.
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  // One attempt owns the whole wait; its own deadline turns into the volume's failure reason.
+  retry: { ...shortCall.retry, maximumAttempts: 3 },
+});
+
+function reasonOf(err: unknown): string {
+  let current: unknown = err;
+  while (current instanceof Error && (current as Error & { cause?: unknown }).cause instanceof Error) current = (current as Error & { cause?: unknown }).cause;
+  return current instanceof Error ? current.message : String(current);
+}
+
+export async function volumeSnapshotWorkflow(input: VolumeSnapshotInput): Promise<VolumeResult> {
+  const { volume } = input;
+  const base: VolumeResult = {
+    pvc: volume.pvc,
+    phase: 'InProgress',
+    driver: volume.driver,
+    volumeSnapshotClass: volume.volumeSnapshotClass,
+    pvcSpec: volume.pvcSpec,
+  };
+  const target: VolumeSnapshotInput = { cluster: input.cluster, snapshotName: input.snapshotName, volume, readyTimeoutSeconds: input.readyTimeoutSeconds };
+  let contentName: string | undefined;
+  try {
+    await createVolumeSnapshot(target);
+    const ready = await waitForVolumeSnapshot(target);
+    contentName = ready.contentName;
+    Object.assign(base, { phase: 'CompletedCleaningUp', snapshotHandle: ready.snapshotHandle, restoreSize: ready.restoreSize, driver: ready.driver ?? volume.driver });
+    await retainAndReleaseVolumeSnapshot({ ...target, contentName });
+    return { ...base, phase: 'Completed' };
+  } catch (err) {
+    const reason = reasonOf(err);
+    // FailedCleaningUp: remove what this attempt created, even when the parent is being cancelled.
+    await CancellationScope.nonCancellable(() => deleteVolumeSnapshot({ ...target, contentName })).catch(() => undefined);
+    if (isCancellation(err)) throw err;
+    return { ...base, phase: 'Failed', reason };
+  }
+}
+
