@@ -21,24 +21,31 @@ export function adminKube(): k8s.KubeConfig {
   return kubeConfig;
 }
 
-export async function startTestWorker(deps: Partial<ActivityDeps> = {}): Promise<TestWorker> {
+/** One Temporal runtime per test process, logging warnings only. */
+export function ensureTestRuntime(): void {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
+}
+
+/** `server` defaults to the harness's dev server; a test that starts its own (e.g. with the Web UI) passes it. */
+export async function startTestWorker(deps: Partial<ActivityDeps> = {}, server?: { address: string; namespace: string }): Promise<TestWorker> {
+  ensureTestRuntime();
   const env = testEnv();
+  const { address, namespace } = server ?? env.temporal;
   const taskQueue = `test-${randomUUID()}`;
-  const nativeConnection = await NativeConnection.connect({ address: env.temporal.address });
+  const nativeConnection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection: nativeConnection,
-    namespace: env.temporal.namespace,
+    namespace,
     taskQueue,
     workflowBundle: { codePath: env.workflowBundlePath },
     activities: createActivities({ kube: adminKube(), ...deps }),
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address: env.temporal.address });
-  const client = new Client({ connection, namespace: env.temporal.namespace });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace });
   return {
     client,
     taskQueue,
