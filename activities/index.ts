@@ -1,9 +1,19 @@
 // createActivities(deps): every activity closes over injected clients, so tests swap endpoints, not logic.
 import type * as k8s from '@kubernetes/client-node';
+import type { ClusterRef, SnapshotRecord } from '../workflows/definitions';
 import { createCatalogActivities } from './catalog';
-import { createRetentionActivities } from './retention';
+import { createRestoreActivities } from './restore';
+import { createRetentionActivities, type RetentionReport } from './retention';
 import { createSnapshotActivities } from './snapshot';
+import { createSyncActivities } from './sync';
 import { createVolumeActivities } from './volumes';
+
+/** The product's own metrics (worker/metrics.ts records them with prom-client). */
+export interface SnapshotMetrics {
+  /** A run's final outcome, reported by writeRecord (a retried call must count once). */
+  snapshotFinished(record: SnapshotRecord): void;
+  retentionApplied(cluster: ClusterRef, report: RetentionReport): void;
+}
 
 export interface ActivityDeps {
   /** Host-cluster connection: Secrets, vc-config, PVCs and CSI snapshots. Absent = no kube features. */
@@ -12,14 +22,20 @@ export interface ActivityDeps {
   clock: () => Date;
   /** How often waiting activities poll the API server. */
   pollIntervalMs: number;
+  /** How often the dump reports its counts to the workflow's `status`. */
+  progressIntervalMs: number;
+  /** Absent = no product metrics. */
+  metrics?: SnapshotMetrics;
 }
 
 export function createActivities(partial: Partial<ActivityDeps> = {}) {
-  const deps: ActivityDeps = { clock: () => new Date(), pollIntervalMs: 1000, ...partial };
+  const deps: ActivityDeps = { clock: () => new Date(), pollIntervalMs: 1000, progressIntervalMs: 3000, ...partial };
   return {
     ...createSnapshotActivities(deps),
     ...createVolumeActivities(deps),
     ...createRetentionActivities(deps),
     ...createCatalogActivities(deps),
+    ...createSyncActivities(deps),
+    ...createRestoreActivities(deps),
   };
 }

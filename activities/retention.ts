@@ -91,6 +91,7 @@ export function createRetentionActivities(deps: ActivityDeps) {
           report.failed.push({ name: record.snapshotName, reason: err instanceof Error ? err.message : String(err) });
         }
       }
+      deps.metrics?.retentionApplied(policy.cluster, report);
       return report;
     },
   };

@@ -2,11 +2,10 @@
 // metadata record beside it.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import * as k8s from '@kubernetes/client-node';
-import type { SnapshotPolicy, SnapshotRecord } from '../workflows/definitions';
+import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type SnapshotRecord } from '../workflows/definitions';
 import { createArchiveWriter } from './archive';
-import { pick, readSecret } from './credentials';
-import { dumpEtcd, type EtcdConnection, type ReleaseInfo } from './etcd-dump';
+import { pick, readSecret, type SecretData } from './credentials';
+import { ETCD_ERROR_TYPES, dumpEtcd, type EtcdConnection, type ReleaseInfo } from './etcd-dump';
 import type { ActivityDeps } from './index';
 import { openStore } from './store';
 
@@ -42,15 +41,51 @@ async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
 async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<ReleaseInfo | undefined> {
   if (!deps.kube || !policy.release) return undefined;
   const { name, namespace } = policy.cluster;
+  const ref = { name: `vc-config-${name}`, namespace };
+  let data: SecretData;
   try {
-    const secret = await deps.kube.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: `vc-config-${name}`, namespace });
-    const values = secret.data?.['config.yaml'];
-    if (!values) return undefined;
-    return { releaseName: name, releaseNamespace: namespace, ...policy.release, valuesYaml: Buffer.from(values, 'base64').toString('utf8') };
+    data = await readSecret(deps.kube, ref, `release entry of ${namespace}/${name}`);
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
+    // No vc-config Secret (a policy applied from a file): the archive simply has no release entry.
+    if (err instanceof ApplicationFailure && err.type === 'SecretNotFound') return undefined;
     throw err;
   }
+  const values = pick(data, ref, ['config.yaml'], true);
+  return values && { releaseName: name, releaseNamespace: namespace, ...policy.release, valuesYaml: values.toString('utf8') };
+}
+
+/** Signals progress to the workflow at most every `intervalMs` (each signal is a history event). Best effort. */
+function progressReporter(context: Context, intervalMs: number): (progress: DumpProgress) => void {
+  let last = Date.now();
+  const execution = context.info.workflowExecution;
+  return (progress) => {
+    if (!execution || Date.now() - last < intervalMs) return;
+    last = Date.now();
+    context.client.workflow.getHandle(execution.workflowId, execution.runId).signal(dumpProgressSignal, progress).catch(() => undefined);
+  };
+}
+
+/** What dumpAndStore heartbeats: its progress, and the upload sessions a successor must cancel if this process dies. */
+interface DumpHeartbeat {
+  keys: number;
+  bytes: number;
+  /** Archive bytes the backend has confirmed. */
+  stored?: number;
+  uploadSessions: string[];
+}
+
+function sessionsIn(details: unknown): string[] {
+  const sessions = (details as { uploadSessions?: unknown } | undefined)?.uploadSessions;
+  return Array.isArray(sessions) ? sessions.filter((session): session is string => typeof session === 'string') : [];
+}
+
+/**
+ * etcd that does not answer before anything was read fails the snapshot at once, naming the endpoint: retrying a
+ * dead endpoint only delays the reason, and the next scheduled run tries again. Lost mid-dump, it stays retryable.
+ */
+function finalIfUnreachable(err: unknown): unknown {
+  if (!(err instanceof ApplicationFailure) || err.type !== ETCD_ERROR_TYPES.unreachable || err.nonRetryable) return err;
+  return ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: true, cause: err.cause });
 }
 
 export function createSnapshotActivities(deps: ActivityDeps) {
@@ -62,8 +97,20 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       const connection = await etcdConnectionFor(deps, policy);
       const release = await releaseFor(deps, policy);
       const url = store.urlFor(snapshotName);
+      const reportProgress = progressReporter(context, deps.progressIntervalMs);
       const writer = createArchiveWriter();
-      const upload = store.putArchive(snapshotName, writer.stream, context.cancellationSignal);
+      // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
+      const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
+      let progress: DumpHeartbeat = { keys: 0, bytes: 0, uploadSessions: abandonedSessions };
+      const heartbeat = (update: Partial<DumpHeartbeat>) => {
+        progress = { ...progress, ...update };
+        context.heartbeat(progress);
+      };
+      const upload = store.putArchive(snapshotName, writer.stream, context.cancellationSignal, {
+        abandonedSessions,
+        onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
+        onStored: (stored) => heartbeat({ stored }),
+      });
       upload.catch(() => undefined);
       let dumped;
       try {
@@ -71,14 +118,17 @@ export function createSnapshotActivities(deps: ActivityDeps) {
           release,
           request: { name: snapshotName, creationTimestamp: args.nominalTime, url },
           signal: context.cancellationSignal,
-          onProgress: (keys, bytes) => context.heartbeat({ keys, bytes }),
+          onProgress: (keys, bytes) => {
+            heartbeat({ keys, bytes });
+            reportProgress({ keys, bytes });
+          },
         });
         await writer.finish();
       } catch (err) {
         // Fail the stream so the upload aborts and nothing truncated becomes visible.
         writer.abort(err instanceof Error ? err : new Error(String(err)));
         await upload.catch(() => undefined);
-        throw err;
+        throw progress.keys === 0 ? finalIfUnreachable(err) : err;
       }
       const stored = await upload;
       context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
@@ -86,6 +136,8 @@ export function createSnapshotActivities(deps: ActivityDeps) {
     },
 
     async writeRecord(args: { policy: SnapshotPolicy; record: SnapshotRecord }): Promise<void> {
+      // Counted first, so a run whose record cannot be stored still shows its outcome; retries are counted once.
+      deps.metrics?.snapshotFinished(args.record);
       const store = await openStore(deps, args.policy);
       await store.putRecord(args.record);
     },

@@ -1,18 +1,35 @@
 // Opens a cluster's storage backend with its credentials resolved from the referenced Secret. Shared by the
 // snapshot, retention and catalog activities.
 import { ApplicationFailure } from '@temporalio/common';
+import { inlineCredentialsOf, type InlineCredentials } from '../client/config/inline-credentials';
 import type { SnapshotPolicy } from '../workflows/definitions';
 import type { ActivityDeps } from './index';
 import { pick, readSecret } from './credentials';
 import { createStore } from './storage';
 import type { SnapshotStore, StorageCredentials } from './storage/types';
 
+/**
+ * Inline credentials (S3 URL query options, OCI username/password) are kept out of policies and histories: they are
+ * read again from the cluster's `vc-config-<name>` Secret, where vCluster keeps its values.
+ */
+async function inlineCredentials(deps: ActivityDeps, policy: SnapshotPolicy, where: string): Promise<InlineCredentials> {
+  const ref = { name: `vc-config-${policy.cluster.name}`, namespace: policy.cluster.namespace };
+  const data = await readSecret(deps.kube, ref, `${where} (inline credentials live in the vCluster's values)`);
+  return inlineCredentialsOf(pick(data, ref, ['config.yaml'])!.toString('utf8'));
+}
+
+function missingInline(where: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`${where}: the configuration has inline credentials, but the vc-config Secret holds none; reference a Secret instead`, 'StorageBadConfiguration');
+}
+
 async function credentialsFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<StorageCredentials | undefined> {
   const { storage, cluster } = policy;
   const where = `storage of ${cluster.namespace}/${cluster.name}`;
   if (storage.type === 's3') {
     if (storage.inlineCredentialsInUrl) {
-      throw ApplicationFailure.nonRetryable(`${where}: credentials inside the s3:// URL are not used by vcsnap; reference a Secret with storage.s3.credential`, 'StorageBadConfiguration');
+      const inline = await inlineCredentials(deps, policy, where);
+      if (!inline.s3) throw missingInline(where);
+      return inline.s3;
     }
     if (!storage.credential || storage.skipClientCredentials) return undefined;
     const data = await readSecret(deps.kube, storage.credential, where);
@@ -24,7 +41,9 @@ async function credentialsFor(deps: ActivityDeps, policy: SnapshotPolicy): Promi
   }
   if (storage.type === 'oci') {
     if (storage.inlineCredential && !storage.credential) {
-      throw ApplicationFailure.nonRetryable(`${where}: inline registry passwords are not used by vcsnap; reference a Secret with storage.oci.credential`, 'StorageBadConfiguration');
+      const inline = await inlineCredentials(deps, policy, where);
+      if (!inline.oci) throw missingInline(where);
+      return inline.oci;
     }
     if (!storage.credential) return undefined;
     const data = await readSecret(deps.kube, storage.credential, where);

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx, so the package needs no build step.
 require('tsx/cjs');
-const { main, UsageError } = require('../client/cli.ts');
+const { main, exitCodeFor } = require('../client/cli.ts');
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
     console.error(`vcsnap: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(err instanceof UsageError ? 2 : 1);
+    process.exit(exitCodeFor(err));
   },
 );

@@ -1,14 +1,16 @@
-// vcsnap: the product's CLI on top of the client API. Every command takes --json for machine-readable output.
+// vcsnap: the product's CLI on top of the client API. Tables by default; `-o json` for scripts. Exit code 2 for bad
+// input (usage or an invalid vcluster.yaml), 1 for other failures, with one clear line on stderr.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SEARCH_ATTRIBUTE_REGISTRATIONS, type ClusterRef } from '../workflows/definitions';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS, type ClusterRef, type SecretRef } from '../workflows/definitions';
 import { scheduleIdFor } from '../workflows/naming';
 import { loadKubeConfig } from '../worker/config';
 import { formatErrors, parsePolicy } from './config';
 import { listSnapshotsOf } from './catalog';
+import { restoreSnapshot, verifySnapshot } from './restore';
 import { connectFromEnvironment } from './connection';
 import { discoverClusters } from './discovery';
-import { applyPolicy, backfill, describe, listPolicies, pause, removePolicy, resume, sync, triggerNow } from './schedules';
+import { SYNC_SCHEDULE_ID, applyPolicy, backfill, describe, listPolicies, pause, removePolicy, resume, scheduleSync, sync, triggerNow } from './schedules';
 import { renderTable } from './table';
 
 const USAGE = `usage: vcsnap <command> [options]
@@ -16,7 +18,8 @@ const USAGE = `usage: vcsnap <command> [options]
   setup                                   register the search attributes on the Temporal server
   validate -f FILE [--name N -n NS]       check a vcluster.yaml and print the policy it makes
   apply -f FILE --name N -n NS            create or update the cluster's schedule (idempotent)
-  sync                                    reconcile schedules with every vc-config-* Secret in the host cluster
+  sync [--schedule CRON]                  reconcile schedules with every vc-config-* Secret in the host cluster;
+                                          with --schedule, let the worker do it on that cron instead
   list                                    all snapshot schedules
   describe NS/NAME                        next fire times, recent runs, pause state
   trigger NS/NAME                         snapshot now (with the schedule's overlap policy)
@@ -25,8 +28,14 @@ const USAGE = `usage: vcsnap <command> [options]
   resume NS/NAME [--note TEXT]            resume the schedule
   delete NS/NAME                          delete the schedule (snapshots stay in storage)
   snapshots NS/NAME | --all               the catalog: Scheduled, InProgress, Completed, PartiallyFailed, Failed, NotFound
+  verify SNAPSHOT [-n NS] [--secret NS/NAME]
+                                          check an archive's digest and vCluster format; SNAPSHOT is a catalog name
+                                          (with -n), an s3:// URL or an oci:// reference
+  restore SNAPSHOT --etcd URL [--tls-secret NS/NAME] [--force]
+                                          verify, then write every key into the target etcd (refuses a non-empty one
+                                          unless --force, which clears it first)
 
-  A cluster is NS/NAME or NAME with -n NS. Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+  -o json prints JSON for scripts. A cluster is NS/NAME or NAME with -n NS. Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
   TEMPORAL_PROFILE / temporal.toml. Host cluster: KUBECONFIG.`;
 
 export class UsageError extends Error {}
@@ -38,8 +47,14 @@ const OPTIONS = {
   note: { type: 'string' },
   start: { type: 'string' },
   end: { type: 'string' },
+  output: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
   all: { type: 'boolean' },
+  schedule: { type: 'string' },
+  secret: { type: 'string' },
+  etcd: { type: 'string', multiple: true },
+  'tls-secret': { type: 'string' },
+  force: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -52,6 +67,13 @@ function clusterArg(positional: string | undefined, values: { name?: string; nam
   }
   if (!values.namespace) throw new UsageError(`cluster "${ref}": give its host namespace with -n NS or as NS/${ref}`);
   return { name: ref, namespace: values.namespace };
+}
+
+function secretArg(flag: string, value: string | undefined): SecretRef | undefined {
+  if (value === undefined) return undefined;
+  const [namespace, name] = value.split('/', 2);
+  if (!namespace || !name) throw new UsageError(`--${flag}: expected NS/NAME, got ${JSON.stringify(value)}`);
+  return { namespace, name };
 }
 
 function dateArg(flag: string, value: string | undefined): Date {
@@ -67,6 +89,10 @@ function print(json: boolean | undefined, value: unknown, text: () => string): v
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   const [command, target] = positionals;
+  if (values.output !== undefined && values.output !== 'json' && values.output !== 'table') {
+    throw new UsageError(`-o: expected "json" or "table", got ${JSON.stringify(values.output)}`);
+  }
+  values.json ||= values.output === 'json';
   if (!command || values.help) {
     console.log(USAGE);
     return command || values.help ? 0 : 2;
@@ -78,7 +104,7 @@ export async function main(argv: string[]): Promise<number> {
     const parsed = parsePolicy(readFileSync(values.file, 'utf8'), cluster);
     if (!parsed.ok) {
       console.error(`${values.file}: invalid\n${formatErrors(parsed.errors)}`);
-      return 1;
+      return 2;
     }
     print(values.json, parsed, () => (parsed.policy ? JSON.stringify(parsed.policy, null, 2) : `${values.file}: valid, no schedule (${parsed.reason})`));
     return 0;
@@ -106,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
         const parsed = parsePolicy(readFileSync(values.file, 'utf8'), cluster);
         if (!parsed.ok) {
           console.error(`${values.file}: invalid, nothing changed\n${formatErrors(parsed.errors)}`);
-          return 1;
+          return 2;
         }
         if (!parsed.policy) {
           const removed = await removePolicy(connection, cluster);
@@ -117,6 +143,10 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'sync': {
+        if (values.schedule) {
+          console.log(`${SYNC_SCHEDULE_ID}: ${await scheduleSync(connection, values.schedule)} (${values.schedule})`);
+          return 0;
+        }
         const kube = loadKubeConfig();
         if (!kube) throw new UsageError('sync: no host cluster configured (set KUBECONFIG)');
         const discovered = await discoverClusters(kube);
@@ -194,6 +224,29 @@ export async function main(argv: string[]): Promise<number> {
         );
         return 0;
       }
+      case 'verify': {
+        if (!target) throw new UsageError('verify: a SNAPSHOT is required');
+        const result = await verifySnapshot(connection, target, { namespace: values.namespace, credential: secretArg('secret', values.secret) });
+        print(values.json, result, () =>
+          result.ok
+            ? `${result.url}: ok, ${result.keys} keys, ${result.archiveBytes} bytes, sha256 ${result.sha256}`
+            : `${result.url}: CORRUPT: ${result.problem?.message}`,
+        );
+        return result.ok ? 0 : 1;
+      }
+      case 'restore': {
+        if (!target) throw new UsageError('restore: a SNAPSHOT is required');
+        if (!values.etcd?.length) throw new UsageError('restore: --etcd URL is required');
+        const result = await restoreSnapshot(connection, target, {
+          namespace: values.namespace,
+          credential: secretArg('secret', values.secret),
+          endpoints: values.etcd,
+          tlsSecret: secretArg('tls-secret', values['tls-secret']),
+          force: values.force,
+        });
+        print(values.json, result, () => `restored ${result.restore.keysRestored} keys (${result.restore.bytesRestored} bytes) into ${values.etcd!.join(', ')}`);
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
     }
@@ -202,3 +255,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+
+const BAD_INPUT_TYPES = new Set(['BadSnapshotReference', 'BadRestoreTarget']);
+
+/** 2 for bad input (usage, references, targets), 1 for every other failure. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError) return 2;
+  const type = (err as { type?: string }).type;
+  return type && BAD_INPUT_TYPES.has(type) ? 2 : 1;
+}

@@ -231,3 +231,24 @@ export async function sync(
   }
   return report;
 }
+
+/** The schedule that runs discovery + sync inside the worker; its ID is outside the per-cluster `vcsnap.` prefix. */
+export const SYNC_SCHEDULE_ID = 'vcsnap-sync';
+
+export async function scheduleSync(target: ScheduleTarget, cron: string): Promise<ApplyOutcome> {
+  const taskQueue = target.taskQueue ?? TASK_QUEUE;
+  const wanted = {
+    spec: { cronExpressions: [cron] },
+    action: { type: 'startWorkflow' as const, workflowType: 'syncWorkflow', workflowId: SYNC_SCHEDULE_ID, taskQueue, args: [{ taskQueue }] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 },
+  };
+  const handle = target.client.schedule.getHandle(SYNC_SCHEDULE_ID);
+  try {
+    await handle.update((previous) => ({ ...previous, ...wanted, state: previous.state }));
+    return 'updated';
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  await target.client.schedule.create({ scheduleId: SYNC_SCHEDULE_ID, ...wanted });
+  return 'created';
+}

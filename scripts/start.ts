@@ -14,9 +14,10 @@ import { applyPolicy, triggerNow } from '../client/schedules';
 import { TASK_QUEUE, type SnapshotPolicy } from '../workflows/definitions';
 import { scheduleIdFor } from '../workflows/naming';
 import { runWorker } from '../worker/main';
+import { createProductMetrics, serveMetrics } from '../worker/metrics';
 import { startKube, adminKubeConfig } from './servers/kube';
 import { startMinio } from './servers/minio';
-import type { RunningProcess } from './servers/process';
+import { freePort, type RunningProcess } from './servers/process';
 import { startTemporal, temporalCliPath } from './servers/temporal';
 
 const DEMO_CLUSTER = { name: 'demo', namespace: 'vcluster-demo' };
@@ -77,13 +78,16 @@ async function runEmbedded(): Promise<void> {
     })
     .catch(() => undefined);
 
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const runtimeMetricsPort = await freePort();
+  Runtime.install({ logger: new DefaultLogger('WARN'), telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${runtimeMetricsPort}` } } } });
+  const metrics = createProductMetrics();
+  const metricsServer = await serveMetrics(metrics.registry, 0, '127.0.0.1');
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue: TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ kube: kubeConfig }),
+    activities: createActivities({ kube: kubeConfig, metrics }),
   });
   running.worker = worker;
   const connection = await Connection.connect({ address: temporal.address });
@@ -114,6 +118,7 @@ vcsnap demo is running (schedule ${outcome}).
   Schedule ID:   ${scheduleId}  (fires every minute, overlap SKIP)
   Snapshots in:  s3://${DEMO_BUCKET}/demo/  on MinIO ${minio.endpoint} (user ${minio.accessKeyId})
   Demo cluster:  kube-apiserver ${kube.server}, etcd ${kube.etcd.endpoint}
+  Metrics:       http://127.0.0.1:${metricsServer.port}/metrics (product), http://127.0.0.1:${runtimeMetricsPort}/metrics (Temporal runtime)
 
   ${cli} list
   ${cli} describe ${DEMO_CLUSTER.namespace}/${DEMO_CLUSTER.name}
@@ -127,6 +132,7 @@ Ctrl-C stops the worker and every server started here.`);
   } finally {
     await connection.close();
     await nativeConnection.close();
+    await metricsServer.close();
     await stopAll();
   }
 }

@@ -11,7 +11,10 @@ export interface RuntimeConfig {
   temporal: ReturnType<typeof loadClientConnectConfig>;
   taskQueue: string;
   kube?: k8s.KubeConfig;
+  /** Temporal runtime metrics (VCSNAP_METRICS_PORT); absent = off. */
   metricsPort?: number;
+  /** The product's own metrics (VCSNAP_PRODUCT_METRICS_PORT, default 9465; `off` = none). */
+  productMetricsPort?: number;
   /** Path of a prebuilt workflow bundle (VCSNAP_WORKFLOW_BUNDLE); absent = bundle from source at start. */
   workflowBundle?: string;
 }
@@ -25,16 +28,26 @@ export function loadKubeConfig(): k8s.KubeConfig | undefined {
   return kubeConfig;
 }
 
+export const DEFAULT_PRODUCT_METRICS_PORT = 9465;
+
+function portFrom(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
+  const raw = env[name];
+  if (!raw) return fallback;
+  if (raw === 'off') return undefined;
+  const port = Number(raw);
+  if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`${name}: not a port number: ${raw}`);
+  return port;
+}
+
 export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
-  const metricsPort = env.VCSNAP_METRICS_PORT ? Number(env.VCSNAP_METRICS_PORT) : undefined;
-  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort > 0 && metricsPort < 65536)) {
-    throw new Error(`VCSNAP_METRICS_PORT: not a port number: ${env.VCSNAP_METRICS_PORT}`);
-  }
+  const metricsPort = portFrom(env, 'VCSNAP_METRICS_PORT');
+  const productMetricsPort = portFrom(env, 'VCSNAP_PRODUCT_METRICS_PORT', DEFAULT_PRODUCT_METRICS_PORT);
   return {
     temporal: loadClientConnectConfig(),
     taskQueue: env.VCSNAP_TASK_QUEUE || TASK_QUEUE,
     kube: loadKubeConfig(),
     metricsPort,
+    productMetricsPort,
     workflowBundle: env.VCSNAP_WORKFLOW_BUNDLE || undefined,
   };
 }

@@ -2,6 +2,7 @@
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadRuntimeConfig } from './config';
+import { createProductMetrics, serveMetrics, type MetricsServer } from './metrics';
 
 export async function runWorker(): Promise<void> {
   const config = loadRuntimeConfig();
@@ -11,19 +12,26 @@ export async function runWorker(): Promise<void> {
       ...(config.metricsPort ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.metricsPort}` } } } : {}),
     },
   });
+  const metrics = createProductMetrics();
+  let metricsServer: MetricsServer | undefined;
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   try {
+    if (config.productMetricsPort) {
+      metricsServer = await serveMetrics(metrics.registry, config.productMetricsPort);
+      console.log(`[worker] product metrics on :${metricsServer.port}/metrics`);
+    }
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace ?? 'default',
       taskQueue: config.taskQueue,
       // A prebuilt bundle (scripts/build-workflow-bundle.ts, used by the container image) skips webpack at start.
       ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
-      activities: createActivities({ kube: config.kube }),
+      activities: createActivities({ kube: config.kube, metrics }),
     });
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
     await worker.run();
   } finally {
+    await metricsServer?.close();
     await connection.close();
   }
 }

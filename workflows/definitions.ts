@@ -1,7 +1,7 @@
 // Definitions shared by the workflows, the activities, the client API and the CLI. Deterministic and dependency-free:
 // the workflow bundle imports this file, so it may only use @temporalio/{workflow,common} and plain TypeScript.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
 
 export const TASK_QUEUE = 'vcsnap';
 
@@ -164,6 +164,14 @@ export interface SnapshotRecord {
 }
 
 export const statusQuery = defineQuery<SnapshotStatusView>('status');
+
+/** Sent by the dump activity every few seconds, so `status` shows growing counts during a long dump. */
+export interface DumpProgress {
+  keys: number;
+  /** Raw value bytes read so far (the final `bytesWritten` is the archive size). */
+  bytes: number;
+}
+export const dumpProgressSignal = defineSignal<[DumpProgress]>('dumpProgress');
 
 export const SEARCH_ATTRIBUTES = {
   clusterName: defineSearchAttributeKey('VclusterName', SearchAttributeType.KEYWORD),

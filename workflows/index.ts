@@ -1,3 +1,5 @@
 export { snapshotWorkflow } from './snapshot';
 export { volumeSnapshotWorkflow } from './volume';
 export { catalogWorkflow } from './catalog';
+export { restoreWorkflow, verifyWorkflow } from './restore';
+export { syncWorkflow } from './sync';

@@ -14,6 +14,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { createActivities } from '../activities';
 import {
   SEARCH_ATTRIBUTES,
+  dumpProgressSignal,
   statusQuery,
   type SnapshotRecord,
   type SnapshotStatusView,
@@ -36,7 +37,9 @@ const NON_RETRYABLE = [
 
 const { dumpAndStore } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '60 seconds',
+  // How soon a retry takes over from a worker that died mid-dump. The dump heartbeats every page and the upload
+  // every stored part or chunk, far more often than this.
+  heartbeatTimeout: '30 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
@@ -81,6 +84,12 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     volumes: [],
   };
   setHandler(statusQuery, () => view);
+  setHandler(dumpProgressSignal, (progress) => {
+    if (view.phase !== 'dumping') return;
+    view.keysWritten = progress.keys;
+    view.bytesWritten = progress.bytes;
+    setCurrentDetails(currentDetails(view));
+  });
   const publish = () => {
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.clusterName, value: policy.cluster.name },

@@ -26,18 +26,15 @@ function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** Markdown shown in the Web UI's "current details" pane. */
+/** Markdown shown in the Web UI's "current details" pane (hard line breaks, so each fact gets its own line). */
 export function currentDetails(view: SnapshotStatusView): string {
-  const lines = [
-    `**${view.status}** (${view.phase}) — ${view.cluster.namespace}/${view.cluster.name}`,
-    `snapshot: \`${view.snapshotName ?? '-'}\``,
-  ];
-  if (view.url) lines.push(`url: \`${view.url}\``);
-  if (view.keysWritten || view.bytesWritten) lines.push(`written: ${view.keysWritten} keys, ${formatBytes(view.bytesWritten)}`);
+  const facts = [`**${view.status}** (${view.phase}) — ${view.cluster.namespace}/${view.cluster.name}`, `snapshot: \`${view.snapshotName ?? '-'}\``];
+  if (view.url) facts.push(`url: \`${view.url}\``);
+  if (view.keysWritten || view.bytesWritten) facts.push(`written: ${view.keysWritten} keys, ${formatBytes(view.bytesWritten)}`);
+  const sections = [facts.join('  \n')];
   if (view.volumes.length > 0) {
-    lines.push('', '| PVC | phase | reason |', '|---|---|---|');
-    for (const volume of view.volumes) lines.push(`| ${volume.pvc} | ${volume.phase} | ${volume.reason ?? ''} |`);
+    sections.push(['| PVC | phase | reason |', '|---|---|---|', ...view.volumes.map((v) => `| ${v.pvc} | ${v.phase} | ${v.reason ?? ''} |`)].join('\n'));
   }
-  if (view.error) lines.push('', `error: ${view.error}`);
-  return lines.join('\n');
+  if (view.error) sections.push(`error: ${view.error}`);
+  return sections.join('\n\n');
 }

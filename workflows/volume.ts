@@ -36,8 +36,9 @@ const { waitForVolumeSnapshot } = proxyActivities<Activities>({
   cancellationType: ActivityCancellationType.TRY_CANCEL,
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
-  // One attempt owns the whole wait; its own deadline turns into the volume's failure reason.
-  retry: { ...shortCall.retry, maximumAttempts: 3 },
+  // One attempt owns the whole wait; its own deadline (anchored to the first attempt) turns into the volume's failure
+  // reason. Retries are for the API server going away (a restart takes seconds), so they get as many as the others.
+  retry: shortCall.retry,
 });
 
 function reasonOf(err: unknown): string {

@@ -35,7 +35,11 @@ export function createFileStore(location: FileLocation): SnapshotStore {
     await mkdir(dir, { recursive: true }).catch((err: unknown) => {
       throw fsFailure(err, `create snapshot directory ${dir}`);
     });
-    const partial = join(dir, `.${basename(target)}.partial-${randomBytes(6).toString('hex')}`);
+    // A writer killed mid-write (kill -9, node lost) leaves its partial file; the next write of the target removes it.
+    const partialPrefix = `.${basename(target)}.partial-`;
+    const abandoned = (await readdir(dir).catch((): string[] => [])).filter((name) => name.startsWith(partialPrefix));
+    await Promise.all(abandoned.map((name) => rm(join(dir, name), { force: true })));
+    const partial = join(dir, `${partialPrefix}${randomBytes(6).toString('hex')}`);
     const handle = await open(partial, 'wx').catch((err: unknown) => {
       throw fsFailure(err, `write into ${dir}`);
     });

@@ -6,7 +6,7 @@ import { createOciStore } from './oci';
 import { createS3Store } from './s3';
 import type { RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials } from './types';
 
-export type { ArchiveListing, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
+export type { ArchiveListing, PutArchiveOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
 export { STORAGE_ERROR_TYPES } from './types';
 
 /**

@@ -128,10 +128,19 @@ export class RegistryClient {
     return { digest, size: data.length };
   }
 
-  /** Chunked upload streamed from `source`: memory holds at most one chunk, the digest is computed on the way. */
-  async pushBlobStream(source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
+  /**
+   * Chunked upload streamed from `source`: memory holds at most one chunk, the digest is computed on the way.
+   * `onSession` gets the session's path once it exists (what cancelAbandonedUpload needs), `onStored` the bytes the
+   * registry has accepted after each chunk.
+   */
+  async pushBlobStream(
+    source: AsyncIterable<Uint8Array>,
+    signal?: AbortSignal,
+    hooks: { onSession?: (path: string) => void; onStored?: (bytes: number) => void } = {},
+  ): Promise<{ digest: string; size: number }> {
     const hash = createHash('sha256');
     let location = await this.startUpload(signal);
+    hooks.onSession?.(new URL(location).pathname);
     let size = 0;
     try {
       let pending: Buffer[] = [];
@@ -142,6 +151,7 @@ export class RegistryClient {
         pendingBytes = 0;
         location = await this.patchChunk(location, chunk, size, signal);
         size += chunk.length;
+        hooks.onStored?.(size);
       };
       for await (const chunk of source) {
         hash.update(chunk);
@@ -288,6 +298,21 @@ export class RegistryClient {
     await this.request({ operation: 'cancel blob upload', method: 'DELETE', url: location, accept: [200, 202, 204, 404] })
       .then(drain)
       .catch(() => undefined);
+  }
+
+  /**
+   * Cancels a session a killed process left open, knowing only its path: DELETE needs the session's current state
+   * token, and the session's status (GET, which needs none) hands it out in its Location. Best effort.
+   */
+  async cancelAbandonedUpload(path: string, signal?: AbortSignal): Promise<void> {
+    if (!path.startsWith(`${this.repoPath}/blobs/uploads/`)) return;
+    try {
+      const status = await this.request({ operation: 'abandoned upload status', method: 'GET', url: path, accept: [204, 404], signal });
+      await drain(status);
+      if (status.status === 204) await this.cancelUpload(this.uploadLocation(status, 'abandoned upload status'));
+    } catch {
+      // The registry's upload purging removes what this could not.
+    }
   }
 
   private uploadLocation(res: Response, operation: string): string {

@@ -67,13 +67,14 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
   const store: SnapshotStore = {
     urlFor,
 
-    putArchive: (snapshotName, archive, signal) =>
+    putArchive: (snapshotName, archive, signal, options = {}) =>
       mapped(async (): Promise<StoredObject> => {
         const url = urlFor(snapshotName);
         try {
           await registry.ping(signal);
+          for (const session of options.abandonedSessions ?? []) await registry.cancelAbandonedUpload(session, signal);
           const config = await emptyConfig(signal);
-          const layer = await registry.pushBlobStream(signal ? addAbortSignal(signal, archive) : archive, signal);
+          const layer = await registry.pushBlobStream(signal ? addAbortSignal(signal, archive) : archive, signal, options);
           const manifest: ImageManifest = {
             schemaVersion: 2,
             mediaType: OCI_MANIFEST_MEDIA_TYPE,

@@ -12,6 +12,15 @@ export interface StoredObject {
   sha256: string;
 }
 
+export interface PutArchiveOptions {
+  /** Upload sessions an earlier, killed attempt of this snapshot may have left open; cancelled before uploading. */
+  abandonedSessions?: string[];
+  /** Called with the id of a server-side upload session once it exists (no secrets in it), to be kept durably. */
+  onSession?: (session: string) => void;
+  /** Called as the backend confirms stored bytes, so a long upload can heartbeat after the dump has ended. */
+  onStored?: (bytes: number) => void;
+}
+
 export interface ArchiveListing {
   snapshotName: string;
   url: string;
@@ -25,9 +34,11 @@ export interface SnapshotStore {
   /**
    * Stores the archive stream atomically: it becomes visible only once complete; on failure or abort nothing is
    * left behind (no partial object, no pending multipart upload, no orphan blob upload session).
-   * `signal` aborts the upload (activity cancellation).
+   * `signal` aborts the upload (activity cancellation). A process killed mid-upload cannot clean up after itself, so
+   * the next attempt does: S3 aborts pending multipart uploads of the same key, OCI cancels the sessions in
+   * `options.abandonedSessions` (reported by the killed attempt through `onSession`, kept in its heartbeats).
    */
-  putArchive(snapshotName: string, archive: Readable, signal?: AbortSignal): Promise<StoredObject>;
+  putArchive(snapshotName: string, archive: Readable, signal?: AbortSignal, options?: PutArchiveOptions): Promise<StoredObject>;
   /** Metadata and size of a stored archive, or undefined when it does not exist. */
   headArchive(snapshotName: string): Promise<{ bytes: number } | undefined>;
   /** Streams a stored archive back. Throws an `ApplicationFailure` of type `StorageObjectNotFound` when missing. */

@@ -28,7 +28,8 @@ export function adminKubeConfig(server: string, token: string): k8s.KubeConfig {
   return kubeConfig;
 }
 
-function readyz(server: string, token: string): () => Promise<boolean> {
+/** Readiness check: `/readyz` answers 200 to the given bearer token. */
+export function readyz(server: string, token: string): () => Promise<boolean> {
   return () =>
     new Promise((resolve) => {
       const req = request(`${server}/readyz`, { rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
@@ -44,10 +45,11 @@ function readyz(server: string, token: string): () => Promise<boolean> {
  * kube-apiserver (built from k8s.io/kubernetes) on its own etcd, RBAC on, static token auth, with the CSI snapshot
  * CRDs installed and Established.
  */
-export async function startKube(opts: { dir: string; extraUsers?: string[] }): Promise<KubeServer> {
+export async function startKube(opts: { dir: string; extraUsers?: string[]; /** Use this etcd (its owner stops it) instead of starting one. */ etcd?: EtcdServer }): Promise<KubeServer> {
   const base = join(opts.dir, 'kube');
   mkdirSync(join(base, 'certs'), { recursive: true });
-  const etcd = await startEtcd({ dir: opts.dir, name: 'kube-etcd' });
+  const etcd = opts.etcd ?? (await startEtcd({ dir: opts.dir, name: 'kube-etcd' }));
+  const stopEtcd = () => (opts.etcd ? Promise.resolve() : etcd.stop());
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(join(base, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
   writeFileSync(join(base, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -85,14 +87,14 @@ export async function startKube(opts: { dir: string; extraUsers?: string[] }): P
       timeoutMs: 180_000,
     });
   } catch (err) {
-    await etcd.stop();
+    await stopEtcd();
     throw err;
   }
   const kubeconfigFile = join(base, 'kubeconfig');
   writeFileSync(kubeconfigFile, adminKubeConfig(server, tokens.admin).exportConfig());
   const stop = async () => {
     await running.stop();
-    await etcd.stop();
+    await stopEtcd();
   };
   try {
     await installSnapshotCrds(adminKubeConfig(server, tokens.admin));

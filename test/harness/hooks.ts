@@ -1,5 +1,6 @@
 // Mocha global fixtures: start every real server once for the whole run, stop them all at the end, on failure and
 // on Ctrl-C. Servers come from scripts/install-servers.sh (run by `npm test`'s pretest step).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Node 20 is this project's runtime; the notice is in the README.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';

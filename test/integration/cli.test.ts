@@ -41,13 +41,13 @@ describe('vcsnap CLI', function () {
   });
   after(async () => worker.stop());
 
-  it('validate prints every offending field and exits 1, and a valid file exits 0', async () => {
+  it('validate prints every offending field and exits 2, and a valid file exits 0', async () => {
     const bad = await vcsnap('validate', '-f', join(dir, 'bad.yaml'));
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /snapshots\.auto\.schedule: .*/);
     assert.match(bad.stderr, /snapshots\.auto\.timezone: .*Mars\/Olympus/);
     assert.match(bad.stderr, /snapshots\.auto\.retention\.period: /);
-    const good = await vcsnap('validate', '-f', join(dir, 'vcluster.yaml'), '--json');
+    const good = await vcsnap('validate', '-f', join(dir, 'vcluster.yaml'), '-o', 'json');
     assert.equal(good.code, 0, good.stderr);
     assert.equal(JSON.parse(good.stdout).policy.timezone, 'Europe/Berlin');
   });
@@ -57,7 +57,7 @@ describe('vcsnap CLI', function () {
     assert.match((await vcsnap('apply', '-f', join(dir, 'vcluster.yaml'), '--name', name, '-n', namespace)).stdout, /created/);
     assert.match((await vcsnap('apply', '-f', join(dir, 'vcluster.yaml'), '--name', name, '-n', namespace)).stdout, /unchanged/);
     const refused = await vcsnap('apply', '-f', join(dir, 'bad.yaml'), '--name', name, '-n', namespace);
-    assert.equal(refused.code, 1);
+    assert.equal(refused.code, 2);
     assert.match(refused.stderr, /nothing changed/);
 
     assert.match((await vcsnap('setup')).stdout, /already registered/);
@@ -85,6 +85,13 @@ describe('vcsnap CLI', function () {
     const table = await vcsnap('snapshots', cluster);
     assert.match(table.stdout, /SNAPSHOT\s+STATUS/);
     assert.match(table.stdout, /Completed/);
+
+    const completed = entries.find((e) => e.status === 'Completed')!;
+    const verified = await vcsnap('verify', completed.snapshotName, '-n', namespace);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /: ok, \d+ keys/);
+    const badRef = await vcsnap('verify', 'oci://127.0.0.1:1/repo:tag:extra');
+    assert.equal(badRef.code, 2, badRef.stderr);
 
     assert.match((await vcsnap('delete', cluster)).stdout, /deleted/);
     assert.match((await vcsnap('delete', cluster)).stdout, /no such schedule/);

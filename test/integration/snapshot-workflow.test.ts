@@ -10,11 +10,13 @@ import * as k8s from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Etcd3 } from 'etcd3';
 import { readArchiveEntries } from '../../activities/archive';
+import { parsePolicy } from '../../client/config';
 import { createStore } from '../../activities/storage';
 import { SEARCH_ATTRIBUTES, statusQuery, type SnapshotPolicy, type SnapshotStatusView } from '../../workflows/definitions';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { basePolicy, filePolicy, uniqueName } from '../harness/fixtures';
+import { startEtcd } from '../../scripts/servers/etcd';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 
 describe('snapshot workflow', function () {
@@ -110,6 +112,65 @@ describe('snapshot workflow', function () {
     assert.equal(view.status, 'Completed');
     const store = createStore(policy.storage, { username, password });
     await assertArchiveHasKeys(await store.getArchive(view.snapshotName!));
+  });
+
+  it('uses inline credentials (S3 URL options, OCI username/password) from vc-config without putting them in history', async () => {
+    const { endpoint, accessKeyId, secretAccessKey } = testEnv().minio;
+    const bucket = uniqueName('inline');
+    const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    s3.destroy();
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const { host, username, password } = testEnv().authRegistry;
+    const core = adminKube().makeApiClient(k8s.CoreV1Api);
+    for (const [kind, storage] of [
+      ['s3', ['      type: s3', '      s3:', `        url: s3://${bucket}/inline?url=${b64(endpoint)}&force-path-style=true&region=us-east-1&access-key-id=${b64(accessKeyId)}&secret-access-key=${b64(secretAccessKey)}`]],
+      ['oci', ['      type: oci', '      oci:', `        repository: oci://${host}/inline/${uniqueName('r')}?insecure=true`, `        username: ${username}`, `        password: ${password}`]],
+    ] as const) {
+      const name = uniqueName(`inline-${kind}`);
+      const yamlText = ['snapshots:', '  auto:', '    schedule: "@daily"', '    storage:', ...storage, '    etcd:', `      endpoints: [${testEnv().etcd.endpoint}]`, ''].join('\n');
+      await core.createNamespacedSecret({ namespace: secretNamespace, body: { metadata: { name: `vc-config-${name}`, labels: { app: 'vcluster' } }, stringData: { 'config.yaml': yamlText } } });
+      const parsed = parsePolicy(yamlText, { name, namespace: secretNamespace });
+      assert.ok(parsed.ok && parsed.policy, JSON.stringify(parsed));
+      const { handle, result } = await run(parsed.policy);
+      assert.equal((await result).status, 'Completed', kind);
+      const history = JSON.stringify(await handle.fetchHistory());
+      for (const secret of [secretAccessKey, b64(secretAccessKey), password]) assert.ok(!history.includes(secret), `${kind}: a secret value is in the history`);
+    }
+  });
+
+  it('shows InProgress with growing counts in the status query during a large dump', async () => {
+    const etcdServer = await startEtcd({ dir: testEnv().runDir, name: uniqueName('etcd-large') });
+    const progressWorker = await startTestWorker({ progressIntervalMs: 100 });
+    const client = new Etcd3({ hosts: etcdServer.endpoint });
+    try {
+      const value = Buffer.alloc(2048, 'x');
+      // etcd allows 128 operations per transaction by default.
+      const putBatch = (batch: number) =>
+        client
+          .if('/none', 'Version', '==', 0)
+          .then(...Array.from({ length: 100 }, (_, i) => client.put(`/registry/configmaps/big/cm-${batch}-${i}`).value(value)))
+          .commit();
+      for (let batch = 0; batch < 400; batch += 8) await Promise.all(Array.from({ length: 8 }, (_, i) => putBatch(batch + i)));
+      const policy = filePolicy({ state: { endpoints: [etcdServer.endpoint], origin: 'explicit' } });
+      const handle = await progressWorker.client.workflow.start(snapshotWorkflow, { taskQueue: progressWorker.taskQueue, workflowId: uniqueName('progress'), args: [{ policy }] });
+      const seen: number[] = [];
+      let done = false;
+      const result = handle.result().finally(() => (done = true));
+      while (!done) {
+        const view = await handle.query(statusQuery);
+        if (view.status === 'InProgress' && view.phase === 'dumping' && view.keysWritten > 0 && view.keysWritten !== seen.at(-1)) seen.push(view.keysWritten);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal((await result).status, 'Completed');
+      assert.ok(seen.length >= 2, `expected growing counts during the dump, saw ${JSON.stringify(seen)}`);
+      assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+      assert.equal((await handle.query(statusQuery)).keysWritten, 40_000);
+    } finally {
+      client.close();
+      await progressWorker.stop();
+      await etcdServer.stop();
+    }
   });
 
   it('fails with a reason naming the endpoint when etcd is unreachable, and records the failure', async () => {

@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { createArchiveWriter, readArchiveEntries, type ArchiveEntry } from '../../activities/archive';
+import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
+import { MAX_MEMBER_BYTES, createArchiveWriter, readArchiveEntries, type ArchiveEntry } from '../../activities/archive';
 
 // Written by Go's archive/tar exactly as vCluster's writeArchiveEntry does (Typeflag Reg, Mode 0666, nothing else),
 // then gzipped: a short key, a 220-byte key Go splits into USTAR prefix/name, a 300-byte key (PAX), a non-ASCII key
@@ -33,6 +40,19 @@ async function writeArchive(entries: Array<[string, Buffer]>): Promise<Buffer> {
   const output = buffer(writer.stream);
   for (const [name, body] of entries) await writer.addEntry(name, body);
   await writer.finish();
+  return output;
+}
+
+/** The tar the writer used to get from tar-stream's pack (PAX above 100 bytes), which it now encodes itself. */
+async function tarStreamTar(entries: Array<[string, Buffer]>): Promise<Buffer> {
+  const tar = pack();
+  const output = buffer(tar);
+  for (const [name, body] of entries) {
+    const pax = Buffer.byteLength(name) > 100 ? { pax: {} } : {};
+    const header = { type: 'file', mode: 0o666, uid: 0, gid: 0, mtime: new Date(0), ...pax, name, size: body.length } as const;
+    await new Promise<void>((resolve, reject) => tar.entry(header, body, (err) => (err ? reject(err) : resolve())));
+  }
+  tar.finalize();
   return output;
 }
 
@@ -73,8 +93,49 @@ describe('archive', () => {
     });
   });
 
+  it('writes byte for byte the tar that tar-stream packs, PAX records and padding included', async () => {
+    const names = [...GO_KEYS.map(([name]) => name), '/registry/ünï', `/${'a'.repeat(98)}`, `/${'b'.repeat(99)}`, `/${'c'.repeat(100)}`];
+    // PAX record lengths around a change in their digit count.
+    for (let length = 985; length < 1000; length++) names.push(`/${'d'.repeat(length)}`);
+    const sizes = [0, 1, 511, 512, 513, 1024, 4097];
+    const entries: Array<[string, Buffer]> = names.map((name, i) => [name, randomBytes(sizes[i % sizes.length]!)]);
+    const ours = gunzipSync(await writeArchive(entries));
+    assert.ok(ours.equals(await tarStreamTar(entries)), 'tar bytes differ from tar-stream pack');
+    assert.ok(gunzipSync(await writeArchive([])).equals(await tarStreamTar([])), 'empty archives differ');
+  });
+
   it('produces a valid empty archive', async () => {
     assert.deepEqual(await readAll(Readable.from(await writeArchive([]))), []);
+  });
+
+  it('writes a multi-member gzip that readArchiveEntries, gunzip and tar -tzf read whole', async function () {
+    this.timeout(60_000);
+    // Half random, half repetitive bodies: members of both kinds of deflate output, more than 2 * MAX_MEMBER_BYTES.
+    const entries: Array<[string, Buffer]> = Array.from({ length: 3000 }, (_, i) => [
+      `/registry/configmaps/ns-${i % 7}/cm-${i}`,
+      i % 2 ? randomBytes(2000 + (i % 4096)) : Buffer.from(`{"data":"${'x'.repeat(i % 5000)}"}`),
+    ]);
+    const archive = await writeArchive(entries);
+    const tarBytes = gunzipSync(archive).length;
+    assert.ok(tarBytes > 2 * MAX_MEMBER_BYTES, `test archive too small: ${tarBytes} bytes of tar`);
+    // Every member starts with the same header (no name, mtime 0, OS unix): count them.
+    const memberHeader = Buffer.from('1f8b0800000000000003', 'hex');
+    let members = 0;
+    for (let at = archive.indexOf(memberHeader); at !== -1; at = archive.indexOf(memberHeader, at + 1)) members++;
+    assert.ok(members >= 3, `expected several gzip members, found ${members}`);
+
+    const read = await readAll(Readable.from(archive));
+    assert.deepEqual(read.map((e) => e.name), entries.map(([name]) => name));
+    assert.ok(read.every((e, i) => e.body.equals(entries[i]![1])), 'bodies differ after the round trip');
+
+    const dir = mkdtempSync(join(tmpdir(), 'vcsnap-archive-'));
+    try {
+      writeFileSync(join(dir, 'archive.tar.gz'), archive);
+      const { stdout } = await promisify(execFile)('tar', ['-tzf', join(dir, 'archive.tar.gz')], { maxBuffer: 64 * 1024 * 1024 });
+      assert.deepEqual(stdout.trim().split('\n'), entries.map(([name]) => name));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('waits for the reader (backpressure) instead of buffering the whole archive', async () => {

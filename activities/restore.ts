@@ -1,0 +1,235 @@
+// Restore: write every key of a verified archive into an etcd, in transactions of bounded size, skipping the
+// archive's own /vcluster/snapshot/ entries. Progress (the last key written) goes into heartbeats, so an attempt that
+// follows a worker restart resumes after it instead of starting over.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdPermissionDeniedError,
+  GRPCDeadlineExceededError,
+  GRPCUnauthenticatedError,
+  GRPCUnavailableError,
+  type IRequestOp,
+} from 'etcd3';
+import type { RestoreBatchLimits, RestoreTarget, SnapshotLocationRef } from '../workflows/restore';
+import { pick, readSecret } from './credentials';
+import { ETCD_ERROR_TYPES, SNAPSHOT_METADATA_PREFIX } from './etcd-dump';
+import type { ActivityDeps } from './index';
+import { openSnapshotStore, verifyArchive, verifyStoredSnapshot, type VerifyResult } from './verify';
+
+export const RESTORE_ERROR_TYPES = {
+  targetNotEmpty: 'RestoreTargetNotEmpty',
+  corrupt: 'SnapshotCorrupt',
+  requestTooLarge: 'EtcdRequestTooLarge',
+  writeFailed: 'EtcdWriteFailed',
+} as const;
+
+/** etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB (keys and values, plus framing). */
+const DEFAULT_BATCH = { keys: 100, bytes: 1024 * 1024 };
+const REQUEST_TIMEOUT_MS = 30_000;
+const ALL_KEYS = { key: Buffer.from([0]), range_end: Buffer.from([0]) };
+
+export interface RestoreArchiveInput {
+  snapshot: SnapshotLocationRef;
+  target: RestoreTarget;
+  force: boolean;
+  /** The digest verification saw: the archive restored must be the archive verified. */
+  expectedSha256?: string;
+  batch?: RestoreBatchLimits;
+}
+
+/** Heartbeat details: what earlier attempts already did. */
+export interface RestoreProgress {
+  /** The target was accepted (empty, or cleared with force): later attempts do not check or clear it again. */
+  accepted: true;
+  clearedKeys: number;
+  /** Every archive key up to and including this one is in etcd. */
+  lastKey?: string;
+  keys: number;
+  bytes: number;
+}
+
+export interface RestoreReport {
+  snapshotName: string;
+  endpoints: string[];
+  keysRestored: number;
+  bytesRestored: number;
+  /** Archive entries not written: the release and request entries under /vcluster/snapshot/. */
+  skippedEntries: number;
+  /** Keys deleted from the target first (force). */
+  clearedKeys: number;
+  /** Set when this attempt continued the work of an earlier one. */
+  resumedAfterKey?: string;
+  /** Transactions of this attempt. */
+  transactions: number;
+}
+
+async function connect(deps: ActivityDeps, target: RestoreTarget): Promise<Etcd3> {
+  const endpoints = target.endpoints.join(', ');
+  let tls: { rootCertificate: Buffer; certChain?: Buffer; privateKey?: Buffer } | undefined;
+  if (target.tlsSecret) {
+    const ref = target.tlsSecret;
+    const data = await readSecret(deps.kube, ref, `TLS of the restore target etcd ${endpoints}`);
+    tls = {
+      rootCertificate: pick(data, ref, ['etcd-ca.crt', 'ca.crt'])!,
+      certChain: pick(data, ref, ['apiserver-etcd-client.crt', 'etcd-client.crt', 'tls.crt'], true),
+      privateKey: pick(data, ref, ['apiserver-etcd-client.key', 'etcd-client.key', 'tls.key'], true),
+    };
+  }
+  try {
+    return new Etcd3({ hosts: target.endpoints, credentials: tls });
+  } catch (err) {
+    throw etcdFailure(err, endpoints);
+  }
+}
+
+const TLS_FAILURE = /certificate|altnames|alert|ssl|self[- ]signed|PEM routines|wrong version number|decrypt/i;
+
+function etcdFailure(err: unknown, endpoints: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const cause = err instanceof Error ? err : new Error(String(err));
+  const failure = (type: string, message: string, nonRetryable = false) =>
+    ApplicationFailure.create({ type, message: `${message}: ${cause.message}`, nonRetryable, cause });
+  if (
+    cause instanceof GRPCUnauthenticatedError ||
+    cause instanceof EtcdAuthenticationFailedError ||
+    cause instanceof EtcdPermissionDeniedError ||
+    TLS_FAILURE.test(cause.message)
+  ) {
+    return failure(ETCD_ERROR_TYPES.badCredentials, `etcd at ${endpoints} rejected the TLS material or credentials`, true);
+  }
+  if (/too many operations in txn|request is too large|message larger than max/i.test(cause.message)) {
+    return failure(RESTORE_ERROR_TYPES.requestTooLarge, `etcd at ${endpoints} refused a restore transaction as too large (lower batch.keys or batch.bytes)`, true);
+  }
+  if (cause instanceof GRPCDeadlineExceededError) {
+    return failure(ETCD_ERROR_TYPES.unreachable, `etcd at ${endpoints} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`);
+  }
+  if (cause instanceof GRPCUnavailableError) return failure(ETCD_ERROR_TYPES.unreachable, `etcd at ${endpoints} is unreachable`);
+  return failure(RESTORE_ERROR_TYPES.writeFailed, `writing to etcd at ${endpoints} failed`);
+}
+
+function progressFrom(details: unknown): RestoreProgress | undefined {
+  const progress = details as Partial<RestoreProgress> | undefined;
+  if (progress?.accepted !== true || typeof progress.keys !== 'number' || typeof progress.bytes !== 'number') return undefined;
+  return { accepted: true, clearedKeys: progress.clearedKeys ?? 0, lastKey: typeof progress.lastKey === 'string' ? progress.lastKey : undefined, keys: progress.keys, bytes: progress.bytes };
+}
+
+/** Refuses a non-empty target, or clears it with force. Writes nothing when it refuses. */
+async function acceptTarget(client: Etcd3, input: RestoreArchiveInput, endpoints: string, attempt: number): Promise<number> {
+  const deadline = () => ({ deadline: Date.now() + REQUEST_TIMEOUT_MS });
+  const existing = await client.kv.range({ ...ALL_KEYS, limit: 1 }, deadline());
+  const count = Number(existing.count);
+  if (count === 0) return 0;
+  if (!input.force) {
+    const retried = attempt > 1 ? ' (an earlier attempt of this restore may have written part of it: restore again with force)' : '';
+    const message = `etcd at ${endpoints} is not empty: it holds ${count} keys, e.g. ${JSON.stringify(existing.kvs[0]?.key.toString('utf8'))}; restore into an empty etcd, or pass force to delete every key first${retried}`;
+    throw ApplicationFailure.nonRetryable(message, RESTORE_ERROR_TYPES.targetNotEmpty);
+  }
+  const deleted = await client.kv.deleteRange(ALL_KEYS, deadline());
+  return Number(deleted.deleted);
+}
+
+interface BatchWriter {
+  put(name: string, value: Buffer): Promise<void>;
+  flush(): Promise<void>;
+}
+
+/** Puts keys in transactions within `limits`; `committed` runs after each transaction (heartbeat there). */
+function batchWriter(client: Etcd3, limits: Required<RestoreBatchLimits>, endpoints: string, signal: AbortSignal, committed: (keys: number, bytes: number, lastKey: string) => void): BatchWriter {
+  let ops: IRequestOp[] = [];
+  let requestBytes = 0;
+  let valueBytes = 0;
+  let lastKey = '';
+  const flush = async () => {
+    if (ops.length === 0) return;
+    signal.throwIfAborted();
+    await client.kv.txn({ success: ops }, { deadline: Date.now() + REQUEST_TIMEOUT_MS }).catch((err: unknown) => {
+      throw etcdFailure(err, endpoints);
+    });
+    committed(ops.length, valueBytes, lastKey);
+    ops = [];
+    requestBytes = 0;
+    valueBytes = 0;
+  };
+  return {
+    async put(name, value) {
+      const key = Buffer.from(name, 'utf8');
+      if (ops.length >= limits.keys || (ops.length > 0 && requestBytes + key.length + value.length > limits.bytes)) await flush();
+      ops.push({ request_put: { key, value } });
+      requestBytes += key.length + value.length;
+      valueBytes += value.length;
+      lastKey = name;
+    },
+    flush,
+  };
+}
+
+export function createRestoreActivities(deps: ActivityDeps) {
+  return {
+    verifyStoredArchive(input: { snapshot: SnapshotLocationRef }): Promise<VerifyResult> {
+      return verifyStoredSnapshot(deps, input);
+    },
+
+    async restoreArchiveToEtcd(input: RestoreArchiveInput): Promise<RestoreReport> {
+      const context = Context.current();
+      const { snapshot, target } = input;
+      const endpoints = target.endpoints.join(', ');
+      const previous = progressFrom(context.info.heartbeatDetails);
+      const report: RestoreReport = {
+        snapshotName: snapshot.snapshotName,
+        endpoints: target.endpoints,
+        keysRestored: previous?.keys ?? 0,
+        bytesRestored: previous?.bytes ?? 0,
+        skippedEntries: 0,
+        clearedKeys: previous?.clearedKeys ?? 0,
+        resumedAfterKey: previous?.lastKey,
+        transactions: 0,
+      };
+      let lastKey = previous?.lastKey;
+      const heartbeat = () =>
+        context.heartbeat({ accepted: true, clearedKeys: report.clearedKeys, lastKey, keys: report.keysRestored, bytes: report.bytesRestored } satisfies RestoreProgress);
+      const resumeAfter = lastKey === undefined ? undefined : Buffer.from(lastKey, 'utf8');
+      const store = await openSnapshotStore(deps, snapshot);
+      const archive = await store.getArchive(snapshot.snapshotName);
+      const client = await connect(deps, target).catch((err: unknown) => {
+        archive.destroy();
+        throw err;
+      });
+      const writer = batchWriter(client, { ...DEFAULT_BATCH, ...input.batch }, endpoints, context.cancellationSignal, (keys, bytes, key) => {
+        report.transactions++;
+        report.keysRestored += keys;
+        report.bytesRestored += bytes;
+        lastKey = key;
+        heartbeat();
+      });
+      try {
+        if (!previous) {
+          report.clearedKeys = await acceptTarget(client, input, endpoints, context.info.attempt).catch((err: unknown) => {
+            throw etcdFailure(err, endpoints);
+          });
+          heartbeat();
+        }
+        const verified = await verifyArchive(archive, input.expectedSha256, {
+          signal: context.cancellationSignal,
+          // Also while a resumed attempt skips what is already written.
+          onProgress: heartbeat,
+          onEntry: async (name, value) => {
+            if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) report.skippedEntries++;
+            else if (!resumeAfter || Buffer.compare(Buffer.from(name, 'utf8'), resumeAfter) > 0) await writer.put(name, value);
+          },
+        });
+        if (!verified.ok) {
+          const written = report.keysRestored > 0 ? `; ${report.keysRestored} keys were already written to etcd at ${endpoints}` : '';
+          throw ApplicationFailure.nonRetryable(`snapshot ${snapshot.snapshotName} changed or broke while restoring: ${verified.problem?.message}${written}`, RESTORE_ERROR_TYPES.corrupt);
+        }
+        await writer.flush();
+      } finally {
+        archive.destroy();
+        client.close();
+      }
+      context.log.info('snapshot restored', { snapshotName: snapshot.snapshotName, endpoints, keys: report.keysRestored, resumedAfterKey: report.resumedAfterKey });
+      return report;
+    },
+  };
+}

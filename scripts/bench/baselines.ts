@@ -1,0 +1,83 @@
+// The machine's limits for each stage of a dump, measured on the same data in the same run: etcd's own snapshot
+// (read), single-core `gzip -3` of the same tar (compression) and `aws s3 cp` of the same archive (upload).
+import { execFileSync, spawn, type StdioOptions } from 'node:child_process';
+import { closeSync, openSync, statSync } from 'node:fs';
+import { etcdBinary } from '../servers/etcd';
+
+export interface Timed {
+  seconds: number;
+  bytes: number;
+}
+
+/** Runs a command to completion and times it; `stdout` is a file to write into (default: discarded). */
+async function timed(command: string, args: string[], options: { stdout?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+  const out = options.stdout ? openSync(options.stdout, 'w') : 'ignore';
+  const stdio: StdioOptions = ['ignore', out, 'pipe'];
+  const started = performance.now();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(command, args, { stdio, env: { ...process.env, ...options.env } });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.trim()}`))));
+    });
+  } finally {
+    if (typeof out === 'number') closeSync(out);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+/** `etcdctl snapshot save`: streams etcd's whole database file, the fastest way to read it out. */
+export async function etcdSnapshot(endpoint: string, file: string): Promise<Timed> {
+  const seconds = await timed(etcdBinary('etcdctl'), ['--endpoints', endpoint, 'snapshot', 'save', file]);
+  return { seconds, bytes: statSync(file).size };
+}
+
+/** Unpacks the archive to a plain tar once (untimed), then times one core of `gzip -3` over it. */
+export async function gzipTar(archive: string, tarFile: string): Promise<Timed & { tarBytes: number }> {
+  await timed('gzip', ['-d', '-c', archive], { stdout: tarFile });
+  const seconds = await timed('gzip', ['-3', '-c', tarFile]);
+  const tarBytes = statSync(tarFile).size;
+  return { seconds, bytes: statSync(archive).size, tarBytes };
+}
+
+/** `tar -tzf` must read what we wrote (multi-member gzip included); returns the entry count. */
+export function tarEntryCount(archive: string): number {
+  const listing = execFileSync('tar', ['-tzf', archive], { maxBuffer: 1024 ** 3 });
+  let lines = 0;
+  for (const byte of listing) if (byte === 0x0a) lines++;
+  return lines;
+}
+
+export interface S3Target {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  bucket: string;
+}
+
+/** `aws s3 cp` of the archive to the same MinIO (its default multipart settings: 8 MiB parts, 10 at once). */
+export async function awsUpload(aws: string, archive: string, target: S3Target, key: string): Promise<Timed> {
+  const env = { AWS_ACCESS_KEY_ID: target.accessKeyId, AWS_SECRET_ACCESS_KEY: target.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1' };
+  const seconds = await timed(aws, ['--endpoint-url', target.endpoint, 's3', 'cp', '--only-show-errors', archive, `s3://${target.bucket}/${key}`], { env });
+  return { seconds, bytes: statSync(archive).size };
+}
+
+/** A working `aws` CLI: the one on PATH if it runs (a pyenv shim may not), else Debian's awscli, installed now. */
+export function awsCli(log: (line: string) => void): string {
+  const works = (command: string) => {
+    try {
+      execFileSync(command, ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (works('aws')) return 'aws';
+  if (works('/usr/bin/aws')) return '/usr/bin/aws';
+  log('[bench] installing Debian awscli (apt-get)');
+  execFileSync('apt-get', ['install', '-y', '-qq', 'awscli'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (!works('/usr/bin/aws')) throw new Error('awscli installed, but /usr/bin/aws does not run');
+  return '/usr/bin/aws';
+}

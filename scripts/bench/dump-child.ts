@@ -1,0 +1,57 @@
+// One dump in a process of its own, so its peak RSS is the worker's: runs the real dumpAndStore activity (in a mocked
+// activity context) and prints one JSON line with its figures. Input: the JSON of a DumpJob as the only argument.
+import { readFileSync } from 'node:fs';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import type { StoredSnapshot } from '../../activities/snapshot';
+import type { SnapshotPolicy } from '../../workflows/definitions';
+
+export interface DumpJob {
+  policy: SnapshotPolicy;
+  snapshotName: string;
+}
+
+export interface DumpFigures {
+  seconds: number;
+  keys: number;
+  archiveBytes: number;
+  url: string;
+  peakRssBytes: number;
+  cpuSeconds: number;
+}
+
+/** VmHWM: the most resident memory the process ever had. */
+function peakRssBytes(): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2] ?? '') as DumpJob;
+  // There is no workflow to report progress to (the mock context has no client): never signal.
+  const { dumpAndStore } = createActivities({ progressIntervalMs: Number.POSITIVE_INFINITY });
+  const environment = new MockActivityEnvironment({ activityType: 'dumpAndStore' });
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const args: Parameters<typeof dumpAndStore> = [{ ...job, nominalTime: new Date().toISOString() }];
+  const stored = await environment.run<typeof args, StoredSnapshot, typeof dumpAndStore>(dumpAndStore, ...args);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const figures: DumpFigures = {
+    seconds,
+    keys: stored.keys,
+    archiveBytes: stored.bytes,
+    url: stored.url,
+    peakRssBytes: peakRssBytes(),
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

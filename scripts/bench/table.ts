@@ -1,0 +1,76 @@
+// The bench's one table (Markdown, so the README can take it as printed).
+import type { ScaleFigures } from './scale';
+import type { SizeFigures } from './throughput';
+import { HISTORY_LIMITS } from './volumes';
+
+export interface BenchResults {
+  startedAt: string;
+  machine: { cpus: number; loadAverage: number[]; node: string };
+  throughput: SizeFigures[];
+  scale: ScaleFigures;
+}
+
+const MB = 1e6;
+const count = (n: number) => n.toLocaleString('en-US');
+const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+const mbps = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MB/s`;
+const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
+
+function dumpRow(size: SizeFigures, target: 's3' | 'oci' | 'file'): string {
+  const dump = size[target];
+  return [
+    secs(dump.seconds),
+    `${count(Math.round(dump.keys / dump.seconds))} keys/s`,
+    `${mbps(dump.archiveBytes, dump.seconds)} archive (${mbps(size.tarBytes, dump.seconds)} tar)`,
+    `peak RSS ${mib(dump.peakRssBytes)}`,
+  ].join(' · ');
+}
+
+/** Our time over the slowest single stage measured on the same data. */
+export function headline(size: SizeFigures): { ratio: number; slowest: string } {
+  const stages: Array<[string, number]> = [
+    ['etcdctl snapshot', size.etcdSnapshot.seconds],
+    ['gzip -3', size.gzip.seconds],
+    ['aws s3 cp', size.awsUpload.seconds],
+  ];
+  const [slowest, seconds] = stages.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return { ratio: size.s3.seconds / seconds, slowest };
+}
+
+export function renderTable(results: BenchResults): string {
+  const rows: Array<[string, string, string]> = [];
+  for (const size of results.throughput) {
+    const keys = `${count(size.keys)} keys`;
+    const { ratio, slowest } = headline(size);
+    rows.push(['1', `${keys}: data`, `${(size.valueBytes / MB).toFixed(0)} MB of values, ${(size.tarBytes / MB).toFixed(0)} MB of tar, ${(size.s3.archiveBytes / MB).toFixed(0)} MB archive`]);
+    rows.push(['1', `${keys} → MinIO (dump + store)`, dumpRow(size, 's3')]);
+    rows.push(['1', `${keys}: read limit, etcdctl snapshot save`, `${secs(size.etcdSnapshot.seconds)} (${mbps(size.etcdSnapshot.bytes, size.etcdSnapshot.seconds)} of db)`]);
+    rows.push(['1', `${keys}: compression limit, gzip -3 of the tar`, `${secs(size.gzip.seconds)} (${mbps(size.tarBytes, size.gzip.seconds)} of tar)`]);
+    rows.push(['1', `${keys}: upload limit, aws s3 cp`, `${secs(size.awsUpload.seconds)} (${mbps(size.awsUpload.bytes, size.awsUpload.seconds)})`]);
+    rows.push(['1', `**${keys}: ours / slowest stage**`, `**${ratio.toFixed(2)}×** (slowest: ${slowest})`]);
+    rows.push(['2', `${keys} → OCI registry`, dumpRow(size, 'oci')]);
+    rows.push(['2', `${keys} → directory`, dumpRow(size, 'file')]);
+  }
+  const [small, large] = [results.throughput[0], results.throughput.at(-1)];
+  if (small && large && large !== small) {
+    const growth = large.s3.peakRssBytes / small.s3.peakRssBytes - 1;
+    rows.push(['1', `peak RSS growth, ${count(small.keys)} → ${count(large.keys)} keys (MinIO)`, `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (limit +20%)`]);
+  }
+  for (const pass of results.scale.policies ?? []) {
+    const outcomes = Object.entries(pass.outcomes).map(([outcome, n]) => `${count(n)} ${outcome}`).join(', ');
+    rows.push(['3', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} policies: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}`]);
+  }
+  const volumes = results.scale.volumes;
+  if (volumes) {
+    rows.push(['4', `${count(volumes.pvcs)} PVCs, ${volumes.concurrency} at once`, `${secs(volumes.seconds)} end to end · ${volumes.status} · ${count(volumes.completedVolumes)} volumes Completed`]);
+    const bytes = volumes.historyBytes === undefined ? '' : ` · ${(volumes.historyBytes / MB).toFixed(2)} MB of ${HISTORY_LIMITS.bytes / 1024 ** 2} MiB`;
+    rows.push(['4', 'parent history vs limits', `${count(volumes.historyEvents)} events of ${count(HISTORY_LIMITS.events)}${bytes}`]);
+  }
+  const latency = results.scale.latency;
+  if (latency) {
+    rows.push(['5', `fire → Completed, ${latency.runs} runs @every ${latency.every}`, `median ${secs(latency.medianSeconds)} · max ${secs(latency.maxSeconds)} · ${latency.notCompleted} not completed`]);
+  }
+  const widths = [4, Math.max(...rows.map((r) => r[1].length)), Math.max(...rows.map((r) => r[2].length))];
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(['part', 'measurement', 'result']), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,115 @@
+// Part 1 and 2: dump + store of one etcd at each size, to MinIO, the OCI registry and a directory, through the real
+// activity in a child process, beside the read, compression and upload limits measured on the same data.
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { startEtcd } from '../servers/etcd';
+import { startMinio } from '../servers/minio';
+import { startRegistry } from '../servers/registry';
+import type { RunningProcess } from '../servers/process';
+import type { StorageLocation } from '../../workflows/definitions';
+import { awsCli, awsUpload, etcdSnapshot, gzipTar, tarEntryCount, type S3Target, type Timed } from './baselines';
+import type { DumpFigures, DumpJob } from './dump-child';
+import { loadEtcd } from './load-etcd';
+import { benchPolicy, s3Storage } from './policy';
+
+const run = promisify(execFile);
+const BUCKET = 'vcsnap-bench';
+
+export interface SizeFigures {
+  keys: number;
+  valueBytes: number;
+  loadSeconds: number;
+  s3: DumpFigures;
+  oci: DumpFigures;
+  file: DumpFigures;
+  tarBytes: number;
+  tarEntries: number;
+  etcdSnapshot: Timed;
+  gzip: Timed;
+  awsUpload: Timed;
+}
+
+async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFigures> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(__dirname, 'dump-child.ts'), JSON.stringify(job)], {
+    env: { ...process.env, ...env },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(last) as DumpFigures;
+}
+
+export async function measureThroughput(dir: string, sizes: number[], log: (line: string) => void): Promise<SizeFigures[]> {
+  const aws = awsCli(log);
+  const started: RunningProcess[] = [];
+  const track = async <T extends RunningProcess>(server: Promise<T>): Promise<T> => {
+    const running = await server;
+    started.push(running);
+    return running;
+  };
+  try {
+    const [etcd, minio, registry] = await Promise.all([
+      track(startEtcd({ dir, name: 'bench-etcd' })),
+      track(startMinio({ dir })),
+      track(startRegistry({ dir, name: 'bench-registry' })),
+    ]);
+    const s3 = new S3Client({ endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: minio });
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    s3.destroy();
+    const target: S3Target = { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, bucket: BUCKET };
+    const s3Env = { AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey, AWS_REGION: 'us-east-1' };
+    const work = join(dir, 'work');
+    mkdirSync(work, { recursive: true });
+
+    const figures: SizeFigures[] = [];
+    let loaded = 0;
+    let valueBytes = 0;
+    for (const keys of [...sizes].sort((a, b) => a - b)) {
+      // One etcd grows from the small size to the large one: load only the keys it does not hold yet.
+      log(`[bench] loading etcd to ${keys.toLocaleString('en-US')} keys`);
+      const load = await loadEtcd(etcd.endpoint, loaded, keys, log);
+      loaded = keys;
+      valueBytes += load.valueBytes;
+
+      const dump = async (storage: StorageLocation, label: string): Promise<DumpFigures> => {
+        log(`[bench] ${keys.toLocaleString('en-US')} keys -> ${label}`);
+        const job: DumpJob = { policy: benchPolicy(`bench-${label}`, storage, etcd.endpoint), snapshotName: `keys-${keys}` };
+        return dumpInChild(job, s3Env);
+      };
+      const fileDir = join(work, `file-${keys}`);
+      const file = await dump({ type: 'container', path: fileDir }, 'file');
+      const s3Figures = await dump(s3Storage(minio.endpoint, BUCKET), 's3');
+      const oci = await dump({ type: 'oci', registry: registry.host, repository: 'bench/snapshots', insecure: true }, 'oci');
+
+      log(`[bench] ${keys.toLocaleString('en-US')} keys: baselines`);
+      const archive = join(fileDir, `keys-${keys}.tar.gz`);
+      const snapshotFile = join(work, `etcd-${keys}.db`);
+      const etcdFigures = await etcdSnapshot(etcd.endpoint, snapshotFile);
+      rmSync(snapshotFile, { force: true });
+      const tarFile = join(work, `keys-${keys}.tar`);
+      const gzip = await gzipTar(archive, tarFile);
+      rmSync(tarFile, { force: true });
+      const upload = await awsUpload(aws, archive, target, `aws-cli/keys-${keys}.tar.gz`);
+      const tarEntries = tarEntryCount(archive);
+      rmSync(fileDir, { recursive: true, force: true });
+      figures.push({
+        keys,
+        valueBytes,
+        loadSeconds: load.seconds,
+        s3: s3Figures,
+        oci,
+        file,
+        tarBytes: gzip.tarBytes,
+        tarEntries,
+        etcdSnapshot: etcdFigures,
+        gzip: { seconds: gzip.seconds, bytes: gzip.tarBytes },
+        awsUpload: upload,
+      });
+    }
+    return figures;
+  } finally {
+    await Promise.allSettled(started.map((server) => server.stop()));
+  }
+}

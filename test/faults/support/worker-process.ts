@@ -1,0 +1,43 @@
+// A snapshot worker in a process of its own, so a fault test can kill -9 it. It runs the product's activities and
+// the harness's prebuilt workflow bundle. Configured by environment:
+//   FAULT_TEMPORAL_ADDRESS, FAULT_TEMPORAL_NAMESPACE, FAULT_TASK_QUEUE, FAULT_WORKFLOW_BUNDLE, KUBECONFIG
+// It prints `worker ready` once polling, and shuts down cleanly on SIGTERM.
+import * as k8s from '@kubernetes/client-node';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../../../activities';
+
+export const READY_LINE = 'worker ready';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`worker-process: ${name} is not set`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const kube = new k8s.KubeConfig();
+  kube.loadFromFile(required('KUBECONFIG'));
+  const connection = await NativeConnection.connect({ address: required('FAULT_TEMPORAL_ADDRESS') });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: process.env.FAULT_TEMPORAL_NAMESPACE ?? 'default',
+      taskQueue: required('FAULT_TASK_QUEUE'),
+      workflowBundle: { codePath: required('FAULT_WORKFLOW_BUNDLE') },
+      activities: createActivities({ kube }),
+    });
+    const running = worker.run();
+    console.log(READY_LINE);
+    await running;
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,218 @@
+// The deployment artifacts: docker-compose.yml (structure always; `docker compose config` too when the compose
+// plugin is installed), the Dockerfile (what the image copies and installs is what the worker and CLI import), and
+// every manifest under deploy/ accepted by the real kube-apiserver (server-side dry run).
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parsePolicy } from '../../client/config';
+import { adminKube } from '../harness/temporal';
+
+const ROOT = join(__dirname, '..', '..');
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+interface ComposeService {
+  image?: string;
+  build?: string;
+  command?: string[];
+  entrypoint?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+  ports?: string[];
+  healthcheck?: { test: string[] };
+  restart?: string;
+}
+
+/** `${VAR:-default}` as compose resolves it with nothing set. */
+function withDefaults(value: string): string {
+  return value.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_match, _name: string, fallback?: string) => fallback ?? '');
+}
+
+function composeServices(): Record<string, ComposeService> {
+  const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+  return compose.services;
+}
+
+function dockerComposeAvailable(): boolean {
+  return spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0;
+}
+
+/** Every file reachable from `entry` through relative imports, and every package it imports at run time. */
+function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const pending = [resolve(ROOT, entry)];
+  const runtimeImport = /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?'([^']+)'|(?:require|import)\('([^']+)'\)/gm;
+  for (let file = pending.pop(); file; file = pending.pop()) {
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const match of readFileSync(file, 'utf8').matchAll(runtimeImport)) {
+      const specifier = match[1] ?? match[2];
+      if (specifier.startsWith('.')) {
+        const base = resolve(dirname(file), specifier);
+        const found = [`${base}.ts`, `${base}.js`, join(base, 'index.ts'), base].find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
+        assert.ok(found, `${relative(ROOT, file)} imports ${specifier}, which does not resolve`);
+        if (found.endsWith('.ts') || found.endsWith('.js')) pending.push(found);
+      } else if (!specifier.startsWith('node:') && !builtinModules.includes(specifier)) {
+        packages.add(specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]);
+      }
+    }
+  }
+  return { files, packages };
+}
+
+describe('deployment artifacts', function () {
+  describe('docker-compose.yml', function () {
+    const services = composeServices();
+
+    it('has Temporal (PostgreSQL, Temporal images, Web UI), MinIO, the worker from the Dockerfile and a one-shot setup', () => {
+      // `docker compose config` validates it wherever the compose plugin is installed; the checks below always run.
+      if (dockerComposeAvailable()) {
+        const result = spawnSync('docker', ['compose', '-f', join(ROOT, 'docker-compose.yml'), 'config', '--quiet'], { encoding: 'utf8' });
+        assert.equal(result.status, 0, result.stderr);
+      }
+      const images = Object.fromEntries(Object.entries(services).map(([name, service]) => [name, withDefaults(service.image ?? '')]));
+      assert.match(images.postgresql, /^postgres:\d+$/);
+      assert.match(images['temporal-schema'], /^temporalio\/admin-tools:\d+\.\d+\.\d+$/);
+      assert.match(images.temporal, /^temporalio\/server:\d+\.\d+\.\d+$/);
+      assert.match(images['temporal-ui'], /^temporalio\/ui:\d+\.\d+\.\d+$/);
+      assert.match(images.minio, /minio\/minio:RELEASE\./);
+      for (const name of ['vcsnap-setup', 'vcsnap-worker']) {
+        assert.equal(services[name].build, '.', `${name} is built from the repository's Dockerfile`);
+        assert.equal(images[name], images['vcsnap-worker']);
+      }
+      assert.deepEqual(services['vcsnap-setup'].command, ['vcsnap', 'setup']);
+      assert.equal(services['vcsnap-worker'].command, undefined, "the worker runs the image's CMD");
+
+      const temporalEnv = services.temporal.environment ?? {};
+      assert.equal(temporalEnv.DB, 'postgres12');
+      assert.ok(services[temporalEnv.POSTGRES_SEEDS], 'POSTGRES_SEEDS names the PostgreSQL service');
+      assert.equal(withDefaults(temporalEnv.POSTGRES_PWD), withDefaults(services.postgresql.environment?.POSTGRES_PASSWORD ?? ''));
+      assert.equal(services['temporal-ui'].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
+      assert.ok(services.temporal.ports?.includes('7233:7233'));
+    });
+
+    it('starts in a valid order: dependencies exist, are healthy or finished one-shots, and form no cycle', () => {
+      for (const [name, service] of Object.entries(services)) {
+        for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+          const target = services[dependency];
+          assert.ok(target, `${name} depends on unknown service ${dependency}`);
+          if (condition === 'service_healthy') assert.ok(target.healthcheck, `${name} waits for ${dependency} to be healthy, but it has no healthcheck`);
+          else if (condition === 'service_completed_successfully') assert.ok(!['always', 'unless-stopped'].includes(target.restart ?? ''), `${dependency} must be a one-shot`);
+          else assert.equal(condition, 'service_started');
+        }
+      }
+      const order: string[] = [];
+      const visit = (name: string, path: string[]) => {
+        assert.ok(!path.includes(name), `dependency cycle: ${[...path, name].join(' -> ')}`);
+        if (order.includes(name)) return;
+        for (const dependency of Object.keys(services[name].depends_on ?? {})) visit(dependency, [...path, name]);
+        order.push(name);
+      };
+      for (const name of Object.keys(services)) visit(name, []);
+      assert.ok(order.indexOf('vcsnap-setup') > order.indexOf('temporal-namespace') && order.indexOf('temporal-namespace') > order.indexOf('temporal'));
+      assert.ok(order.indexOf('vcsnap-worker') > order.indexOf('vcsnap-setup') && order.indexOf('vcsnap-worker') > order.indexOf('minio-setup'));
+    });
+
+    it('wires the worker to Temporal, MinIO and its metrics ports; mounted files exist', () => {
+      const worker = services['vcsnap-worker'];
+      const env = Object.fromEntries(Object.entries(worker.environment ?? {}).map(([key, value]) => [key, withDefaults(value)]));
+      const [temporalHost] = env.TEMPORAL_ADDRESS.split(':');
+      assert.ok(services[temporalHost], 'TEMPORAL_ADDRESS names the Temporal service');
+      assert.equal(env.AWS_ACCESS_KEY_ID, withDefaults(services.minio.environment?.MINIO_ROOT_USER ?? ''));
+      assert.equal(env.AWS_SECRET_ACCESS_KEY, withDefaults(services.minio.environment?.MINIO_ROOT_PASSWORD ?? ''));
+      assert.ok(worker.ports?.includes(`${env.VCSNAP_METRICS_PORT}:${env.VCSNAP_METRICS_PORT}`));
+      assert.ok(worker.ports?.includes(`${env.VCSNAP_PRODUCT_METRICS_PORT}:${env.VCSNAP_PRODUCT_METRICS_PORT}`));
+      for (const [name, service] of Object.entries(services)) {
+        for (const volume of service.volumes ?? []) {
+          const [source, target] = volume.split(':');
+          if (!source.startsWith('.')) continue;
+          assert.ok(existsSync(join(ROOT, source)), `${name} mounts ${source}, which does not exist`);
+          const script = service.entrypoint?.find((arg) => arg.startsWith(`${target}/`));
+          if (script) assert.ok(existsSync(join(ROOT, source, script.slice(target.length))), `${name} runs ${script}, which is not in ${source}`);
+        }
+      }
+    });
+
+    it('ships an example policy that targets the bucket minio-setup creates, through the MinIO service', () => {
+      const parsed = parsePolicy(read('deploy/compose/config/vcluster.yaml'), { name: 'demo', namespace: 'team-a' });
+      assert.ok(parsed.ok && parsed.policy, JSON.stringify(parsed));
+      const storage = parsed.policy.storage;
+      assert.equal(storage.type, 's3');
+      assert.ok(services['minio-setup'].entrypoint?.includes(`local/${storage.type === 's3' ? storage.bucket : ''}`));
+      assert.equal(storage.type === 's3' && storage.endpoint, 'http://minio:9000');
+    });
+  });
+
+  describe('Dockerfile', function () {
+    const dockerfile = read('Dockerfile');
+
+    it('builds on node:20, installs runtime dependencies only, prebuilds the workflow bundle it points the worker at', () => {
+      assert.match(dockerfile, /^FROM node:20[\w.-]*$/m);
+      assert.match(dockerfile, /npm ci --omit=dev/);
+      const bundle = /npm run build:workflow -- (\S+)/.exec(dockerfile)?.[1];
+      assert.ok(bundle, 'the bundle is built at image build time');
+      assert.match(dockerfile, new RegExp(`VCSNAP_WORKFLOW_BUNDLE=${bundle.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+      assert.match(dockerfile, /^CMD \["node", "--import", "tsx", "worker\/main.ts"\]$/m);
+      const ignored = read('.dockerignore').split('\n');
+      for (const entry of ['node_modules', '.vcsnap', '.git']) assert.ok(ignored.includes(entry), `.dockerignore leaves out ${entry}`);
+    });
+
+    it('copies every file the worker, the CLI and the bundle build import, and those import only runtime dependencies', () => {
+      const copied = [...dockerfile.matchAll(/^COPY (\S+)/gm)].map((m) => m[1]);
+      const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+      for (const entry of ['worker/main.ts', 'bin/vcsnap.js', 'client/cli.ts', 'scripts/build-workflow-bundle.ts', 'workflows/index.ts']) {
+        const { files, packages } = importGraph(entry);
+        for (const file of files) {
+          const path = relative(ROOT, file);
+          assert.ok(copied.some((source) => path === source || path.startsWith(`${source}/`)), `${entry} needs ${path}, which the image does not copy`);
+        }
+        for (const name of packages) assert.ok(pkg.dependencies[name], `${entry} imports ${name}, which npm ci --omit=dev does not install`);
+      }
+      assert.ok(pkg.dependencies.tsx, 'tsx runs the TypeScript at run time');
+    });
+  });
+
+  describe('deploy/ manifests', function () {
+    const files = readdirSync(join(ROOT, 'deploy')).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    const objects = files.flatMap((file) => parseAllDocuments(read(`deploy/${file}`)).map((doc) => doc.toJS() as k8s.KubernetesObject));
+
+    it('kustomization.yaml lists every manifest', () => {
+      const kustomization = parseYaml(read('deploy/kustomization.yaml')) as { resources: string[] };
+      assert.deepEqual([...kustomization.resources].sort(), [...files].sort());
+    });
+
+    it('the worker runs as the ServiceAccount the ClusterRoleBinding grants, with the image compose builds', () => {
+      const deployment = objects.find((o) => o.kind === 'Deployment') as k8s.V1Deployment;
+      const binding = objects.find((o) => o.kind === 'ClusterRoleBinding') as k8s.V1ClusterRoleBinding;
+      const pod = deployment.spec!.template.spec!;
+      assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: deployment.metadata!.namespace }]);
+      const container = pod.containers[0];
+      assert.equal(container.image, composeServices()['vcsnap-worker'].image);
+      const env = Object.fromEntries((container.env ?? []).filter((e) => e.value).map((e) => [e.name, e.value]));
+      const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, String(p.containerPort)]));
+      assert.equal(ports.metrics, env.VCSNAP_PRODUCT_METRICS_PORT);
+      assert.equal(ports['sdk-metrics'], env.VCSNAP_METRICS_PORT);
+    });
+
+    it('every object is accepted by the real kube-apiserver (server-side dry run)', async () => {
+      const api = k8s.KubernetesObjectApi.makeApiClient(adminKube());
+      // Namespaced objects are validated against an existing namespace; the dry run below creates nothing.
+      for (const namespace of objects.filter((o) => o.kind === 'Namespace')) {
+        await api.create(namespace).catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 409) throw err;
+        });
+      }
+      for (const object of objects) {
+        await api.create(object, undefined, 'All').catch((err: unknown) => {
+          if ((err as { code?: number }).code === 409) return; // already there (created by another test of this run)
+          throw new Error(`${object.kind} ${object.metadata?.name}: ${String((err as { body?: unknown }).body ?? err)}`);
+        });
+      }
+    });
+  });
+});

@@ -1,0 +1,108 @@
+// What an operator sees in the Temporal Web UI: Debian's chromium (driven by playwright-core) opens a dev server's
+// UI, finds the demo schedule with its completed run, then the run with its SnapshotStatus and current details, and
+// saves screenshots under the test run directory. The harness's server is headless, so this test starts its own.
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { applyPolicy, triggerNow } from '../../client/schedules';
+import { startTemporal, type TemporalServer } from '../../scripts/servers/temporal';
+import { scheduleIdFor } from '../../workflows/naming';
+import { testEnv } from '../harness/env';
+import { basePolicy } from '../harness/fixtures';
+import { startTestWorker, type TestWorker } from '../harness/temporal';
+
+const CHROMIUM = '/usr/bin/chromium';
+const DEMO = { name: 'demo', namespace: 'vcluster-demo' };
+
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+async function screenshot(page: Page, dir: string, name: string): Promise<string> {
+  const path = join(dir, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  console.log(`      screenshot: ${path}`);
+  return path;
+}
+
+describe('Temporal Web UI (chromium via playwright-core)', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let temporal: TemporalServer;
+  let worker: TestWorker;
+  let browser: BrowserContext;
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
+    dir = join(testEnv().runDir, 'web-ui');
+    mkdirSync(dir, { recursive: true });
+    temporal = await startTemporal({ dir, ui: true });
+    worker = await startTestWorker({}, { address: temporal.address, namespace: temporal.namespace });
+    browser = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1440, height: 1000 },
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await temporal?.stop();
+  });
+
+  it('shows the demo schedule, its completed run, the run status and current details', async () => {
+    const etcd = new Etcd3({ hosts: testEnv().etcd.endpoint });
+    for (let i = 0; i < 20; i++) await etcd.put(`/registry/configmaps/${DEMO.namespace}/sample-${i}`).value(`value-${i}`);
+    etcd.close();
+    const target = { client: worker.client, taskQueue: worker.taskQueue };
+    const policy = basePolicy({ type: 'container', path: join(dir, 'snapshots') }, { cluster: DEMO, schedule: '*/5 * * * *' });
+    assert.equal(await applyPolicy(target, policy), 'created');
+    await triggerNow(target, DEMO);
+    const scheduleId = scheduleIdFor(DEMO);
+    const schedule = worker.client.schedule.getHandle(scheduleId);
+    let action: { workflowId: string; firstExecutionRunId: string } | undefined;
+    for (const deadline = Date.now() + 30_000; !action; await new Promise((resolve) => setTimeout(resolve, 200))) {
+      action = (await schedule.describe()).info.recentActions[0]?.action.workflow;
+      if (Date.now() > deadline) throw new Error('the trigger started no run');
+    }
+    const run = worker.client.workflow.getHandle(action.workflowId, action.firstExecutionRunId);
+    const view = await run.result();
+    assert.equal(view.status, 'Completed');
+    assert.ok(view.keysWritten >= 20);
+
+    const page = await browser.newPage();
+    const ui = `${temporal.uiUrl}/namespaces/${temporal.namespace}`;
+    // The UI renders user markdown (summary, current details) in iframes: read every frame's text.
+    const pageText = async () => (await Promise.all(page.frames().map((frame) => frame.locator('body').innerText().catch(() => '')))).join('\n');
+    const shows = async (pattern: RegExp) => {
+      let text = '';
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; await page.waitForTimeout(250)) {
+        text = await pageText();
+        if (pattern.test(text)) return;
+      }
+      assert.match(text, pattern);
+    };
+
+    // The schedule, with the triggered run completed under Recent Runs.
+    await page.goto(`${ui}/schedules/${encodeURIComponent(scheduleId)}`);
+    await shows(new RegExp(`${escaped(scheduleId)}\\s+Running[\\s\\S]*Recent Runs[\\s\\S]*?Completed\\s+${escaped(action.workflowId)}`));
+    await screenshot(page, dir, 'web-ui-schedule');
+
+    // The run: status and result, then its current details and search attributes.
+    await page.goto(`${ui}/workflows/${encodeURIComponent(action.workflowId)}/${action.firstExecutionRunId}/history`);
+    await shows(new RegExp(`Completed\\s+${escaped(action.workflowId)}[\\s\\S]*"snapshotName": "${view.snapshotName}"`));
+    await screenshot(page, dir, 'web-ui-run');
+    await page.getByText('User Metadata', { exact: true }).click();
+    await shows(new RegExp(`Completed \\(done\\) — ${DEMO.namespace}/${DEMO.name}\\s+snapshot:\\s+${view.snapshotName}[\\s\\S]*written: ${view.keysWritten} keys`));
+    await screenshot(page, dir, 'web-ui-run-current-details');
+    await page.getByText('Search Attributes', { exact: true }).click();
+    await shows(/"SnapshotStatus": "Completed"[\s\S]*"VclusterName": "demo",\s+"VclusterNamespace": "vcluster-demo"/);
+    await screenshot(page, dir, 'web-ui-run-search-attributes');
+
+    // Operators find it by the product's search attributes.
+    await page.goto(`${ui}/workflows?query=${encodeURIComponent('VclusterName="demo" AND SnapshotStatus="Completed"')}`);
+    await shows(new RegExp(`1\\s+Workflow[\\s\\S]*Completed\\s+${escaped(action.workflowId)}`));
+    await screenshot(page, dir, 'web-ui-list');
+  });
+});

@@ -1,0 +1,101 @@
+// The product's own Prometheus metrics (the Temporal runtime serves its own on VCSNAP_METRICS_PORT): snapshot outcomes,
+// bytes and keys written, duration, last successful snapshot time and retention deletions, per virtual cluster.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SnapshotMetrics } from '../activities';
+import type { ClusterRef, SnapshotRecord } from '../workflows/definitions';
+
+const CLUSTER_LABELS = ['vcluster', 'vcluster_namespace'] as const;
+/** Runs already counted (writeRecord may be retried); bounded so a long-lived worker does not grow. */
+const MAX_REMEMBERED_RUNS = 10_000;
+
+export interface ProductMetrics extends SnapshotMetrics {
+  registry: Registry;
+}
+
+function clusterLabels(cluster: ClusterRef) {
+  return { vcluster: cluster.name, vcluster_namespace: cluster.namespace };
+}
+
+export function createProductMetrics(registry: Registry = new Registry()): ProductMetrics {
+  const registers = [registry];
+  const snapshots = new Counter({
+    name: 'vcsnap_snapshots_total',
+    help: 'Snapshot runs finished, by final status (Completed, PartiallyFailed, Failed).',
+    labelNames: [...CLUSTER_LABELS, 'status'],
+    registers,
+  });
+  const bytes = new Counter({ name: 'vcsnap_snapshot_bytes_written_total', help: 'Archive bytes stored.', labelNames: CLUSTER_LABELS, registers });
+  const keys = new Counter({ name: 'vcsnap_snapshot_keys_written_total', help: 'etcd keys written into archives.', labelNames: CLUSTER_LABELS, registers });
+  const duration = new Histogram({
+    name: 'vcsnap_snapshot_duration_seconds',
+    help: 'Wall time of a snapshot run, from start to its metadata record.',
+    labelNames: [...CLUSTER_LABELS, 'status'],
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200],
+    registers,
+  });
+  const lastSuccess = new Gauge({
+    name: 'vcsnap_last_successful_snapshot_timestamp_seconds',
+    help: 'When the last snapshot with a stored archive (Completed or PartiallyFailed) finished, in Unix seconds.',
+    labelNames: CLUSTER_LABELS,
+    registers,
+  });
+  const deletions = new Counter({
+    name: 'vcsnap_retention_deletions_total',
+    help: 'Snapshots pruned by retention (result=deleted) or whose pruning failed and is retried by the next run (result=failed).',
+    labelNames: [...CLUSTER_LABELS, 'result'],
+    registers,
+  });
+  const counted = new Set<string>();
+
+  return {
+    registry,
+    snapshotFinished(record: SnapshotRecord) {
+      const runKey = `${record.workflowId ?? ''}/${record.runId ?? ''}/${record.snapshotName}`;
+      if (counted.has(runKey)) return;
+      counted.add(runKey);
+      if (counted.size > MAX_REMEMBERED_RUNS) counted.delete(counted.values().next().value!);
+      const labels = clusterLabels(record.cluster);
+      snapshots.inc({ ...labels, status: record.status });
+      bytes.inc(labels, record.bytes);
+      keys.inc(labels, record.keys);
+      const seconds = (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000;
+      if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ ...labels, status: record.status }, seconds);
+      if (record.status !== 'Failed') lastSuccess.set(labels, Date.parse(record.finishedAt) / 1000);
+    },
+    retentionApplied(cluster, report) {
+      const labels = clusterLabels(cluster);
+      deletions.inc({ ...labels, result: 'deleted' }, report.deleted.length);
+      deletions.inc({ ...labels, result: 'failed' }, report.failed.length);
+    },
+  };
+}
+
+export interface MetricsServer {
+  /** The bound port (useful when asked for port 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves the registry in Prometheus text format on `/metrics`. */
+export async function serveMetrics(registry: Registry, port: number, host = '0.0.0.0'): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found; metrics are at /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(body),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+  };
+}
