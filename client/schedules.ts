@@ -128,10 +128,12 @@ export async function triggerNow(target: ScheduleTarget, cluster: ClusterRef): P
   await handle.trigger(description.policies.overlap);
 }
 
+/**
+ * Takes every fire of a past window. BUFFER_ALL rather than the schedule's own policy: under SKIP a window's fires,
+ * all due at once, would collapse into one run; buffered, they still run one at a time, oldest first.
+ */
 export async function backfill(target: ScheduleTarget, cluster: ClusterRef, start: Date, end: Date): Promise<void> {
-  const handle = target.client.schedule.getHandle(scheduleIdFor(cluster));
-  const description = await handle.describe();
-  await handle.backfill({ start, end, overlap: description.policies.overlap });
+  await target.client.schedule.getHandle(scheduleIdFor(cluster)).backfill({ start, end, overlap: ScheduleOverlapPolicy.BUFFER_ALL });
 }
 
 export interface PolicyDescription {

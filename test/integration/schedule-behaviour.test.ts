@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { parsePolicy } from '../../client/config';
 import { discoverClusters } from '../../client/discovery';
-import { applyPolicy, describe as describePolicy, pause, removePolicy, sync, triggerNow } from '../../client/schedules';
+import { applyPolicy, backfill, describe as describePolicy, pause, removePolicy, sync, triggerNow } from '../../client/schedules';
 import { scheduleIdFor, snapshotNameFor } from '../../workflows/naming';
 import { temporalCliPath } from '../../scripts/servers/temporal';
 import { testEnv } from '../harness/env';
@@ -98,6 +98,23 @@ describe('schedule behaviour', function () {
       for (const socket of sockets) socket.destroy();
       blackhole.close();
     }
+  });
+
+  it('backfill takes the past window\'s fires, each named after its nominal time', async () => {
+    const policy = filePolicy({ schedule: '0 * * * *' });
+    await applyPolicy(target(), policy);
+    await pause(target(), policy.cluster, 'only the backfill should run');
+    const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000);
+    const start = new Date(end.getTime() - 2 * 3_600_000);
+    await backfill(target(), policy.cluster, start, new Date(end.getTime() + 1000));
+    const runs = await waitFor(async () => {
+      const recent = (await describePolicy(target(), policy.cluster)).recentRuns;
+      return recent.length >= 3 ? recent : undefined;
+    }, 30_000, 'three backfilled runs');
+    const names = await Promise.all(runs.map(async (r) => (await worker.client.workflow.getHandle(r.workflowId).result()).snapshotName));
+    const expected = [0, 1, 2].map((h) => snapshotNameFor(policy.cluster.name, new Date(start.getTime() + h * 3_600_000)));
+    assert.deepEqual([...names].sort(), expected);
+    await removePolicy(target(), policy.cluster);
   });
 
   it('keeps 01:30 America/New_York across the DST change (independent Intl computation)', async () => {
