@@ -27,3 +27,13 @@ export function pick(data: SecretData, ref: SecretRef, keys: string[], optional 
   if (optional) return undefined;
   throw ApplicationFailure.nonRetryable(`Secret ${ref.namespace}/${ref.name} has none of the keys ${keys.join(', ')}`, 'SecretNotFound');
 }
+
+/** PEM material for an etcd client, from vCluster's `<name>-certs` Secret keys or the generic `ca.crt`/`tls.*`. */
+export async function readEtcdTls(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string): Promise<{ ca: Buffer; cert?: Buffer; key?: Buffer }> {
+  const data = await readSecret(kube, ref, purpose);
+  return {
+    ca: pick(data, ref, ['etcd-ca.crt', 'ca.crt'])!,
+    cert: pick(data, ref, ['apiserver-etcd-client.crt', 'etcd-client.crt', 'tls.crt'], true),
+    key: pick(data, ref, ['apiserver-etcd-client.key', 'etcd-client.key', 'tls.key'], true),
+  };
+}

@@ -82,7 +82,7 @@ export async function dumpEtcd(
 ): Promise<DumpResult> {
   const { signal, prefix = '/', connectTimeoutMs = 5_000, pageTimeoutMs = 60_000 } = options;
   const endpoints = connection.endpoints.join(', ');
-  const client = connect(connection, endpoints);
+  const client = connectEtcd(connection, endpoints);
   const cancel = () => client.close();
   signal?.addEventListener('abort', cancel);
   // Only etcd's own errors are mapped; the writer's (a failed upload) pass through unchanged.
@@ -258,7 +258,8 @@ function goJson(value: unknown): Buffer {
   return Buffer.from(json);
 }
 
-function connect(connection: EtcdConnection, endpoints: string): Etcd3 {
+/** An etcd client for the dump or a restore; unusable TLS material fails at once, naming the endpoints. */
+export function connectEtcd(connection: EtcdConnection, endpoints: string): Etcd3 {
   const { tls } = connection;
   try {
     return new Etcd3({
@@ -281,27 +282,38 @@ function connect(connection: EtcdConnection, endpoints: string): Etcd3 {
 
 const TLS_FAILURE = /certificate|altnames|alert|ssl|self[- ]signed|PEM routines|wrong version number|decrypt/i;
 
-function etcdFailure(err: unknown, endpoints: string, timeoutMs: number): ApplicationFailure {
+/**
+ * The failures every etcd client here shares: no answer in time, no connection, rejected TLS or credentials (final).
+ * Anything else is left to the caller (`undefined`), which knows whether it was reading or writing.
+ */
+export function commonEtcdFailure(err: unknown, endpoints: string, timeoutMs: number): ApplicationFailure | undefined {
   const cause = err instanceof Error ? err : new Error(String(err));
   if (cause instanceof GRPCDeadlineExceededError) {
     const message = `etcd at ${endpoints} is unreachable: no answer within ${timeoutMs / 1000}s`;
     return ApplicationFailure.create({ type: ETCD_ERROR_TYPES.unreachable, message, cause });
   }
-  const failure = (type: string, message: string, nonRetryable = false) =>
-    ApplicationFailure.create({ type, message: `${message}: ${cause.message}`, nonRetryable, cause });
   if (
     cause instanceof GRPCUnauthenticatedError ||
     cause instanceof EtcdAuthenticationFailedError ||
     cause instanceof EtcdPermissionDeniedError ||
     TLS_FAILURE.test(cause.message)
   ) {
-    return failure(ETCD_ERROR_TYPES.badCredentials, `etcd at ${endpoints} rejected the TLS material or credentials`, true);
+    return etcdFailureOf(cause, ETCD_ERROR_TYPES.badCredentials, `etcd at ${endpoints} rejected the TLS material or credentials`, true);
   }
-  if (/required revision has been compacted/.test(cause.message)) {
-    return failure(ETCD_ERROR_TYPES.revisionCompacted, `etcd at ${endpoints} compacted the revision being dumped`);
+  if (cause instanceof GRPCUnavailableError) return etcdFailureOf(cause, ETCD_ERROR_TYPES.unreachable, `etcd at ${endpoints} is unreachable`);
+  return undefined;
+}
+
+/** An ApplicationFailure of `type` whose message ends with the cause's. */
+export function etcdFailureOf(err: unknown, type: string, message: string, nonRetryable = false): ApplicationFailure {
+  const cause = err instanceof Error ? err : new Error(String(err));
+  return ApplicationFailure.create({ type, message: `${message}: ${cause.message}`, nonRetryable, cause });
+}
+
+function etcdFailure(err: unknown, endpoints: string, timeoutMs: number): ApplicationFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/required revision has been compacted/.test(message)) {
+    return etcdFailureOf(err, ETCD_ERROR_TYPES.revisionCompacted, `etcd at ${endpoints} compacted the revision being dumped`);
   }
-  if (cause instanceof GRPCUnavailableError) {
-    return failure(ETCD_ERROR_TYPES.unreachable, `etcd at ${endpoints} is unreachable`);
-  }
-  return failure(ETCD_ERROR_TYPES.readFailed, `reading etcd at ${endpoints} failed`);
+  return commonEtcdFailure(err, endpoints, timeoutMs) ?? etcdFailureOf(err, ETCD_ERROR_TYPES.readFailed, `reading etcd at ${endpoints} failed`);
 }

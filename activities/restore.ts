@@ -3,18 +3,10 @@
 // follows a worker restart resumes after it instead of starting over.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  Etcd3,
-  EtcdAuthenticationFailedError,
-  EtcdPermissionDeniedError,
-  GRPCDeadlineExceededError,
-  GRPCUnauthenticatedError,
-  GRPCUnavailableError,
-  type IRequestOp,
-} from 'etcd3';
+import type { Etcd3, IRequestOp } from 'etcd3';
 import type { RestoreBatchLimits, RestoreTarget, SnapshotLocationRef } from '../workflows/restore';
-import { pick, readSecret } from './credentials';
-import { ETCD_ERROR_TYPES, SNAPSHOT_METADATA_PREFIX } from './etcd-dump';
+import { readEtcdTls } from './credentials';
+import { commonEtcdFailure, connectEtcd, etcdFailureOf, SNAPSHOT_METADATA_PREFIX } from './etcd-dump';
 import type { ActivityDeps } from './index';
 import { openSnapshotStore, verifyArchive, verifyStoredSnapshot, type VerifyResult } from './verify';
 
@@ -67,46 +59,17 @@ export interface RestoreReport {
 
 async function connect(deps: ActivityDeps, target: RestoreTarget): Promise<Etcd3> {
   const endpoints = target.endpoints.join(', ');
-  let tls: { rootCertificate: Buffer; certChain?: Buffer; privateKey?: Buffer } | undefined;
-  if (target.tlsSecret) {
-    const ref = target.tlsSecret;
-    const data = await readSecret(deps.kube, ref, `TLS of the restore target etcd ${endpoints}`);
-    tls = {
-      rootCertificate: pick(data, ref, ['etcd-ca.crt', 'ca.crt'])!,
-      certChain: pick(data, ref, ['apiserver-etcd-client.crt', 'etcd-client.crt', 'tls.crt'], true),
-      privateKey: pick(data, ref, ['apiserver-etcd-client.key', 'etcd-client.key', 'tls.key'], true),
-    };
-  }
-  try {
-    return new Etcd3({ hosts: target.endpoints, credentials: tls });
-  } catch (err) {
-    throw etcdFailure(err, endpoints);
-  }
+  const tls = target.tlsSecret && (await readEtcdTls(deps.kube, target.tlsSecret, `TLS of the restore target etcd ${endpoints}`));
+  return connectEtcd({ endpoints: target.endpoints, tls }, endpoints);
 }
-
-const TLS_FAILURE = /certificate|altnames|alert|ssl|self[- ]signed|PEM routines|wrong version number|decrypt/i;
 
 function etcdFailure(err: unknown, endpoints: string): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  const cause = err instanceof Error ? err : new Error(String(err));
-  const failure = (type: string, message: string, nonRetryable = false) =>
-    ApplicationFailure.create({ type, message: `${message}: ${cause.message}`, nonRetryable, cause });
-  if (
-    cause instanceof GRPCUnauthenticatedError ||
-    cause instanceof EtcdAuthenticationFailedError ||
-    cause instanceof EtcdPermissionDeniedError ||
-    TLS_FAILURE.test(cause.message)
-  ) {
-    return failure(ETCD_ERROR_TYPES.badCredentials, `etcd at ${endpoints} rejected the TLS material or credentials`, true);
+  const message = err instanceof Error ? err.message : String(err);
+  if (/too many operations in txn|request is too large|message larger than max/i.test(message)) {
+    return etcdFailureOf(err, RESTORE_ERROR_TYPES.requestTooLarge, `etcd at ${endpoints} refused a restore transaction as too large (lower batch.keys or batch.bytes)`, true);
   }
-  if (/too many operations in txn|request is too large|message larger than max/i.test(cause.message)) {
-    return failure(RESTORE_ERROR_TYPES.requestTooLarge, `etcd at ${endpoints} refused a restore transaction as too large (lower batch.keys or batch.bytes)`, true);
-  }
-  if (cause instanceof GRPCDeadlineExceededError) {
-    return failure(ETCD_ERROR_TYPES.unreachable, `etcd at ${endpoints} did not answer within ${REQUEST_TIMEOUT_MS / 1000}s`);
-  }
-  if (cause instanceof GRPCUnavailableError) return failure(ETCD_ERROR_TYPES.unreachable, `etcd at ${endpoints} is unreachable`);
-  return failure(RESTORE_ERROR_TYPES.writeFailed, `writing to etcd at ${endpoints} failed`);
+  return commonEtcdFailure(err, endpoints, REQUEST_TIMEOUT_MS) ?? etcdFailureOf(err, RESTORE_ERROR_TYPES.writeFailed, `writing to etcd at ${endpoints} failed`);
 }
 
 function progressFrom(details: unknown): RestoreProgress | undefined {

@@ -11,7 +11,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { applyPolicy, triggerNow } from '../client/schedules';
-import { TASK_QUEUE, type SnapshotPolicy } from '../workflows/definitions';
+import { policyFor } from '../client/config';
+import { TASK_QUEUE, type StorageLocation } from '../workflows/definitions';
 import { scheduleIdFor } from '../workflows/naming';
 import { runWorker } from '../worker/main';
 import { createProductMetrics, serveMetrics } from '../worker/metrics';
@@ -40,7 +41,8 @@ async function seedDemoCluster(kube: k8s.KubeConfig): Promise<void> {
 }
 
 async function runEmbedded(): Promise<void> {
-  const dir = join(__dirname, '..', '.vcsnap', 'demo');
+  // VCSNAP_DEMO_DIR keeps a second demo (the npm start test) off the first one's SQLite file and logs.
+  const dir = process.env.VCSNAP_DEMO_DIR ?? join(__dirname, '..', '.vcsnap', 'demo');
   mkdirSync(dir, { recursive: true });
   const started: RunningProcess[] = [];
   const stopAll = async () => {
@@ -92,20 +94,14 @@ async function runEmbedded(): Promise<void> {
   running.worker = worker;
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
-  const policy: SnapshotPolicy = {
-    cluster: DEMO_CLUSTER,
-    schedule: '* * * * *',
-    timezone: 'UTC',
-    retention: { periodDays: 1, maxSnapshots: 10 },
-    storage: {
-      type: 's3', bucket: DEMO_BUCKET, prefix: 'demo', endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true,
-      insecureSkipTlsVerify: false, skipClientCredentials: false, credential: { name: 'demo-s3', namespace: DEMO_CLUSTER.namespace },
-    },
-    volumes: { enabled: false, concurrency: 10 },
-    overlap: 'SKIP',
-    catchupWindowSeconds: 60,
-    state: { endpoints: [kube.etcd.endpoint], origin: 'explicit' },
+  const storage: StorageLocation = {
+    type: 's3', bucket: DEMO_BUCKET, prefix: 'demo', endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true,
+    insecureSkipTlsVerify: false, skipClientCredentials: false, credential: { name: 'demo-s3', namespace: DEMO_CLUSTER.namespace },
   };
+  const policy = policyFor(DEMO_CLUSTER, { schedule: '* * * * *', storage, etcdEndpoints: [kube.etcd.endpoint] }, {
+    retention: { periodDays: 1, maxSnapshots: 10 },
+    catchupWindowSeconds: 60,
+  });
   const outcome = await applyPolicy({ client }, policy);
   await triggerNow({ client }, DEMO_CLUSTER);
   const scheduleId = scheduleIdFor(DEMO_CLUSTER);

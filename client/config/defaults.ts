@@ -1,4 +1,4 @@
-import type { OverlapPolicyName } from '../../workflows/definitions';
+import type { ClusterRef, OverlapPolicyName, SnapshotPolicy, StorageLocation } from '../../workflows/definitions';
 
 /** What a policy gets for every field its vcluster.yaml leaves out. */
 export interface PolicyDefaults {
@@ -21,6 +21,30 @@ export const POLICY_DEFAULTS: Readonly<PolicyDefaults> = Object.freeze({
   overlap: 'SKIP',
   catchupWindowSeconds: 3600,
 });
+
+/**
+ * A policy built in code rather than parsed from a vcluster.yaml: the cluster, its cron, its storage and the etcd it
+ * is read from, every other field at its default. `overrides` replace whole fields.
+ */
+export function policyFor(
+  cluster: ClusterRef,
+  target: { schedule: string; storage: StorageLocation; etcdEndpoints: string[] },
+  overrides: Partial<SnapshotPolicy> = {},
+): SnapshotPolicy {
+  const defaults = POLICY_DEFAULTS;
+  return {
+    cluster,
+    schedule: target.schedule,
+    timezone: defaults.timezone,
+    retention: { periodDays: defaults.retentionPeriodDays, maxSnapshots: defaults.maxSnapshots },
+    storage: target.storage,
+    volumes: { enabled: defaults.volumesEnabled, concurrency: defaults.volumeConcurrency },
+    overlap: defaults.overlap,
+    catchupWindowSeconds: defaults.catchupWindowSeconds,
+    state: { endpoints: target.etcdEndpoints, origin: 'explicit' },
+    ...overrides,
+  };
+}
 
 /** Temporal refuses shorter catch-up windows. */
 export const MIN_CATCHUP_WINDOW_SECONDS = 10;

@@ -3,7 +3,7 @@ export { parsePolicy, parsePolicyValues, loadPolicyOrThrow, releaseFromChartLabe
 export type { PolicyOverrides, PolicyParseResult } from './policy';
 export { formatErrors, formatIssue, PolicyValidationError } from './issues';
 export type { ConfigIssue } from './issues';
-export { POLICY_DEFAULTS } from './defaults';
+export { POLICY_DEFAULTS, policyFor } from './defaults';
 export type { PolicyDefaults } from './defaults';
 export { checkSchedule } from './cron';
 export type { ScheduleCheck } from './cron';

@@ -77,7 +77,13 @@ export function awsCli(log: (line: string) => void): string {
   if (works('aws')) return 'aws';
   if (works('/usr/bin/aws')) return '/usr/bin/aws';
   log('[bench] installing Debian awscli (apt-get)');
-  execFileSync('apt-get', ['install', '-y', '-qq', 'awscli'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const apt = (...args: string[]) => execFileSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  try {
+    apt('install', '-y', '-qq', 'awscli');
+  } catch {
+    apt('update', '-qq');
+    apt('install', '-y', '-qq', 'awscli');
+  }
   if (!works('/usr/bin/aws')) throw new Error('awscli installed, but /usr/bin/aws does not run');
   return '/usr/bin/aws';
 }

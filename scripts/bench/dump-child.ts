@@ -17,6 +17,9 @@ export interface DumpFigures {
   archiveBytes: number;
   url: string;
   peakRssBytes: number;
+  /** Highest V8 heap use and external (Buffer) memory seen, sampled every 100 ms: what the RSS is made of. */
+  peakHeapBytes: number;
+  peakExternalBytes: number;
   cpuSeconds: number;
 }
 
@@ -31,18 +34,27 @@ async function main(): Promise<void> {
   // There is no workflow to report progress to (the mock context has no client): never signal.
   const { dumpAndStore } = createActivities({ progressIntervalMs: Number.POSITIVE_INFINITY });
   const environment = new MockActivityEnvironment({ activityType: 'dumpAndStore' });
+  const peaks = { heap: 0, external: 0 };
+  const sample = setInterval(() => {
+    const { heapUsed, external } = process.memoryUsage();
+    peaks.heap = Math.max(peaks.heap, heapUsed);
+    peaks.external = Math.max(peaks.external, external);
+  }, 100);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const args: Parameters<typeof dumpAndStore> = [{ ...job, nominalTime: new Date().toISOString() }];
   const stored = await environment.run<typeof args, StoredSnapshot, typeof dumpAndStore>(dumpAndStore, ...args);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  clearInterval(sample);
   const figures: DumpFigures = {
     seconds,
     keys: stored.keys,
     archiveBytes: stored.bytes,
     url: stored.url,
     peakRssBytes: peakRssBytes(),
+    peakHeapBytes: peaks.heap,
+    peakExternalBytes: peaks.external,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);

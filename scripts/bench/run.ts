@@ -51,8 +51,9 @@ async function main(): Promise<void> {
   const table = renderTable(results);
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results.json'), `${JSON.stringify({ ...results, table }, null, 2)}\n`);
-  const load = results.machine.loadAverage.map((l) => l.toFixed(1)).join(' ');
-  console.log(`\n${table}\n\n${results.machine.cpus} CPUs, load average at start ${load}; ${((performance.now() - started) / 60_000).toFixed(1)} minutes; bench/results.json written`);
+  const load = (averages: number[]) => averages.map((l) => l.toFixed(1)).join(' ');
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+  console.log(`\n${table}\n\n${results.machine.cpus} CPUs; load average ${load(results.machine.loadAverage)} at the start, ${load(loadavg())} at the end; ${minutes} minutes; bench/results.json written`);
 }
 
 main().then(

@@ -19,7 +19,7 @@ const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 function dumpRow(size: SizeFigures, target: 's3' | 'oci' | 'file'): string {
   const dump = size[target];
   return [
-    secs(dump.seconds),
+    `${secs(dump.seconds)} (${dump.cpuSeconds.toFixed(1)} s CPU)`,
     `${count(Math.round(dump.keys / dump.seconds))} keys/s`,
     `${mbps(dump.archiveBytes, dump.seconds)} archive (${mbps(size.tarBytes, dump.seconds)} tar)`,
     `peak RSS ${mib(dump.peakRssBytes)}`,

@@ -1,8 +1,8 @@
 // Part 4: one snapshot of a cluster with many PVCs on the real kube-apiserver, the CSI snapshot controller played by
 // the integration tests' fake: seconds end to end and the parent workflow's history against Temporal's limits.
 import * as k8s from '@kubernetes/client-node';
-import { DEFAULT_CLASS_ANNOTATION, MANAGED_BY_LABEL } from '../../activities/volumes';
 import { mapLimit } from '../../activities/storage/common';
+import { addBoundCsiClaim, addDefaultSnapshotClass } from '../../test/harness/csi-objects';
 import { FakeCsiSnapshotController } from '../../test/integration/fake-csi-snapshot-controller';
 import { snapshotWorkflow } from '../../workflows';
 import type { ClusterRef, SnapshotPolicy } from '../../workflows/definitions';
@@ -23,39 +23,10 @@ export interface VolumeFigures {
 }
 
 async function addPvcs(kube: k8s.KubeConfig, cluster: ClusterRef, driver: string, count: number): Promise<void> {
-  const { namespace } = cluster;
-  const core = kube.makeApiClient(k8s.CoreV1Api);
-  const custom = kube.makeApiClient(k8s.CustomObjectsApi);
-  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await custom.createClusterCustomObject({
-    group: 'snapshot.storage.k8s.io',
-    version: 'v1',
-    plural: 'volumesnapshotclasses',
-    body: {
-      apiVersion: 'snapshot.storage.k8s.io/v1',
-      kind: 'VolumeSnapshotClass',
-      metadata: { name: `${namespace}-class`, annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } },
-      driver,
-      deletionPolicy: 'Delete',
-    },
-  });
+  await kube.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: cluster.namespace } } });
+  await addDefaultSnapshotClass(kube, `${cluster.namespace}-class`, driver);
   const names = Array.from({ length: count }, (_, i) => `data-${String(i).padStart(4, '0')}`);
-  // As in test/integration/volumes.test.ts: a CSI PV, a claim synced by vCluster, bound the way the PV controller would.
-  await mapLimit(names, 16, async (name) => {
-    const pvName = `${namespace}-${name}`;
-    await core.createPersistentVolume({
-      body: { metadata: { name: pvName }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], csi: { driver, volumeHandle: `vol-${name}` } } },
-    });
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace,
-      body: {
-        metadata: { name, labels: { [MANAGED_BY_LABEL]: cluster.name } },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, storageClassName: 'standard', volumeName: pvName },
-      },
-    });
-    await core.patchNamespacedPersistentVolumeClaimStatus({ name, namespace, body: { status: { phase: 'Bound' } } }, mergePatch);
-  });
+  await mapLimit(names, 16, (name) => addBoundCsiClaim(kube, cluster, name, driver));
 }
 
 export async function measureVolumes(

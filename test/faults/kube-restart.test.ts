@@ -10,7 +10,7 @@ import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
-import { DEFAULT_CLASS_ANNOTATION, MANAGED_BY_LABEL } from '../../activities/volumes';
+import { addBoundCsiClaim, addDefaultSnapshotClass } from '../harness/csi-objects';
 import { FakeCsiSnapshotController } from '../integration/fake-csi-snapshot-controller';
 import { eventually } from './support/history';
 
@@ -86,29 +86,8 @@ describe('fault: kube-apiserver restarted during the volume phases', function ()
 
 /** A namespace with a default VolumeSnapshotClass and bound CSI PVCs that the vCluster manages. */
 async function addHostObjects(kubeConfig: k8s.KubeConfig, cluster: { name: string; namespace: string }, driver: string): Promise<void> {
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const { namespace } = cluster;
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await custom.createClusterCustomObject({
-    ...SNAPSHOT_API,
-    plural: 'volumesnapshotclasses',
-    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: uniqueName('vsc'), annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } }, driver, deletionPolicy: 'Delete' },
-  });
-  const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-  for (const name of PVCS) {
-    const pvName = `${namespace}-${name}`;
-    await core.createPersistentVolume({
-      body: { metadata: { name: pvName }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], csi: { driver, volumeHandle: `vol-${name}` } } },
-    });
-    await core.createNamespacedPersistentVolumeClaim({
-      namespace,
-      body: {
-        metadata: { name, labels: { [MANAGED_BY_LABEL]: cluster.name } },
-        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeName: pvName },
-      },
-    });
-    await core.patchNamespacedPersistentVolumeClaimStatus({ name, namespace, body: { status: { phase: 'Bound' } } }, mergePatch);
-  }
+  await kubeConfig.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: cluster.namespace } } });
+  await addDefaultSnapshotClass(kubeConfig, uniqueName('vsc'), driver);
+  for (const name of PVCS) await addBoundCsiClaim(kubeConfig, cluster, name, driver);
 }
 

@@ -18,6 +18,8 @@ import { activityOutcomes, eventually, pendingActivities } from './support/histo
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { spawnWorkerProcess, type WorkerProcess } from './support/workers';
 
+const KEYS = 4000;
+
 describe('fault: Temporal server restart during a run', function () {
   this.timeout(120_000);
   let dir: string;
@@ -35,8 +37,9 @@ describe('fault: Temporal server restart during a run', function () {
     port = await freePort();
     temporal = await startServer();
     etcd = await startEtcd({ dir, name: 'restart-etcd' });
-    await fillEtcd(etcd.endpoint, 700, 12 * 1024);
-    // About 8 MB at 1 MB/s: the dump runs for several seconds, long enough to restart the server under it.
+    // About 8 MB at 1 MB/s in four pages of 1,000 keys: the dump heartbeats after each page, every two seconds or so,
+    // and runs long enough to restart the server under it. (One page would heartbeat only just before completing.)
+    await fillEtcd(etcd.endpoint, KEYS, 2 * 1024);
     slowEtcd = await startTcpProxy({ upstream: new URL(etcd.endpoint).host, bytesPerSecond: 2 ** 20 });
   });
   after(async () => {
@@ -69,7 +72,7 @@ describe('fault: Temporal server restart during a run', function () {
     assert.deepEqual(readdirSync(dir).sort(), [`${view.snapshotName}.json`, `${view.snapshotName}.tar.gz`]);
     const record = JSON.parse(readFileSync(join(dir, `${view.snapshotName}.json`), 'utf8')) as SnapshotRecord;
     assert.equal(record.sha256, createHash('sha256').update(readFileSync(join(dir, `${view.snapshotName}.tar.gz`))).digest('hex'));
-    assert.equal(record.keys, 700);
+    assert.equal(record.keys, KEYS);
     const dump = (await activityOutcomes(handle)).find((a) => a.activityType === 'dumpAndStore');
     assert.equal(dump?.outcome, 'completed');
     console.log(`      server down for ${downMs} ms; dumpAndStore completed in attempt ${dump?.attempt}`);

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { policyFor } from '../../client/config';
 import type { SnapshotPolicy, StorageLocation } from '../../workflows/definitions';
 import { testEnv } from './env';
 
@@ -17,16 +18,6 @@ export function filePolicy(overrides: Partial<SnapshotPolicy> = {}): SnapshotPol
 }
 
 export function basePolicy(storage: StorageLocation, overrides: Partial<SnapshotPolicy> = {}): SnapshotPolicy {
-  return {
-    cluster: { name: uniqueName('vc'), namespace: 'team-a' },
-    schedule: '0 * * * *',
-    timezone: 'UTC',
-    retention: { periodDays: 30, maxSnapshots: 30 },
-    storage,
-    volumes: { enabled: false, concurrency: 10 },
-    overlap: 'SKIP',
-    catchupWindowSeconds: 3600,
-    state: { endpoints: [testEnv().etcd.endpoint], origin: 'explicit' },
-    ...overrides,
-  };
+  const target = { schedule: '0 * * * *', storage, etcdEndpoints: [testEnv().etcd.endpoint] };
+  return policyFor({ name: uniqueName('vc'), namespace: 'team-a' }, target, overrides);
 }

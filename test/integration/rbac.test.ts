@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { parseAllDocuments } from 'yaml';
 import { readArchiveEntries } from '../../activities/archive';
-import { DEFAULT_CLASS_ANNOTATION, MANAGED_BY_LABEL } from '../../activities/volumes';
+import { addBoundCsiClaim, addDefaultSnapshotClass } from '../harness/csi-objects';
 import { discoverClusters } from '../../client/discovery';
 import type { ClusterRef, SnapshotPolicy, SnapshotStatusView } from '../../workflows/definitions';
 import { snapshotWorkflow } from '../../workflows';
@@ -19,8 +19,6 @@ import { adminKube, startTestWorker } from '../harness/temporal';
 import { FakeCsiSnapshotController } from './fake-csi-snapshot-controller';
 
 const DEPLOY_DIR = join(__dirname, '..', '..', 'deploy');
-const SNAPSHOT_API = { group: 'snapshot.storage.k8s.io', version: 'v1' } as const;
-const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 function manifests(file: string): k8s.KubernetesObject[] {
   return parseAllDocuments(readFileSync(join(DEPLOY_DIR, file), 'utf8')).map((doc) => doc.toJS() as k8s.KubernetesObject);
@@ -106,18 +104,8 @@ async function newHostCluster(): Promise<ClusterRef> {
     namespace,
     body: { metadata: { name: `vc-config-${cluster.name}`, labels: { app: 'vcluster', release: cluster.name } }, stringData: { 'config.yaml': 'snapshots:\n  auto:\n    schedule: "0 * * * *"\n    storage:\n      type: container\n      container:\n        path: /data\n' } },
   });
-  await admin.makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({
-    ...SNAPSHOT_API,
-    plural: 'volumesnapshotclasses',
-    body: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshotClass', metadata: { name: uniqueName('vsc'), annotations: { [DEFAULT_CLASS_ANNOTATION]: 'true' } }, driver, deletionPolicy: 'Delete' },
-  });
-  const pvName = `${namespace}-data`;
-  await core.createPersistentVolume({ body: { metadata: { name: pvName }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], csi: { driver, volumeHandle: 'vol-data' } } } });
-  await core.createNamespacedPersistentVolumeClaim({
-    namespace,
-    body: { metadata: { name: 'data', labels: { [MANAGED_BY_LABEL]: cluster.name } }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeName: pvName } },
-  });
-  await core.patchNamespacedPersistentVolumeClaimStatus({ name: 'data', namespace, body: { status: { phase: 'Bound' } } }, mergePatch);
+  await addDefaultSnapshotClass(admin, uniqueName('vsc'), driver);
+  await addBoundCsiClaim(admin, cluster, 'data', driver);
   return cluster;
 }
 
