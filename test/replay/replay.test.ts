@@ -6,11 +6,15 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import * as k8s from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
 import { snapshotWorkflow } from '../../workflows';
+import { volumeWorkflowIdFor } from '../../workflows/naming';
+import { addBoundCsiClaim, addDefaultSnapshotClass } from '../harness/csi-objects';
 import { testEnv } from '../harness/env';
 import { filePolicy, uniqueName } from '../harness/fixtures';
-import { ensureTestRuntime, startTestWorker, type TestWorker } from '../harness/temporal';
+import { adminKube, ensureTestRuntime, startTestWorker, type TestWorker } from '../harness/temporal';
+import { FakeCsiSnapshotController } from '../integration/fake-csi-snapshot-controller';
 
 const HISTORY_DIR = join(__dirname, '..', 'fixtures', 'histories');
 
@@ -24,16 +28,39 @@ describe('workflow replay', () => {
     const files = readdirSync(HISTORY_DIR).filter((f) => f.endsWith('.json'));
     assert.ok(files.length >= 3, `expected committed histories in ${HISTORY_DIR}`);
     for (const file of files) {
-      await replay(file, historyFromJSON(JSON.parse(readFileSync(join(HISTORY_DIR, file), 'utf8'))));
+      // The file name is the workflow ID the history was recorded under (child workflow IDs derive from it).
+      await replay(file.replace(/\.json$/, ''), historyFromJSON(JSON.parse(readFileSync(join(HISTORY_DIR, file), 'utf8'))));
     }
   });
 
   describe('fresh histories of this code', () => {
     let worker: TestWorker;
     before(async () => {
-      worker = await startTestWorker();
+      worker = await startTestWorker({ pollIntervalMs: 100 });
     });
     after(async () => worker.stop());
+
+    /** A snapshot of two CSI PVCs, `data` and `logs`, the test playing the CSI controller; `logs` fails. */
+    async function volumesRun(w: TestWorker): Promise<Record<string, WorkflowHandle>> {
+      const kube = adminKube();
+      const cluster = { name: uniqueName('vc'), namespace: uniqueName('replay') };
+      const driver = `${cluster.namespace}.csi.test`;
+      await kube.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: cluster.namespace } } });
+      await addDefaultSnapshotClass(kube, uniqueName('vsc'), driver);
+      for (const pvc of ['data', 'logs']) await addBoundCsiClaim(kube, cluster, pvc, driver);
+      const controller = await FakeCsiSnapshotController.start(kube, { namespace: cluster.namespace, failContent: { logs: 'rpc error: code = Internal desc = replay fixture' } });
+      try {
+        const policy = filePolicy({ cluster, volumes: { enabled: true, concurrency: 2 } });
+        // A fixed ID (each test run has its own server): the children's IDs derive from it, so replay needs it too.
+        const workflowId = 'snapshot-volumes-partial';
+        const parent = await w.client.workflow.start(snapshotWorkflow, { taskQueue: w.taskQueue, workflowId, args: [{ policy, nominalTime: '2026-11-23T12:00:00Z' }] });
+        await parent.result();
+        const child = (pvc: string) => w.client.workflow.getHandle(volumeWorkflowIdFor(workflowId, pvc));
+        return { 'snapshot-volumes-partial': parent, 'volume-completed': child('data'), 'volume-failed': child('logs') };
+      } finally {
+        await controller.stop();
+      }
+    }
 
     const cases: Array<{ name: string; run: (w: TestWorker) => Promise<WorkflowHandle> }> = [
       {
@@ -59,17 +86,20 @@ describe('workflow replay', () => {
           }),
       },
     ];
-    for (const c of cases) {
-      it(`replays ${c.name}`, async () => {
-        const handle = await c.run(worker);
-        await handle.result().catch(() => undefined);
-        const history = await handle.fetchHistory();
-        await replay(c.name, history);
-        if (process.env.VCSNAP_CAPTURE_HISTORIES) {
-          mkdirSync(HISTORY_DIR, { recursive: true });
-          writeFileSync(join(HISTORY_DIR, `${c.name}.json`), historyToJSON(history));
-        }
-      });
+    async function check(name: string, handle: WorkflowHandle): Promise<void> {
+      await handle.result().catch(() => undefined);
+      const history = await handle.fetchHistory();
+      await replay(name, history);
+      if (process.env.VCSNAP_CAPTURE_HISTORIES) {
+        mkdirSync(HISTORY_DIR, { recursive: true });
+        writeFileSync(join(HISTORY_DIR, `${name}.json`), historyToJSON(history));
+      }
     }
+    for (const c of cases) {
+      it(`replays ${c.name}`, async () => check(c.name, await c.run(worker)));
+    }
+    it('replays snapshot-volumes-partial and its volume children (volume-completed, volume-failed)', async () => {
+      for (const [name, handle] of Object.entries(await volumesRun(worker))) await check(name, handle);
+    });
   });
 });
