@@ -173,6 +173,14 @@ export interface DumpProgress {
 }
 export const dumpProgressSignal = defineSignal<[DumpProgress]>('dumpProgress');
 
+/** Sent by a volume child to its parent snapshot when it starts cleaning up, so the parent's status shows that phase. */
+export interface VolumePhaseUpdate {
+  pvc: string;
+  phase: Extract<VolumePhase, 'CompletedCleaningUp' | 'FailedCleaningUp'>;
+  reason?: string;
+}
+export const volumePhaseSignal = defineSignal<[VolumePhaseUpdate]>('volumePhase');
+
 export const SEARCH_ATTRIBUTES = {
   clusterName: defineSearchAttributeKey('VclusterName', SearchAttributeType.KEYWORD),
   clusterNamespace: defineSearchAttributeKey('VclusterNamespace', SearchAttributeType.KEYWORD),

@@ -1,8 +1,17 @@
 // Child workflow for one PVC: NotStarted -> InProgress -> CompletedCleaningUp -> Completed,
 // or -> FailedCleaningUp -> Failed (SPEC 6).
-import { ActivityCancellationType, CancellationScope, isCancellation, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  patched,
+  proxyActivities,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { ClusterRef, VolumeResult } from './definitions';
+import { volumePhaseSignal, type ClusterRef, type VolumePhaseUpdate, type VolumeResult } from './definitions';
 
 /** A PVC as discovery found it. */
 export interface PlannedVolume {
@@ -47,6 +56,16 @@ function reasonOf(err: unknown): string {
   return current instanceof Error ? current.message : String(current);
 }
 
+/**
+ * Tells the parent snapshot this volume is cleaning up. Best effort: a parent that has closed misses nothing it
+ * needs, the child's result carries the final phase. Runs recorded before this signal existed replay without it.
+ */
+async function reportToParent(update: VolumePhaseUpdate): Promise<void> {
+  const parent = workflowInfo().parent;
+  if (!parent || !patched('volume-phase-signal')) return;
+  await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(volumePhaseSignal, update).catch(() => undefined);
+}
+
 export async function volumeSnapshotWorkflow(input: VolumeSnapshotInput): Promise<VolumeResult> {
   const { volume } = input;
   const base: VolumeResult = {
@@ -63,10 +82,13 @@ export async function volumeSnapshotWorkflow(input: VolumeSnapshotInput): Promis
     const ready = await waitForVolumeSnapshot(target);
     contentName = ready.contentName;
     Object.assign(base, { phase: 'CompletedCleaningUp', snapshotHandle: ready.snapshotHandle, restoreSize: ready.restoreSize, driver: ready.driver ?? volume.driver });
+    await reportToParent({ pvc: volume.pvc, phase: 'CompletedCleaningUp' });
     await retainAndReleaseVolumeSnapshot({ ...target, contentName });
     return { ...base, phase: 'Completed' };
   } catch (err) {
     const reason = reasonOf(err);
+    // A cancelled child's parent is being cancelled too: it has no status left to show.
+    if (!isCancellation(err)) await reportToParent({ pvc: volume.pvc, phase: 'FailedCleaningUp', reason });
     // FailedCleaningUp: remove what this attempt created, even when the parent is being cancelled.
     await CancellationScope.nonCancellable(() => deleteVolumeSnapshot({ ...target, contentName })).catch(() => undefined);
     if (isCancellation(err)) throw err;

@@ -1,8 +1,8 @@
 // Parent side of volume snapshots: discover the cluster's PVCs, run one child workflow per PVC with bounded
 // concurrency, and collect their results.
-import { ActivityCancellationType, ParentClosePolicy, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ParentClosePolicy, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { SnapshotPolicy, VolumeResult } from './definitions';
+import { volumePhaseSignal, type SnapshotPolicy, type VolumeResult } from './definitions';
 import { volumeWorkflowIdFor } from './naming';
 import { volumeSnapshotWorkflow } from './volume';
 
@@ -22,6 +22,13 @@ export async function snapshotVolumes(
     volume.skipReason ? { pvc: volume.pvc, phase: 'Skipped', reason: volume.skipReason, driver: volume.driver } : { pvc: volume.pvc, phase: 'NotStarted', driver: volume.driver },
   );
   onProgress(results);
+  setHandler(volumePhaseSignal, ({ pvc, phase, reason }) => {
+    const index = results.findIndex((result) => result.pvc === pvc);
+    // Only a running volume moves on to cleaning up: a late signal never overwrites a child's final result.
+    if (index < 0 || (results[index].phase !== 'InProgress' && results[index].phase !== 'CompletedCleaningUp')) return;
+    results[index] = { ...results[index], phase, ...(reason ? { reason } : {}) };
+    onProgress(results);
+  });
   const pending = planned.map((volume, index) => ({ volume, index })).filter(({ volume }) => !volume.skipReason);
   const parentId = workflowInfo().workflowId;
   const runOne = async (): Promise<void> => {

@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { DEFAULT_CLASS_ANNOTATION, MANAGED_BY_LABEL, SNAPSHOT_CLASS_LABEL, volumeSnapshotNameFor } from '../../activities/volumes';
-import { statusQuery, type ClusterRef, type SnapshotRecord, type SnapshotPolicy, type VolumeResult } from '../../workflows/definitions';
+import { statusQuery, type ClusterRef, type SnapshotRecord, type SnapshotPolicy, type SnapshotStatusView, type VolumeResult } from '../../workflows/definitions';
 import { snapshotWorkflow, volumeSnapshotWorkflow } from '../../workflows';
 import { volumeWorkflowIdFor } from '../../workflows/naming';
 import type { PlannedVolume } from '../../workflows/volume';
@@ -290,6 +290,56 @@ describe('volume snapshots (real kube-apiserver; the test plays the CSI snapshot
     assert.equal(result.phase, 'Failed');
     assert.match(result.reason ?? '', /not ready after 2s/);
     assert.deepEqual(await leftovers(host.cluster.namespace), { snapshots: [], contents: [] });
+  });
+
+  it('the parent status shows CompletedCleaningUp and FailedCleaningUp while the children clean up', async () => {
+    const host = await newHostCluster();
+    await addSnapshotClass(host.driver);
+    for (const pvc of ['db', 'logs']) await addPvc(host, pvc);
+    await playCsiController(host, { failContent: { logs: 'rpc error: code = Internal desc = disk on fire' } });
+    // The product's own activities, except that the release of a ready snapshot and the removal of a failed one wait
+    // for the test, so the cleaning-up phases last long enough to be seen.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const activities = createActivities({ kube, pollIntervalMs: 100 });
+    const env = testEnv();
+    const connection = await NativeConnection.connect({ address: env.temporal.address });
+    const taskQueue = uniqueName('cleanup');
+    const gated = await Worker.create({
+      connection,
+      namespace: env.temporal.namespace,
+      taskQueue,
+      workflowBundle: { codePath: env.workflowBundlePath },
+      activities: {
+        ...activities,
+        retainAndReleaseVolumeSnapshot: async (...args: Parameters<typeof activities.retainAndReleaseVolumeSnapshot>) => gate.then(() => activities.retainAndReleaseVolumeSnapshot(...args)),
+        deleteVolumeSnapshot: async (...args: Parameters<typeof activities.deleteVolumeSnapshot>) => gate.then(() => activities.deleteVolumeSnapshot(...args)),
+      },
+    });
+    const running = gated.run();
+    try {
+      const policy = filePolicy({ cluster: host.cluster, volumes: { enabled: true, concurrency: 2 } });
+      const handle = await worker.client.workflow.start(snapshotWorkflow, { taskQueue, workflowId: uniqueName('vol-cleanup'), args: [{ policy, nominalTime: NOMINAL_TIME }] });
+      let during: SnapshotStatusView | undefined;
+      await eventually('both volumes to be cleaning up', async () => {
+        during = await handle.query(statusQuery);
+        return during.volumes.length === 2 && during.volumes.every((v) => v.phase.endsWith('CleaningUp'));
+      });
+      const phases = byPvc(during!.volumes);
+      assert.equal(phases.db.phase, 'CompletedCleaningUp');
+      assert.equal(phases.logs.phase, 'FailedCleaningUp');
+      assert.match(phases.logs.reason ?? '', /disk on fire/);
+      open();
+      const view = await handle.result();
+      assert.equal(view.status, 'PartiallyFailed');
+      assert.deepEqual(view.volumes.map((v) => v.phase), ['Completed', 'Failed']);
+      assert.deepEqual(await leftovers(host.cluster.namespace), { snapshots: [], contents: [] });
+    } finally {
+      open();
+      gated.shutdown();
+      await running;
+      await connection.close();
+    }
   });
 
   it('restarting the worker mid-wait resumes without a second VolumeSnapshot', async () => {
