@@ -153,11 +153,12 @@ export async function main(argv: string[]): Promise<number> {
         const report = await sync(connection, discovered);
         print(values.json, report, () =>
           [
-            `created ${report.created.length}, updated ${report.updated.length}, unchanged ${report.unchanged.length}, deleted ${report.deleted.length}, invalid ${report.invalid.length}`,
+            `created ${report.created.length}, updated ${report.updated.length}, unchanged ${report.unchanged.length}, deleted ${report.deleted.length}, invalid ${report.invalid.length}, failed ${report.failed.length}`,
             ...report.invalid.map((i) => `invalid ${i.scheduleId}:\n  ${i.error.replace(/\n/g, '\n  ')}`),
+            ...report.failed.map((f) => `failed ${f.scheduleId}: ${f.error}`),
           ].join('\n'),
         );
-        return report.invalid.length > 0 ? 1 : 0;
+        return report.invalid.length + report.failed.length > 0 ? 1 : 0;
       }
       case 'list': {
         const policies = await listPolicies(connection);

@@ -17,6 +17,7 @@ import {
   type SnapshotPolicy,
   type SnapshotWorkflowInput,
 } from '../workflows/definitions';
+import { mapLimit } from '../activities/storage/common';
 import { scheduleIdFor } from '../workflows/naming';
 import type { snapshotWorkflow } from '../workflows/snapshot';
 
@@ -201,36 +202,51 @@ export interface SyncReport {
   deleted: string[];
   /** Clusters whose configuration is invalid: their existing schedule is left as it was. */
   invalid: Array<{ scheduleId: string; error: string }>;
+  /** Valid policies Temporal did not take (the reason is the server's): the next sync tries them again. */
+  failed: Array<{ scheduleId: string; error: string }>;
 }
+
+/** Schedules sync applies at once: a thousand clusters reconcile in seconds without flooding the frontend. */
+export const SYNC_CONCURRENCY = 8;
 
 /**
  * Reconciles every discovered cluster: enabled policies are applied, disabled or removed ones (and schedules of
  * clusters that no longer exist) are deleted. `clusters` lists every cluster discovery saw, with its policy or null.
  * Only schedules that sync itself created are deleted: one applied from a file or the API stays until removed.
+ * One cluster's failure never stops the others: it is reported in `failed`.
  */
 export async function sync(
   target: ScheduleTarget,
   clusters: Array<{ cluster: ClusterRef; policy: SnapshotPolicy | null; error?: string }>,
 ): Promise<SyncReport> {
-  const report: SyncReport = { created: [], updated: [], unchanged: [], deleted: [], invalid: [] };
+  const report: SyncReport = { created: [], updated: [], unchanged: [], deleted: [], invalid: [], failed: [] };
   const wanted = new Set<string>();
+  const toApply: SnapshotPolicy[] = [];
   for (const { cluster, policy, error } of clusters) {
     if (error) {
       // Bad input loses nothing: keep whatever schedule the last good configuration made.
       wanted.add(scheduleIdFor(cluster));
       report.invalid.push({ scheduleId: scheduleIdFor(cluster), error });
-      continue;
+    } else if (policy) {
+      wanted.add(scheduleIdFor(cluster));
+      toApply.push(policy);
     }
-    if (!policy) continue;
-    wanted.add(scheduleIdFor(cluster));
-    const outcome = await applyPolicy(target, policy, 'discovery');
-    report[outcome].push(scheduleIdFor(cluster));
   }
+  await mapLimit(toApply, SYNC_CONCURRENCY, async (policy) => {
+    const scheduleId = scheduleIdFor(policy.cluster);
+    try {
+      report[await applyPolicy(target, policy, 'discovery')].push(scheduleId);
+    } catch (err) {
+      report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
   for (const existing of await listPolicies(target)) {
     if (wanted.has(existing.scheduleId) || existing.origin !== 'discovery') continue;
     await target.client.schedule.getHandle(existing.scheduleId).delete();
     report.deleted.push(existing.scheduleId);
   }
+  for (const list of [report.created, report.updated, report.unchanged]) list.sort();
+  report.failed.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   return report;
 }
 

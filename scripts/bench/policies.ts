@@ -1,7 +1,7 @@
-// Part 3: applying many policies through applyPolicy, one after the other as `vcsnap sync` does: create them all,
-// re-apply them unchanged, then change every cron.
+// Part 3: reconciling many clusters through `sync` (what `vcsnap sync` and the sync schedule run, SYNC_CONCURRENCY
+// schedules at once): create them all, re-apply them unchanged, then change every cron.
 import type { Client } from '@temporalio/client';
-import { applyPolicy, type ApplyOutcome } from '../../client/schedules';
+import { sync, type ApplyOutcome } from '../../client/schedules';
 import type { SnapshotPolicy } from '../../workflows/definitions';
 import { benchPolicy } from './policy';
 
@@ -14,20 +14,12 @@ export interface ApplyPass {
 }
 
 async function applyAll(client: Client, taskQueue: string, policies: SnapshotPolicy[], pass: ApplyPass['pass']): Promise<ApplyPass> {
-  const outcomes: ApplyPass['outcomes'] = {};
-  let errors = 0;
-  let firstError: string | undefined;
   const started = performance.now();
-  for (const policy of policies) {
-    try {
-      const outcome = await applyPolicy({ client, taskQueue }, policy);
-      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-    } catch (err) {
-      errors++;
-      firstError ??= err instanceof Error ? err.message : String(err);
-    }
-  }
-  return { pass, seconds: (performance.now() - started) / 1000, errors, outcomes, firstError };
+  const report = await sync({ client, taskQueue }, policies.map((policy) => ({ cluster: policy.cluster, policy })));
+  const seconds = (performance.now() - started) / 1000;
+  const outcomes: ApplyPass['outcomes'] = {};
+  for (const outcome of ['created', 'updated', 'unchanged'] as const) if (report[outcome].length) outcomes[outcome] = report[outcome].length;
+  return { pass, seconds, errors: report.failed.length, outcomes, firstError: report.failed[0]?.error };
 }
 
 export async function measurePolicies(client: Client, taskQueue: string, count: number, etcdEndpoint: string): Promise<ApplyPass[]> {

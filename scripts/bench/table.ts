@@ -1,4 +1,5 @@
 // The bench's one table (Markdown, so the README can take it as printed).
+import { SYNC_CONCURRENCY } from '../../client/schedules';
 import type { ScaleFigures } from './scale';
 import type { SizeFigures } from './throughput';
 import { HISTORY_LIMITS } from './volumes';
@@ -58,7 +59,7 @@ export function renderTable(results: BenchResults): string {
   }
   for (const pass of results.scale.policies ?? []) {
     const outcomes = Object.entries(pass.outcomes).map(([outcome, n]) => `${count(n)} ${outcome}`).join(', ');
-    rows.push(['3', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} policies: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}`]);
+    rows.push(['3', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} policies, sync ${SYNC_CONCURRENCY} at once: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}`]);
   }
   const volumes = results.scale.volumes;
   if (volumes) {

@@ -98,4 +98,16 @@ describe('schedules', function () {
     assert.ok(ids.includes(scheduleIdFor(byHand.cluster)), 'a schedule applied by hand is not an orphan');
     for (const p of [keep, change, fresh, invalid, byHand]) await removePolicy(target(), p.cluster);
   });
+  it('sync applies many clusters at once and reports a policy the server refuses without stopping the others', async () => {
+    const good = Array.from({ length: 20 }, () => filePolicy());
+    // Parsing rejects unknown zones; a policy built in code can still carry one, and Temporal refuses it.
+    const refused = filePolicy({ timezone: 'Mars/Olympus_Mons' });
+    const clusters = [...good.slice(0, 10), refused, ...good.slice(10)].map((policy) => ({ cluster: policy.cluster, policy }));
+    const report = await sync(target(), clusters);
+    assert.deepEqual(report.created, good.map((p) => scheduleIdFor(p.cluster)).sort());
+    assert.deepEqual(report.failed.map((f) => f.scheduleId), [scheduleIdFor(refused.cluster)]);
+    assert.match(report.failed[0].error, /Mars\/Olympus_Mons|time ?zone|location/i);
+    for (const p of good) assert.equal((await applyPolicy(target(), p)), 'unchanged');
+    for (const p of [...good, refused]) await removePolicy(target(), p.cluster);
+  });
 });
