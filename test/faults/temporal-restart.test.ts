@@ -75,6 +75,8 @@ describe('fault: Temporal server restart during a run', function () {
     assert.equal(record.keys, KEYS);
     const dump = (await activityOutcomes(handle)).find((a) => a.activityType === 'dumpAndStore');
     assert.equal(dump?.outcome, 'completed');
+    // The server's clock and this process's are the same machine's: the dump was still running across the restart.
+    assert.ok(dump!.closedMs > downAt + downMs, `dumpAndStore closed at ${dump!.closedMs}, before the server came back at ${downAt + downMs}`);
     console.log(`      server down for ${downMs} ms; dumpAndStore completed in attempt ${dump?.attempt}`);
   });
 });
