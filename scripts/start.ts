@@ -18,7 +18,7 @@ import { runWorker } from '../worker/main';
 import { createProductMetrics, serveMetrics } from '../worker/metrics';
 import { startKube, adminKubeConfig } from './servers/kube';
 import { startMinio } from './servers/minio';
-import { freePort, type RunningProcess } from './servers/process';
+import { freePort, serverGroup } from './servers/process';
 import { startTemporal, temporalCliPath } from './servers/temporal';
 
 const DEMO_CLUSTER = { name: 'demo', namespace: 'vcluster-demo' };
@@ -44,10 +44,7 @@ async function runEmbedded(): Promise<void> {
   // VCSNAP_DEMO_DIR keeps a second demo (the npm start test) off the first one's SQLite file and logs.
   const dir = process.env.VCSNAP_DEMO_DIR ?? join(__dirname, '..', '.vcsnap', 'demo');
   mkdirSync(dir, { recursive: true });
-  const started: RunningProcess[] = [];
-  const stopAll = async () => {
-    await Promise.allSettled(started.reverse().map((server) => server.stop()));
-  };
+  const { track, stopAll } = serverGroup();
   // Set once the worker exists; Ctrl-C before that stops the servers directly.
   const running: { worker?: Worker } = {};
   let stopping = false;
@@ -61,12 +58,9 @@ async function runEmbedded(): Promise<void> {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 
-  const temporal = await startTemporal({ dir, ui: true, dbFile: join(dir, 'temporal.sqlite') });
-  started.push(temporal);
-  const minio = await startMinio({ dir, accessKeyId: 'vcsnap-demo', secretAccessKey: 'vcsnap-demo-secret' });
-  started.push(minio);
-  const kube = await startKube({ dir });
-  started.push(kube);
+  const temporal = await track(startTemporal({ dir, ui: true, dbFile: join(dir, 'temporal.sqlite') }));
+  const minio = await track(startMinio({ dir, accessKeyId: 'vcsnap-demo', secretAccessKey: 'vcsnap-demo-secret' }));
+  const kube = await track(startKube({ dir }));
   const kubeConfig = adminKubeConfig(kube.server, kube.adminToken);
   await seedDemoCluster(kubeConfig);
   const s3 = new S3Client({ endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });

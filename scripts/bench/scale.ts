@@ -1,7 +1,7 @@
 // Parts 3 to 5 on a Temporal dev server and a kube-apiserver of their own: many policies, many PVCs, and the latency
 // of scheduled runs of a small cluster (the kube-apiserver's own etcd: a few hundred real objects).
 import { adminKubeConfig, startKube } from '../servers/kube';
-import type { RunningProcess } from '../servers/process';
+import { serverGroup } from '../servers/process';
 import { startTemporal } from '../servers/temporal';
 import { measureLatency, type LatencyFigures } from './latency';
 import { measurePolicies, type ApplyPass } from './policies';
@@ -24,12 +24,7 @@ export interface ScaleFigures {
 }
 
 export async function measureScale(dir: string, options: ScaleOptions, log: (line: string) => void): Promise<ScaleFigures> {
-  const started: RunningProcess[] = [];
-  const track = async <T extends RunningProcess>(server: Promise<T>): Promise<T> => {
-    const running = await server;
-    started.push(running);
-    return running;
-  };
+  const { track, stopAll } = serverGroup();
   try {
     const [temporal, kubeServer] = await Promise.all([track(startTemporal({ dir })), track(startKube({ dir }))]);
     const kube = adminKubeConfig(kubeServer.server, kubeServer.adminToken);
@@ -56,6 +51,6 @@ export async function measureScale(dir: string, options: ScaleOptions, log: (lin
     }
     return figures;
   } finally {
-    await Promise.allSettled(started.map((server) => server.stop()));
+    await stopAll();
   }
 }

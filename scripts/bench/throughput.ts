@@ -8,7 +8,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startEtcd } from '../servers/etcd';
 import { startMinio } from '../servers/minio';
 import { startRegistry } from '../servers/registry';
-import type { RunningProcess } from '../servers/process';
+import { serverGroup } from '../servers/process';
 import type { StorageLocation } from '../../workflows/definitions';
 import { awsCli, awsUpload, etcdSnapshot, gzipTar, tarEntryCount, type S3Target, type Timed } from './baselines';
 import type { DumpFigures, DumpJob } from './dump-child';
@@ -43,12 +43,7 @@ async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFi
 
 export async function measureThroughput(dir: string, sizes: number[], log: (line: string) => void): Promise<SizeFigures[]> {
   const aws = awsCli(log);
-  const started: RunningProcess[] = [];
-  const track = async <T extends RunningProcess>(server: Promise<T>): Promise<T> => {
-    const running = await server;
-    started.push(running);
-    return running;
-  };
+  const { track, stopAll } = serverGroup();
   try {
     const [etcd, minio, registry] = await Promise.all([
       track(startEtcd({ dir, name: 'bench-etcd' })),
@@ -110,6 +105,6 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
     }
     return figures;
   } finally {
-    await Promise.allSettled(started.map((server) => server.stop()));
+    await stopAll();
   }
 }

@@ -44,6 +44,21 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
+/** Servers started together and stopped together, the last started first. */
+export function serverGroup(): { track<T extends RunningProcess>(server: Promise<T>): Promise<T>; stopAll(): Promise<void> } {
+  const started: RunningProcess[] = [];
+  return {
+    async track(server) {
+      const running = await server;
+      started.push(running);
+      return running;
+    },
+    async stopAll() {
+      await Promise.allSettled(started.splice(0).reverse().map((running) => running.stop()));
+    },
+  };
+}
+
 export interface StartOptions {
   name: string;
   command: string;
