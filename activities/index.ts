@@ -13,6 +13,8 @@ export interface SnapshotMetrics {
   /** A run's final outcome, reported by writeRecord (a retried call must count once). */
   snapshotFinished(record: SnapshotRecord): void;
   retentionApplied(cluster: ClusterRef, report: RetentionReport): void;
+  /** Dumps running and waiting for a slot on this worker (see maxConcurrentDumps). */
+  dumpSlotsChanged?(running: number, waiting: number): void;
 }
 
 export interface ActivityDeps {
@@ -26,10 +28,15 @@ export interface ActivityDeps {
   progressIntervalMs: number;
   /** Absent = no product metrics. */
   metrics?: SnapshotMetrics;
+  /** Dumps this worker runs at once; more wait, heartbeating, oldest first (VCSNAP_MAX_CONCURRENT_DUMPS). */
+  maxConcurrentDumps: number;
 }
 
+/** Four dumps at once: about 4 × 60 MiB of buffers, and more than enough to keep a few cores busy. */
+export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
+
 export function createActivities(partial: Partial<ActivityDeps> = {}) {
-  const deps: ActivityDeps = { clock: () => new Date(), pollIntervalMs: 1000, progressIntervalMs: 3000, ...partial };
+  const deps: ActivityDeps = { clock: () => new Date(), pollIntervalMs: 1000, progressIntervalMs: 3000, maxConcurrentDumps: DEFAULT_MAX_CONCURRENT_DUMPS, ...partial };
   return {
     ...createSnapshotActivities(deps),
     ...createVolumeActivities(deps),

@@ -7,7 +7,9 @@ import { createArchiveWriter } from './archive';
 import { pick, readEtcdTls, readSecret, type SecretData } from './credentials';
 import { ETCD_ERROR_TYPES, dumpEtcd, type EtcdConnection, type ReleaseInfo } from './etcd-dump';
 import type { ActivityDeps } from './index';
+import { DumpSlots } from './dump-slots';
 import { openStore } from './store';
+import type { SnapshotStore } from './storage/types';
 
 export interface StoredSnapshot {
   url: string;
@@ -85,51 +87,73 @@ function finalIfUnreachable(err: unknown): unknown {
   return ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: true, cause: err.cause });
 }
 
+interface DumpJob {
+  snapshotName: string;
+  nominalTime: string;
+  store: SnapshotStore;
+  connection: EtcdConnection;
+  release: ReleaseInfo | undefined;
+  /** Registry upload sessions a killed earlier attempt left open. */
+  abandonedSessions: string[];
+}
+
+/** The dump itself, once it has a slot: etcd -> archive writer -> store, heartbeating progress and upload sessions. */
+async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: DumpJob): Promise<StoredSnapshot> {
+  const { snapshotName, store, connection, release, abandonedSessions } = job;
+  const url = store.urlFor(snapshotName);
+  const reportProgress = progressReporter(context, deps.progressIntervalMs);
+  const writer = createArchiveWriter();
+  let progress: DumpHeartbeat = { keys: 0, bytes: 0, uploadSessions: abandonedSessions };
+  const heartbeat = (update: Partial<DumpHeartbeat>) => {
+    progress = { ...progress, ...update };
+    context.heartbeat(progress);
+  };
+  const upload = store.putArchive(snapshotName, writer.stream, context.cancellationSignal, {
+    abandonedSessions,
+    onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
+    onStored: (stored) => heartbeat({ stored }),
+  });
+  upload.catch(() => undefined);
+  let dumped;
+  try {
+    dumped = await dumpEtcd(connection, writer, {
+      release,
+      request: { name: snapshotName, creationTimestamp: job.nominalTime, url },
+      signal: context.cancellationSignal,
+      onProgress: (keys, bytes) => {
+        heartbeat({ keys, bytes });
+        reportProgress({ keys, bytes });
+      },
+    });
+    await writer.finish();
+  } catch (err) {
+    // Fail the stream so the upload aborts and nothing truncated becomes visible.
+    writer.abort(err instanceof Error ? err : new Error(String(err)));
+    await upload.catch(() => undefined);
+    throw progress.keys === 0 ? finalIfUnreachable(err) : err;
+  }
+  const stored = await upload;
+  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
+  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
+}
+
 export function createSnapshotActivities(deps: ActivityDeps) {
+  const slots = new DumpSlots(deps.maxConcurrentDumps, { changed: (running, waiting) => deps.metrics?.dumpSlotsChanged?.(running, waiting) });
   return {
     async dumpAndStore(args: { policy: SnapshotPolicy; snapshotName: string; nominalTime: string }): Promise<StoredSnapshot> {
       const context = Context.current();
-      const { policy, snapshotName } = args;
+      const { policy } = args;
       const store = await openStore(deps, policy);
       const connection = await etcdConnectionFor(deps, policy);
       const release = await releaseFor(deps, policy);
-      const url = store.urlFor(snapshotName);
-      const reportProgress = progressReporter(context, deps.progressIntervalMs);
-      const writer = createArchiveWriter();
       // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
       const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
-      let progress: DumpHeartbeat = { keys: 0, bytes: 0, uploadSessions: abandonedSessions };
-      const heartbeat = (update: Partial<DumpHeartbeat>) => {
-        progress = { ...progress, ...update };
-        context.heartbeat(progress);
-      };
-      const upload = store.putArchive(snapshotName, writer.stream, context.cancellationSignal, {
-        abandonedSessions,
-        onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
-        onStored: (stored) => heartbeat({ stored }),
-      });
-      upload.catch(() => undefined);
-      let dumped;
+      const releaseSlot = await slots.acquire(context.cancellationSignal, () => context.heartbeat({ keys: 0, bytes: 0, uploadSessions: abandonedSessions }));
       try {
-        dumped = await dumpEtcd(connection, writer, {
-          release,
-          request: { name: snapshotName, creationTimestamp: args.nominalTime, url },
-          signal: context.cancellationSignal,
-          onProgress: (keys, bytes) => {
-            heartbeat({ keys, bytes });
-            reportProgress({ keys, bytes });
-          },
-        });
-        await writer.finish();
-      } catch (err) {
-        // Fail the stream so the upload aborts and nothing truncated becomes visible.
-        writer.abort(err instanceof Error ? err : new Error(String(err)));
-        await upload.catch(() => undefined);
-        throw progress.keys === 0 ? finalIfUnreachable(err) : err;
+        return await dumpAndStoreInSlot(context, deps, { ...args, store, connection, release, abandonedSessions });
+      } finally {
+        releaseSlot();
       }
-      const stored = await upload;
-      context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
-      return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
     },
 
     async writeRecord(args: { policy: SnapshotPolicy; record: SnapshotRecord }): Promise<void> {

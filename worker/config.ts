@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { DEFAULT_MAX_CONCURRENT_DUMPS } from '../activities';
 import { TASK_QUEUE } from '../workflows/definitions';
 
 export interface RuntimeConfig {
@@ -17,6 +18,8 @@ export interface RuntimeConfig {
   productMetricsPort?: number;
   /** Path of a prebuilt workflow bundle (VCSNAP_WORKFLOW_BUNDLE); absent = bundle from source at start. */
   workflowBundle?: string;
+  /** Dumps this worker runs at once (VCSNAP_MAX_CONCURRENT_DUMPS, default 4); more wait their turn. */
+  maxConcurrentDumps: number;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -39,6 +42,14 @@ function portFrom(env: NodeJS.ProcessEnv, name: string, fallback?: number): numb
   return port;
 }
 
+function positiveIntegerFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!(Number.isInteger(value) && value > 0)) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
 export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const metricsPort = portFrom(env, 'VCSNAP_METRICS_PORT');
   const productMetricsPort = portFrom(env, 'VCSNAP_PRODUCT_METRICS_PORT', DEFAULT_PRODUCT_METRICS_PORT);
@@ -49,5 +60,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     metricsPort,
     productMetricsPort,
     workflowBundle: env.VCSNAP_WORKFLOW_BUNDLE || undefined,
+    maxConcurrentDumps: positiveIntegerFrom(env, 'VCSNAP_MAX_CONCURRENT_DUMPS', DEFAULT_MAX_CONCURRENT_DUMPS),
   };
 }

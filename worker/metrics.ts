@@ -47,6 +47,12 @@ export function createProductMetrics(registry: Registry = new Registry()): Produ
     labelNames: [...CLUSTER_LABELS, 'result'],
     registers,
   });
+  const dumpsRunning = new Gauge({ name: 'vcsnap_dumps_running', help: 'etcd dumps running on this worker now.', registers });
+  const dumpsWaiting = new Gauge({
+    name: 'vcsnap_dumps_waiting',
+    help: 'etcd dumps waiting for a slot on this worker (VCSNAP_MAX_CONCURRENT_DUMPS); lasting values mean too few workers.',
+    registers,
+  });
   const counted = new Set<string>();
 
   return {
@@ -63,6 +69,10 @@ export function createProductMetrics(registry: Registry = new Registry()): Produ
       const seconds = (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000;
       if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ ...labels, status: record.status }, seconds);
       if (record.status !== 'Failed') lastSuccess.set(labels, Date.parse(record.finishedAt) / 1000);
+    },
+    dumpSlotsChanged(running, waiting) {
+      dumpsRunning.set(running);
+      dumpsWaiting.set(waiting);
     },
     retentionApplied(cluster, report) {
       const labels = clusterLabels(cluster);

@@ -10,6 +10,8 @@ export interface TcpProxy {
   setRate(bytesPerSecond: number | undefined): void;
   /** Bytes forwarded so far, both directions. */
   readonly forwardedBytes: number;
+  /** For each connection so far: when its first and last bytes passed (ms since the epoch). */
+  readonly transfers: ReadonlyArray<{ firstByteAt: number; lastByteAt: number }>;
   close(): Promise<void>;
 }
 
@@ -19,11 +21,15 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
   let nextFreeAt = 0;
   let forwardedBytes = 0;
   const sockets = new Set<Socket>();
+  const transfers: Array<{ firstByteAt: number; lastByteAt: number }> = [];
 
   /** Forwards `from` -> `to`, pausing `from` for as long as the shared budget says the bytes take. */
-  const forward = (from: Socket, to: Socket): void => {
+  const forward = (from: Socket, to: Socket, transfer: { firstByteAt: number; lastByteAt: number }): void => {
     from.on('data', (chunk: Buffer) => {
       forwardedBytes += chunk.length;
+      if (!transfer.firstByteAt) transfers.push(transfer);
+      transfer.firstByteAt ||= Date.now();
+      transfer.lastByteAt = Date.now();
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
@@ -50,8 +56,9 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
         upstream.destroy();
       });
     }
-    forward(client, upstream);
-    forward(upstream, client);
+    const transfer = { firstByteAt: 0, lastByteAt: 0 };
+    forward(client, upstream, transfer);
+    forward(upstream, client, transfer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -64,6 +71,7 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
     get forwardedBytes() {
       return forwardedBytes;
     },
+    transfers,
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
