@@ -19,13 +19,17 @@ export class DumpSlots {
   }
 
   /**
-   * Resolves with the slot's release once this dump may run, oldest waiter first. `whileWaiting` is called every
-   * `intervalMs` until then (a heartbeat); an aborted `signal` gives up the place in the queue.
+   * Resolves with the slot's release once this dump may run, oldest waiter first. A dump that has to wait is told
+   * so once (`onQueued`) and then every `intervalMs` (`whileWaiting`: a heartbeat); an aborted `signal` gives up its
+   * place in the queue.
    */
-  async acquire(signal: AbortSignal, whileWaiting: () => void, intervalMs = 10_000): Promise<() => void> {
+  async acquire(signal: AbortSignal, waiter: { onQueued?: () => void; whileWaiting: () => void; intervalMs?: number }): Promise<() => void> {
     signal.throwIfAborted();
     if (this.running < this.limit) this.running++;
-    else await this.turn(signal, whileWaiting, intervalMs);
+    else {
+      waiter.onQueued?.();
+      await this.turn(signal, waiter.whileWaiting, waiter.intervalMs ?? 10_000);
+    }
     this.report();
     let released = false;
     return () => {

@@ -49,18 +49,28 @@ async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<R
 }
 
 /** Signals progress to the workflow at most every `intervalMs` (each signal is a history event). Best effort. */
+/**
+ * Sends `progress` to the dump's workflow, for its `status`. A courtesy: a context without a client (a mocked one)
+ * or a failed signal never fails the dump; the result says whether it could be sent.
+ */
+function signalProgress(context: Context, progress: DumpProgress): boolean {
+  const execution = context.info.workflowExecution;
+  if (!execution) return false;
+  try {
+    context.client.workflow.getHandle(execution.workflowId, execution.runId).signal(dumpProgressSignal, progress).catch(() => undefined);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Signals the dump's counts at most every `intervalMs`. */
 function progressReporter(context: Context, intervalMs: number): (progress: DumpProgress) => void {
   let last = Date.now();
-  const execution = context.info.workflowExecution;
   return (progress) => {
-    if (!execution || Date.now() - last < intervalMs) return;
+    if (Date.now() - last < intervalMs) return;
     last = Date.now();
-    // Progress is a courtesy: a context without a client (a mocked one) or a failed signal never fails the dump.
-    try {
-      context.client.workflow.getHandle(execution.workflowId, execution.runId).signal(dumpProgressSignal, progress).catch(() => undefined);
-    } catch {
-      intervalMs = Number.POSITIVE_INFINITY;
-    }
+    if (!signalProgress(context, progress)) intervalMs = Number.POSITIVE_INFINITY;
   };
 }
 
@@ -148,7 +158,12 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       const release = await releaseFor(deps, policy);
       // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
       const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
-      const releaseSlot = await slots.acquire(context.cancellationSignal, () => context.heartbeat({ keys: 0, bytes: 0, uploadSessions: abandonedSessions }));
+      let queued = false;
+      const releaseSlot = await slots.acquire(context.cancellationSignal, {
+        onQueued: () => (queued = signalProgress(context, { keys: 0, bytes: 0, waitingForSlot: true })),
+        whileWaiting: () => context.heartbeat({ keys: 0, bytes: 0, uploadSessions: abandonedSessions }),
+      });
+      if (queued) signalProgress(context, { keys: 0, bytes: 0 });
       try {
         return await dumpAndStoreInSlot(context, deps, { ...args, store, connection, release, abandonedSessions });
       } finally {

@@ -139,6 +139,8 @@ export interface SnapshotStatusView {
   keysWritten: number;
   bytesWritten: number;
   volumes: VolumeResult[];
+  /** Set while the dump waits for a free dump slot on its worker. */
+  waitingForDumpSlot?: boolean;
   error?: string;
   retention?: { deleted: string[]; failed: { name: string; reason: string }[] };
 }
@@ -170,6 +172,8 @@ export interface DumpProgress {
   keys: number;
   /** Raw value bytes read so far (the final `bytesWritten` is the archive size). */
   bytes: number;
+  /** True while the dump waits for one of its worker's dump slots (VCSNAP_MAX_CONCURRENT_DUMPS). */
+  waitingForSlot?: boolean;
 }
 export const dumpProgressSignal = defineSignal<[DumpProgress]>('dumpProgress');
 

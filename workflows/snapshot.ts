@@ -88,6 +88,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     if (view.phase !== 'dumping') return;
     view.keysWritten = progress.keys;
     view.bytesWritten = progress.bytes;
+    view.waitingForDumpSlot = progress.waitingForSlot || undefined;
     setCurrentDetails(currentDetails(view));
   });
   const publish = () => {
@@ -120,7 +121,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     view.phase = 'dumping';
     publish();
     const stored = await dumpAndStore({ policy, snapshotName, nominalTime: nominalTime.toISOString() });
-    Object.assign(view, { url: stored.url, keysWritten: stored.keys, bytesWritten: stored.bytes });
+    Object.assign(view, { url: stored.url, keysWritten: stored.keys, bytesWritten: stored.bytes, waitingForDumpSlot: undefined });
     sha256 = stored.sha256;
     revision = stored.revision;
     view.status = volumeReason ? 'PartiallyFailed' : 'Completed';

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { snapshotWorkflow } from '../../workflows';
+import { statusQuery } from '../../workflows/definitions';
 import { createProductMetrics } from '../../worker/metrics';
 import { fillEtcd } from '../faults/support/fixtures';
 import { startTcpProxy, type TcpProxy } from '../faults/support/tcp-proxy';
@@ -52,7 +53,17 @@ describe('concurrent dumps per worker (VCSNAP_MAX_CONCURRENT_DUMPS)', function (
           }),
         ),
       );
+      // While two wait, their status says so (and the Web UI's current details with it).
+      let waitingViews = 0;
+      const deadline = Date.now() + 15_000;
+      while (waitingViews < 2 && Date.now() < deadline) {
+        const during = await Promise.all(runs.map((run) => run.query(statusQuery)));
+        waitingViews = during.filter((view) => view.phase === 'dumping' && view.waitingForDumpSlot).length;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.equal(waitingViews, 2, 'two runs whose status shows them waiting for a dump slot');
       const views = await Promise.all(runs.map((run) => run.result()));
+      assert.ok(views.every((view) => view.waitingForDumpSlot === undefined), 'no finished run still shows itself waiting');
       assert.deepEqual(views.map((view) => [view.status, view.keysWritten]), views.map(() => ['Completed', KEYS]));
       // What etcd saw: each dump's bytes passed before the next dump's first byte.
       const transfers = [...proxy.transfers].sort((a, b) => a.firstByteAt - b.firstByteAt);

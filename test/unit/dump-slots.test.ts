@@ -13,7 +13,7 @@ describe('dump slots', () => {
     const order: string[] = [];
     const releases = new Map<string, () => void>();
     const take = (name: string) =>
-      slots.acquire(never, () => undefined).then((release) => {
+      slots.acquire(never, { whileWaiting: () => undefined }).then((release) => {
         order.push(name);
         releases.set(name, release);
       });
@@ -37,11 +37,13 @@ describe('dump slots', () => {
 
   it('heartbeats while waiting, and a cancelled waiter leaves the queue without taking a slot', async () => {
     const slots = new DumpSlots(1);
-    const first = await slots.acquire(new AbortController().signal, () => undefined);
+    const first = await slots.acquire(new AbortController().signal, { whileWaiting: () => undefined });
     const cancelled = new AbortController();
     let beats = 0;
-    const waiting = slots.acquire(cancelled.signal, () => beats++, 5);
-    const next = slots.acquire(new AbortController().signal, () => undefined);
+    let queued = 0;
+    const waiting = slots.acquire(cancelled.signal, { onQueued: () => queued++, whileWaiting: () => beats++, intervalMs: 5 });
+    const next = slots.acquire(new AbortController().signal, { whileWaiting: () => undefined });
+    assert.equal(queued, 1);
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.ok(beats >= 2, `heartbeats while waiting: ${beats}`);
     cancelled.abort(new Error('activity cancelled'));
@@ -52,7 +54,7 @@ describe('dump slots', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(beats, counted, 'no heartbeats after leaving the queue');
     release();
-    await assert.rejects(slots.acquire(cancelled.signal, () => undefined), /activity cancelled/);
+    await assert.rejects(slots.acquire(cancelled.signal, { whileWaiting: () => undefined }), /activity cancelled/);
   });
 
   it('refuses a limit that is not a positive integer; the worker setting names its variable', () => {
