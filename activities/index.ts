@@ -30,13 +30,24 @@ export interface ActivityDeps {
   metrics?: SnapshotMetrics;
   /** Dumps this worker runs at once; more wait, heartbeating, oldest first (VCSNAP_MAX_CONCURRENT_DUMPS). */
   maxConcurrentDumps: number;
+  /** How long a CSI driver may take to make a volume snapshot ready, unless the run says (VCSNAP_VOLUME_READY_TIMEOUT). */
+  volumeReadyTimeoutSeconds: number;
 }
 
 /** Four dumps at once: about 4 × 60 MiB of buffers, and more than enough to keep a few cores busy. */
 export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
+/** Ten minutes: CSI drivers usually cut a snapshot in seconds; a large cloud volume can take minutes. */
+export const DEFAULT_VOLUME_READY_TIMEOUT_SECONDS = 600;
 
 export function createActivities(partial: Partial<ActivityDeps> = {}) {
-  const deps: ActivityDeps = { clock: () => new Date(), pollIntervalMs: 1000, progressIntervalMs: 3000, maxConcurrentDumps: DEFAULT_MAX_CONCURRENT_DUMPS, ...partial };
+  const deps: ActivityDeps = {
+    clock: () => new Date(),
+    pollIntervalMs: 1000,
+    progressIntervalMs: 3000,
+    maxConcurrentDumps: DEFAULT_MAX_CONCURRENT_DUMPS,
+    volumeReadyTimeoutSeconds: DEFAULT_VOLUME_READY_TIMEOUT_SECONDS,
+    ...partial,
+  };
   return {
     ...createSnapshotActivities(deps),
     ...createVolumeActivities(deps),

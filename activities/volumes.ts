@@ -16,7 +16,6 @@ export const DEFAULT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-defau
 export const SNAPSHOT_NAME_LABEL = 'vcsnap.io/snapshot';
 export const PVC_LABEL = 'vcsnap.io/pvc';
 
-const DEFAULT_READY_TIMEOUT_SECONDS = 600;
 const SNAPSHOT_API = { group: 'snapshot.storage.k8s.io', version: 'v1' } as const;
 const VOLUME_SNAPSHOTS = 'volumesnapshots';
 const CONTENTS = 'volumesnapshotcontents';
@@ -277,7 +276,7 @@ export function createVolumeActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const { name, namespace = '' } = volumeSnapshotManifest(input).metadata;
       const where = `VolumeSnapshot ${namespace}/${name} of PVC ${input.volume.pvc}`;
-      const timeoutSeconds = input.readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS;
+      const timeoutSeconds = input.readyTimeoutSeconds ?? deps.volumeReadyTimeoutSeconds;
       // Anchored to the first attempt, so retries and worker restarts do not extend the wait.
       const deadline = ctx.info.scheduledTimestampMs + timeoutSeconds * 1000;
       for (;;) {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { DEFAULT_MAX_CONCURRENT_DUMPS } from '../activities';
+import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../activities';
+import { parseGoDuration } from '../client/config/duration';
 import { TASK_QUEUE } from '../workflows/definitions';
 
 export interface RuntimeConfig {
@@ -20,6 +21,8 @@ export interface RuntimeConfig {
   workflowBundle?: string;
   /** Dumps this worker runs at once (VCSNAP_MAX_CONCURRENT_DUMPS, default 4); more wait their turn. */
   maxConcurrentDumps: number;
+  /** How long a volume snapshot may take to become ready (VCSNAP_VOLUME_READY_TIMEOUT, a Go duration; default 10m). */
+  volumeReadyTimeoutSeconds: number;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -50,6 +53,14 @@ function positiveIntegerFrom(env: NodeJS.ProcessEnv, name: string, fallback: num
   return value;
 }
 
+function durationSecondsFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (!raw) return fallback;
+  const milliseconds = parseGoDuration(raw);
+  if (milliseconds === undefined || milliseconds < 1000) throw new Error(`${name}: expected a duration of at least 1s such as "10m" or "1h", got ${JSON.stringify(raw)}`);
+  return milliseconds / 1000;
+}
+
 export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const metricsPort = portFrom(env, 'VCSNAP_METRICS_PORT');
   const productMetricsPort = portFrom(env, 'VCSNAP_PRODUCT_METRICS_PORT', DEFAULT_PRODUCT_METRICS_PORT);
@@ -61,5 +72,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     productMetricsPort,
     workflowBundle: env.VCSNAP_WORKFLOW_BUNDLE || undefined,
     maxConcurrentDumps: positiveIntegerFrom(env, 'VCSNAP_MAX_CONCURRENT_DUMPS', DEFAULT_MAX_CONCURRENT_DUMPS),
+    volumeReadyTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_VOLUME_READY_TIMEOUT', DEFAULT_VOLUME_READY_TIMEOUT_SECONDS),
   };
 }

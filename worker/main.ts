@@ -26,7 +26,12 @@ export async function runWorker(): Promise<void> {
       taskQueue: config.taskQueue,
       // A prebuilt bundle (scripts/build-workflow-bundle.ts, used by the container image) skips webpack at start.
       ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
-      activities: createActivities({ kube: config.kube, metrics, maxConcurrentDumps: config.maxConcurrentDumps }),
+      activities: createActivities({
+        kube: config.kube,
+        metrics,
+        maxConcurrentDumps: config.maxConcurrentDumps,
+        volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
+      }),
     });
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
     await worker.run();

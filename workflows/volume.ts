@@ -27,7 +27,7 @@ export interface VolumeSnapshotInput {
   cluster: ClusterRef;
   snapshotName: string;
   volume: PlannedVolume;
-  /** How long the CSI driver may take to make the snapshot ready; default 600 (10 minutes). */
+  /** How long the CSI driver may take to make the snapshot ready; default: the worker's VCSNAP_VOLUME_READY_TIMEOUT (10 minutes). */
   readyTimeoutSeconds?: number;
 }
 

@@ -292,6 +292,27 @@ describe('volume snapshots (real kube-apiserver; the test plays the CSI snapshot
     assert.deepEqual(await leftovers(host.cluster.namespace), { snapshots: [], contents: [] });
   });
 
+  it("the worker's ready timeout (VCSNAP_VOLUME_READY_TIMEOUT) bounds the wait of a scheduled run", async () => {
+    const host = await newHostCluster();
+    await addSnapshotClass(host.driver);
+    for (const pvc of ['stuck', 'fine']) await addPvc(host, pvc);
+    await playCsiController(host, { hold: ['stuck'] });
+    const impatient = await startTestWorker({ pollIntervalMs: 100, volumeReadyTimeoutSeconds: 3 });
+    try {
+      const policy = filePolicy({ cluster: host.cluster, volumes: { enabled: true, concurrency: 2 } });
+      const handle = await impatient.client.workflow.start(snapshotWorkflow, { taskQueue: impatient.taskQueue, workflowId: uniqueName('vol-timeout'), args: [{ policy, nominalTime: NOMINAL_TIME }] });
+      const view = await handle.result();
+      assert.equal(view.status, 'PartiallyFailed');
+      const volumes = byPvc(view.volumes);
+      assert.equal(volumes.fine.phase, 'Completed');
+      assert.equal(volumes.stuck.phase, 'Failed');
+      assert.match(volumes.stuck.reason ?? '', /not ready after 3s: still waiting for a bound VolumeSnapshotContent/);
+      assert.deepEqual(await leftovers(host.cluster.namespace), { snapshots: [], contents: [] });
+    } finally {
+      await impatient.stop();
+    }
+  });
+
   it('the parent status shows CompletedCleaningUp and FailedCleaningUp while the children clean up', async () => {
     const host = await newHostCluster();
     await addSnapshotClass(host.driver);

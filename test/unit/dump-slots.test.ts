@@ -57,10 +57,13 @@ describe('dump slots', () => {
     await assert.rejects(slots.acquire(cancelled.signal, { whileWaiting: () => undefined }), /activity cancelled/);
   });
 
-  it('refuses a limit that is not a positive integer; the worker setting names its variable', () => {
+  it('refuses a limit that is not a positive integer; the worker settings name their variable', () => {
     assert.throws(() => new DumpSlots(0), /positive integer, got 0/);
     assert.equal(loadRuntimeConfig({}).maxConcurrentDumps, 4);
     assert.equal(loadRuntimeConfig({ VCSNAP_MAX_CONCURRENT_DUMPS: '12' }).maxConcurrentDumps, 12);
     assert.throws(() => loadRuntimeConfig({ VCSNAP_MAX_CONCURRENT_DUMPS: 'two' }), /VCSNAP_MAX_CONCURRENT_DUMPS: expected a positive integer, got "two"/);
+    assert.equal(loadRuntimeConfig({}).volumeReadyTimeoutSeconds, 600);
+    assert.equal(loadRuntimeConfig({ VCSNAP_VOLUME_READY_TIMEOUT: '1h30m' }).volumeReadyTimeoutSeconds, 5400);
+    assert.throws(() => loadRuntimeConfig({ VCSNAP_VOLUME_READY_TIMEOUT: '10' }), /VCSNAP_VOLUME_READY_TIMEOUT: expected a duration of at least 1s such as "10m" or "1h", got "10"/);
   });
 });
