@@ -48,7 +48,6 @@ async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<R
   return values && { releaseName: name, releaseNamespace: namespace, ...policy.release, valuesYaml: values.toString('utf8') };
 }
 
-/** Signals progress to the workflow at most every `intervalMs` (each signal is a history event). Best effort. */
 /**
  * Sends `progress` to the dump's workflow, for its `status`. A courtesy: a context without a client (a mocked one)
  * or a failed signal never fails the dump; the result says whether it could be sent.
@@ -64,7 +63,7 @@ function signalProgress(context: Context, progress: DumpProgress): boolean {
   }
 }
 
-/** Signals the dump's counts at most every `intervalMs`. */
+/** Signals the dump's counts at most every `intervalMs` (each signal is a history event). */
 function progressReporter(context: Context, intervalMs: number): (progress: DumpProgress) => void {
   let last = Date.now();
   return (progress) => {
