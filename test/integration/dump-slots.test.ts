@@ -10,6 +10,7 @@ import { createProductMetrics } from '../../worker/metrics';
 import { fillEtcd } from '../faults/support/fixtures';
 import { startTcpProxy, type TcpProxy } from '../faults/support/tcp-proxy';
 import { testEnv } from '../harness/env';
+import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 
@@ -54,14 +55,10 @@ describe('concurrent dumps per worker (VCSNAP_MAX_CONCURRENT_DUMPS)', function (
         ),
       );
       // While two wait, their status says so (and the Web UI's current details with it).
-      let waitingViews = 0;
-      const deadline = Date.now() + 15_000;
-      while (waitingViews < 2 && Date.now() < deadline) {
+      await eventually('two runs whose status shows them waiting for a dump slot', async () => {
         const during = await Promise.all(runs.map((run) => run.query(statusQuery)));
-        waitingViews = during.filter((view) => view.phase === 'dumping' && view.waitingForDumpSlot).length;
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      assert.equal(waitingViews, 2, 'two runs whose status shows them waiting for a dump slot');
+        return during.filter((view) => view.phase === 'dumping' && view.waitingForDumpSlot).length === 2;
+      }, 15_000);
       const views = await Promise.all(runs.map((run) => run.result()));
       assert.ok(views.every((view) => view.waitingForDumpSlot === undefined), 'no finished run still shows itself waiting');
       assert.deepEqual(views.map((view) => [view.status, view.keysWritten]), views.map(() => ['Completed', KEYS]));

@@ -13,21 +13,12 @@ import { applyPolicy, backfill, describe as describePolicy, pause, removePolicy,
 import { scheduleIdFor, snapshotNameFor } from '../../workflows/naming';
 import { temporalCliPath } from '../../scripts/servers/temporal';
 import { testEnv } from '../harness/env';
+import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 
 const SEEDS = join(__dirname, '..', 'fixtures', 'vcluster-yaml');
 const runFile = promisify(execFile);
-
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 describe('schedule behaviour', function () {
   this.timeout(240_000);
@@ -64,7 +55,7 @@ describe('schedule behaviour', function () {
   it('fires by itself, names the snapshot after the nominal time, and pause keeps its note', async () => {
     const policy = filePolicy({ schedule: '@every 5s' });
     await applyPolicy(target(), policy);
-    const run = await waitFor(async () => (await describePolicy(target(), policy.cluster)).recentRuns[0], 30_000, 'a scheduled run');
+    const run = await eventually('a scheduled run', async () => (await describePolicy(target(), policy.cluster)).recentRuns[0], 30_000);
     const view = await worker.client.workflow.getHandle(run.workflowId).result();
     assert.equal(view.status, 'Completed');
     assert.equal(view.snapshotName, snapshotNameFor(policy.cluster.name, run.scheduledAt));
@@ -85,7 +76,7 @@ describe('schedule behaviour', function () {
       const policy = { ...filePolicy({ schedule: '0 0 1 1 *' }), storage: { type: 'oci' as const, registry: `127.0.0.1:${port}`, repository: 'never/answers', insecure: true } };
       await applyPolicy(target(), policy);
       await triggerNow(target(), policy.cluster);
-      await waitFor(async () => ((await describePolicy(target(), policy.cluster)).runningWorkflowIds.length === 1 ? true : undefined), 15_000, 'the first run');
+      await eventually('the first run', async () => (await describePolicy(target(), policy.cluster)).runningWorkflowIds.length === 1, 15_000);
       await triggerNow(target(), policy.cluster);
       await triggerNow(target(), policy.cluster);
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -107,10 +98,14 @@ describe('schedule behaviour', function () {
     const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000);
     const start = new Date(end.getTime() - 2 * 3_600_000);
     await backfill(target(), policy.cluster, start, new Date(end.getTime() + 1000));
-    const runs = await waitFor(async () => {
-      const recent = (await describePolicy(target(), policy.cluster)).recentRuns;
-      return recent.length >= 3 ? recent : undefined;
-    }, 30_000, 'three backfilled runs');
+    const runs = await eventually(
+      'three backfilled runs',
+      async () => {
+        const recent = (await describePolicy(target(), policy.cluster)).recentRuns;
+        return recent.length >= 3 ? recent : undefined;
+      },
+      30_000,
+    );
     const names = await Promise.all(runs.map(async (r) => (await worker.client.workflow.getHandle(r.workflowId).result()).snapshotName));
     const expected = [0, 1, 2].map((h) => snapshotNameFor(policy.cluster.name, new Date(start.getTime() + h * 3_600_000)));
     assert.deepEqual([...names].sort(), expected);
@@ -158,10 +153,14 @@ describe('schedule behaviour', function () {
     const removed = valid[0];
     await core.deleteNamespacedSecret({ name: `vc-config-${removed.name}`, namespace: removed.namespace });
     // Schedule listing is eventually consistent: sync again until it has seen all 50.
-    const second = await waitFor(async () => {
-      const report = await sync(target(), await discoverClusters(adminKube()));
-      return report.deleted.includes(scheduleIdFor(removed)) ? report : undefined;
-    }, 30_000, 'the removed cluster to be deleted');
+    const second = await eventually(
+      'the removed cluster to be deleted',
+      async () => {
+        const report = await sync(target(), await discoverClusters(adminKube()));
+        return report.deleted.includes(scheduleIdFor(removed)) ? report : undefined;
+      },
+      30_000,
+    );
     assert.equal(second.created.filter(inFleet).length, 0);
     for (const cluster of valid.slice(1)) await removePolicy(target(), cluster);
     for (const namespace of namespaces) await core.deleteNamespace({ name: namespace });

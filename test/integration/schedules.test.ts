@@ -5,15 +5,8 @@ import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../client/schedules';
 import { scheduleIdFor } from '../../workflows/naming';
 import { testEnv } from '../harness/env';
+import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('schedules', function () {
   let connection: Connection;
@@ -75,7 +68,7 @@ describe('schedules', function () {
     await applyPolicy(target(), byHand);
     for (const p of [keep, change, orphan, invalid]) await applyPolicy(target(), p, 'discovery');
     // Schedule listing goes through visibility, which is eventually consistent: wait until the orphan is listed.
-    await waitFor(async () => (await listPolicies(target())).some((p) => p.scheduleId === scheduleIdFor(orphan.cluster)));
+    await eventually('the orphan in the schedule listing', async () => (await listPolicies(target())).some((p) => p.scheduleId === scheduleIdFor(orphan.cluster)), 15_000);
     const fresh = filePolicy();
     const report = await sync(target(), [
       { cluster: keep.cluster, policy: keep },
@@ -88,7 +81,7 @@ describe('schedules', function () {
     assert.ok(report.created.includes(scheduleIdFor(fresh.cluster)));
     assert.ok(report.deleted.includes(scheduleIdFor(orphan.cluster)));
     assert.deepEqual(report.invalid.map((i) => i.scheduleId), [scheduleIdFor(invalid.cluster)]);
-    await waitFor(async () => {
+    await eventually('the listing to show the created schedule and not the deleted one', async () => {
       const listed = (await listPolicies(target())).map((p) => p.scheduleId);
       return listed.includes(scheduleIdFor(fresh.cluster)) && !listed.includes(scheduleIdFor(orphan.cluster));
     });

@@ -13,6 +13,7 @@ import { snapshotWorkflow, volumeSnapshotWorkflow } from '../../workflows';
 import { volumeWorkflowIdFor } from '../../workflows/naming';
 import type { PlannedVolume } from '../../workflows/volume';
 import { testEnv } from '../harness/env';
+import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 import { FakeCsiSnapshotController, type FakeCsiSnapshotControllerOptions } from './fake-csi-snapshot-controller';
@@ -92,14 +93,6 @@ async function leftovers(namespace: string): Promise<{ snapshots: string[]; cont
     snapshots: snapshots.items.map((s) => s.metadata.name),
     contents: contents.items.filter((c) => c.spec.volumeSnapshotRef.namespace === namespace).map((c) => c.metadata.name),
   };
-}
-
-async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function recordOf(policy: SnapshotPolicy): SnapshotRecord {

@@ -1,5 +1,5 @@
 // What the fault tests read back from Temporal: activity attempts and timings from a run's history, the pending
-// activity of a running one (attempt, heartbeat details), and a bounded wait.
+// activity of a running one (attempt, heartbeat details). The bounded wait is the harness's `eventually`.
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
@@ -71,13 +71,4 @@ export async function pendingActivities(handle: WorkflowHandle): Promise<Pending
   });
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or fails naming `what`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { eventually } from '../../harness/eventually';
