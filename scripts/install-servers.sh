@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the real servers the tests and `npm start` use, from pinned Go module versions, into
-# $HOME/.cache/vcsnap/<tool>-<version>/. Idempotent: a tool whose binary is already there is not rebuilt.
+# Builds the real servers the tests and `npm start` use (and docker-compose, which validates docker-compose.yml),
+# from pinned Go module versions, into $HOME/.cache/vcsnap/<tool>-<version>/. Idempotent: a tool whose binary is already there is not rebuilt.
 # A failed step stops the script with the step's name and the command's output.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -75,5 +75,15 @@ crds() {
   cp "$src"/config/crd/snapshot.storage.k8s.io_*.yaml "$1/" && chmod u+w "$1"/*.yaml && touch "$1/.done" && chmod +x "$1/.done"
 }
 step snapshot-crds "$dir" .done -- crds "$dir"
+
+dir="$cache/docker-compose-$DOCKER_COMPOSE_VERSION"
+# Its go.mod has exclude directives, so it is built as the main module from its own downloaded source.
+compose_build() {
+  local src work="$cache/src/compose"
+  src=$(go mod download -json "github.com/docker/compose/v2@$DOCKER_COMPOSE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$work" && cp -r "$src" "$work" && chmod -R u+w "$work" && cd "$work" &&
+  go build -trimpath -ldflags="-s -w -X github.com/docker/compose/v2/internal.Version=$DOCKER_COMPOSE_VERSION" -o "$1/docker-compose" ./cmd
+}
+step docker-compose "$dir" docker-compose -- compose_build "$dir"
 
 echo "[install] all servers ready in $(( $(date +%s) - started ))s (cache: $cache)"

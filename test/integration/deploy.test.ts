@@ -1,14 +1,16 @@
-// The deployment artifacts: docker-compose.yml (structure always; `docker compose config` too when the compose
-// plugin is installed), the Dockerfile (what the image copies and installs is what the worker and CLI import), and
+// The deployment artifacts: docker-compose.yml (validated by the pinned `docker-compose config`, which needs no
+// daemon, and its structure checked), the Dockerfile (what the image copies and installs is what the worker and CLI import), and
 // every manifest under deploy/ accepted by the real kube-apiserver (server-side dry run).
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parsePolicy } from '../../client/config';
+import { toolPath } from '../../scripts/servers/process';
+import { testEnv } from '../harness/env';
 import { adminKube } from '../harness/temporal';
 
 const ROOT = join(__dirname, '..', '..');
@@ -37,8 +39,9 @@ function composeServices(): Record<string, ComposeService> {
   return compose.services;
 }
 
-function dockerComposeAvailable(): boolean {
-  return spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' }).status === 0;
+/** `docker-compose config --quiet` of `file` (the binary scripts/install-servers.sh builds): exit status and errors. */
+function composeConfig(file: string): { status: number | null; stderr: string } {
+  return spawnSync(toolPath('docker-compose', 'DOCKER_COMPOSE_VERSION'), ['-f', file, 'config', '--quiet'], { encoding: 'utf8', cwd: ROOT });
 }
 
 /** Every file reachable from `entry` through relative imports, and every package it imports at run time. */
@@ -69,12 +72,17 @@ describe('deployment artifacts', function () {
   describe('docker-compose.yml', function () {
     const services = composeServices();
 
+    it('is valid for `docker-compose config`, which rejects a broken file', () => {
+      const result = composeConfig(join(ROOT, 'docker-compose.yml'));
+      assert.equal(result.status, 0, result.stderr);
+      const broken = join(testEnv().runDir, 'docker-compose.broken.yml');
+      writeFileSync(broken, read('docker-compose.yml').replace(/^services:$/m, 'services:\n  bad:\n    image: busybox\n    ports: [{ target: "not-a-port" }]'));
+      const rejected = composeConfig(broken);
+      assert.notEqual(rejected.status, 0, 'a service with a non-numeric port must be rejected');
+      assert.match(rejected.stderr, /services\.bad\.ports/);
+    });
+
     it('has Temporal (PostgreSQL, Temporal images, Web UI), MinIO, the worker from the Dockerfile and a one-shot setup', () => {
-      // `docker compose config` validates it wherever the compose plugin is installed; the checks below always run.
-      if (dockerComposeAvailable()) {
-        const result = spawnSync('docker', ['compose', '-f', join(ROOT, 'docker-compose.yml'), 'config', '--quiet'], { encoding: 'utf8' });
-        assert.equal(result.status, 0, result.stderr);
-      }
       const images = Object.fromEntries(Object.entries(services).map(([name, service]) => [name, withDefaults(service.image ?? '')]));
       assert.match(images.postgresql, /^postgres:\d+$/);
       assert.match(images['temporal-schema'], /^temporalio\/admin-tools:\d+\.\d+\.\d+$/);
