@@ -240,6 +240,13 @@ export interface ArchiveEntry {
   header: Header;
 }
 
+/** The whole body of one tar entry (tar-stream hands it out in chunks). */
+export async function readEntryBody(entry: AsyncIterable<unknown>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of entry) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** Reads a tar.gz archive entry by entry (bodies are buffered one at a time). */
 export async function* readArchiveEntries(archive: Readable): AsyncGenerator<ArchiveEntry> {
   const tar = extract();
@@ -249,9 +256,7 @@ export async function* readArchiveEntries(archive: Readable): AsyncGenerator<Arc
   archive.pipe(gunzip).pipe(tar);
   try {
     for await (const entry of tar) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of entry) chunks.push(chunk as Buffer);
-      yield { name: entry.header.name, body: Buffer.concat(chunks), header: entry.header };
+      yield { name: entry.header.name, body: await readEntryBody(entry), header: entry.header };
     }
   } finally {
     archive.unpipe(gunzip);

@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import { extract, type Extract } from 'tar-stream';
 import type { SnapshotPolicy, SnapshotRecord } from '../workflows/definitions';
 import type { SnapshotLocationRef } from '../workflows/restore';
+import { readEntryBody } from './archive';
 import { RELEASE_KEY, REQUEST_KEY, SNAPSHOT_METADATA_PREFIX } from './etcd-dump';
 import type { ActivityDeps } from './index';
 import { openStore } from './store';
@@ -178,12 +179,6 @@ function jsonObject(value: Buffer): Record<string, unknown> | undefined {
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined);
 
-async function readBody(entry: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of entry) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 interface ArchiveStream {
   /** The tar entries of the gunzipped archive. */
   tar: Extract;
@@ -251,7 +246,7 @@ export async function verifyArchive(archive: Readable, expectedSha256?: string, 
   try {
     for await (const entry of stream.tar) {
       const { name, type, size } = entry.header;
-      const value = await readBody(entry);
+      const value = await readEntryBody(entry);
       report.entries++;
       report.tarBytes = entry.offset + TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
       lastEntry = { name, next: report.tarBytes };
