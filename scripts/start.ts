@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { applyPolicy, triggerNow } from '../client/schedules';
 import { policyFor } from '../client/config';
 import { TASK_QUEUE, type StorageLocation } from '../workflows/definitions';
 import { scheduleIdFor } from '../workflows/naming';
-import { runWorker } from '../worker/main';
+import { loadRuntimeConfig } from '../worker/config';
+import { createProductWorker, runWorker } from '../worker/main';
 import { createProductMetrics, serveMetrics } from '../worker/metrics';
 import { startKube, adminKubeConfig } from './servers/kube';
 import { startMinio } from './servers/minio';
@@ -79,12 +79,10 @@ async function runEmbedded(): Promise<void> {
   const metrics = createProductMetrics();
   const metricsServer = await serveMetrics(metrics.registry, 0, '127.0.0.1');
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({ kube: kubeConfig, metrics }),
-  });
+  // The worker settings (dump limits, ready timeout, bundle) come from the environment as for `npm run worker`;
+  // Temporal, the host cluster and the task queue are the demo's own.
+  const temporalConfig = { connectionOptions: { address: temporal.address }, namespace: temporal.namespace };
+  const worker = await createProductWorker(nativeConnection, { ...loadRuntimeConfig(), temporal: temporalConfig, kube: kubeConfig, taskQueue: TASK_QUEUE }, metrics);
   running.worker = worker;
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });

@@ -1,8 +1,25 @@
 // Worker entry: connect, load the workflow bundle, wire the activities to the host cluster, run until SIGINT/SIGTERM.
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { loadRuntimeConfig } from './config';
-import { createProductMetrics, serveMetrics, type MetricsServer } from './metrics';
+import { loadRuntimeConfig, type RuntimeConfig } from './config';
+import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
+
+/** The product's worker on `connection`, as `config` says: task queue, workflow bundle, host cluster, dump limits. */
+export function createProductWorker(connection: NativeConnection, config: RuntimeConfig, metrics: ProductMetrics): Promise<Worker> {
+  return Worker.create({
+    connection,
+    namespace: config.temporal.namespace ?? 'default',
+    taskQueue: config.taskQueue,
+    // A prebuilt bundle (scripts/build-workflow-bundle.ts, used by the container image) skips webpack at start.
+    ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({
+      kube: config.kube,
+      metrics,
+      maxConcurrentDumps: config.maxConcurrentDumps,
+      volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
+    }),
+  });
+}
 
 export async function runWorker(): Promise<void> {
   const config = loadRuntimeConfig();
@@ -20,19 +37,7 @@ export async function runWorker(): Promise<void> {
       metricsServer = await serveMetrics(metrics.registry, config.productMetricsPort);
       console.log(`[worker] product metrics on :${metricsServer.port}/metrics`);
     }
-    const worker = await Worker.create({
-      connection,
-      namespace: config.temporal.namespace ?? 'default',
-      taskQueue: config.taskQueue,
-      // A prebuilt bundle (scripts/build-workflow-bundle.ts, used by the container image) skips webpack at start.
-      ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
-      activities: createActivities({
-        kube: config.kube,
-        metrics,
-        maxConcurrentDumps: config.maxConcurrentDumps,
-        volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
-      }),
-    });
+    const worker = await createProductWorker(connection, config, metrics);
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
     await worker.run();
   } finally {
