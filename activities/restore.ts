@@ -4,58 +4,19 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Etcd3, IRequestOp } from 'etcd3';
-import type { RestoreBatchLimits, RestoreTarget, SnapshotLocationRef } from '../workflows/restore';
-import { readEtcdTls } from './credentials';
-import { commonEtcdFailure, connectEtcd, etcdFailureOf, SNAPSHOT_METADATA_PREFIX } from './etcd-dump';
-import type { ActivityDeps } from './index';
-import { openSnapshotStore, verifyArchive, verifyStoredSnapshot, type VerifyResult } from './verify';
-
-export const RESTORE_ERROR_TYPES = {
-  targetNotEmpty: 'RestoreTargetNotEmpty',
-  corrupt: 'SnapshotCorrupt',
-  requestTooLarge: 'EtcdRequestTooLarge',
-  writeFailed: 'EtcdWriteFailed',
-} as const;
+import { failure } from '../contracts/errors';
+import type { RestoreArchiveInput, RestoreBatchLimits, RestoreProgress, RestoreReport, RestoreTarget, SnapshotLocationRef, VerifyResult } from '../contracts/restore';
+import { verifyArchive } from '../lib/archive/verify';
+import { commonEtcdFailure, connectEtcd, etcdFailureOf } from '../lib/etcd/client';
+import { SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
+import { readEtcdTls } from '../lib/kube/secrets';
+import type { ActivityDeps } from './deps';
+import { openSnapshotStore, verifyStoredSnapshot } from './verify';
 
 /** etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB (keys and values, plus framing). */
 const DEFAULT_BATCH = { keys: 100, bytes: 1024 * 1024 };
 const REQUEST_TIMEOUT_MS = 30_000;
 const ALL_KEYS = { key: Buffer.from([0]), range_end: Buffer.from([0]) };
-
-export interface RestoreArchiveInput {
-  snapshot: SnapshotLocationRef;
-  target: RestoreTarget;
-  force: boolean;
-  /** The digest verification saw: the archive restored must be the archive verified. */
-  expectedSha256?: string;
-  batch?: RestoreBatchLimits;
-}
-
-/** Heartbeat details: what earlier attempts already did. */
-export interface RestoreProgress {
-  /** The target was accepted (empty, or cleared with force): later attempts do not check or clear it again. */
-  accepted: true;
-  clearedKeys: number;
-  /** Every archive key up to and including this one is in etcd. */
-  lastKey?: string;
-  keys: number;
-  bytes: number;
-}
-
-export interface RestoreReport {
-  snapshotName: string;
-  endpoints: string[];
-  keysRestored: number;
-  bytesRestored: number;
-  /** Archive entries not written: the release and request entries under /vcluster/snapshot/. */
-  skippedEntries: number;
-  /** Keys deleted from the target first (force). */
-  clearedKeys: number;
-  /** Set when this attempt continued the work of an earlier one. */
-  resumedAfterKey?: string;
-  /** Transactions of this attempt. */
-  transactions: number;
-}
 
 async function connect(deps: ActivityDeps, target: RestoreTarget): Promise<Etcd3> {
   const endpoints = target.endpoints.join(', ');
@@ -67,9 +28,9 @@ function etcdFailure(err: unknown, endpoints: string): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (/too many operations in txn|request is too large|message larger than max/i.test(message)) {
-    return etcdFailureOf(err, RESTORE_ERROR_TYPES.requestTooLarge, `etcd at ${endpoints} refused a restore transaction as too large (lower batch.keys or batch.bytes)`, true);
+    return etcdFailureOf(err, 'EtcdRequestTooLarge', `etcd at ${endpoints} refused a restore transaction as too large (lower batch.keys or batch.bytes)`);
   }
-  return commonEtcdFailure(err, endpoints, REQUEST_TIMEOUT_MS) ?? etcdFailureOf(err, RESTORE_ERROR_TYPES.writeFailed, `writing to etcd at ${endpoints} failed`);
+  return commonEtcdFailure(err, endpoints, REQUEST_TIMEOUT_MS) ?? etcdFailureOf(err, 'EtcdWriteFailed', `writing to etcd at ${endpoints} failed`);
 }
 
 function progressFrom(details: unknown): RestoreProgress | undefined {
@@ -87,7 +48,7 @@ async function acceptTarget(client: Etcd3, input: RestoreArchiveInput, endpoints
   if (!input.force) {
     const retried = attempt > 1 ? ' (an earlier attempt of this restore may have written part of it: restore again with force)' : '';
     const message = `etcd at ${endpoints} is not empty: it holds ${count} keys, e.g. ${JSON.stringify(existing.kvs[0]?.key.toString('utf8'))}; restore into an empty etcd, or pass force to delete every key first${retried}`;
-    throw ApplicationFailure.nonRetryable(message, RESTORE_ERROR_TYPES.targetNotEmpty);
+    throw failure('RestoreTargetNotEmpty', message);
   }
   const deleted = await client.kv.deleteRange(ALL_KEYS, deadline());
   return Number(deleted.deleted);
@@ -184,7 +145,7 @@ export function createRestoreActivities(deps: ActivityDeps) {
         });
         if (!verified.ok) {
           const written = report.keysRestored > 0 ? `; ${report.keysRestored} keys were already written to etcd at ${endpoints}` : '';
-          throw ApplicationFailure.nonRetryable(`snapshot ${snapshot.snapshotName} changed or broke while restoring: ${verified.problem?.message}${written}`, RESTORE_ERROR_TYPES.corrupt);
+          throw failure('SnapshotCorrupt', `snapshot ${snapshot.snapshotName} changed or broke while restoring: ${verified.problem?.message}${written}`);
         }
         await writer.flush();
       } finally {

@@ -2,16 +2,11 @@
 // product's metadata record are ever deleted; a deletion that fails is reported and retried by the next run.
 import { Context } from '@temporalio/activity';
 import * as k8s from '@kubernetes/client-node';
-import type { SnapshotPolicy, SnapshotRecord, VolumeResult } from '../workflows/definitions';
-import type { ActivityDeps } from './index';
-import { isClusterRecord } from './catalog';
-import { planRetention } from './retention-plan';
+import type { RetentionReport, SnapshotPolicy, SnapshotRecord, VolumeResult } from '../contracts/definitions';
+import { isClusterRecord } from '../lib/catalog';
+import { planRetention } from '../lib/retention-plan';
+import type { ActivityDeps } from './deps';
 import { openStore } from './store';
-
-export interface RetentionReport {
-  deleted: string[];
-  failed: { name: string; reason: string }[];
-}
 
 const SNAPSHOT_API = { group: 'snapshot.storage.k8s.io', version: 'v1' } as const;
 

@@ -2,14 +2,16 @@
 // metadata record beside it.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type SnapshotRecord } from '../workflows/definitions';
-import { createArchiveWriter } from './archive';
-import { pick, readEtcdTls, readSecret, type SecretData } from './credentials';
-import { ETCD_ERROR_TYPES, dumpEtcd, type EtcdConnection, type ReleaseInfo } from './etcd-dump';
-import type { ActivityDeps } from './index';
-import { DumpSlots } from './dump-slots';
+import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type SnapshotRecord } from '../contracts/definitions';
+import { failure, finalFailure } from '../contracts/errors';
+import { createArchiveWriter } from '../lib/archive/writer';
+import { DumpSlots } from '../lib/dump-slots';
+import type { EtcdConnection } from '../lib/etcd/client';
+import { dumpEtcd, type ReleaseInfo } from '../lib/etcd/dump';
+import { pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
+import type { SnapshotStore } from '../lib/storage/types';
+import type { ActivityDeps } from './deps';
 import { openStore } from './store';
-import type { SnapshotStore } from './storage/types';
 
 export interface StoredSnapshot {
   url: string;
@@ -22,10 +24,7 @@ export interface StoredSnapshot {
 async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<EtcdConnection> {
   const { state, cluster } = policy;
   if (state.origin === 'none' || state.endpoints.length === 0) {
-    throw ApplicationFailure.nonRetryable(
-      `cluster ${cluster.namespace}/${cluster.name}: state not reachable: ${state.unavailableReason ?? 'no etcd endpoint configured'}`,
-      'StateSourceUnavailable',
-    );
+    throw failure('StateSourceUnavailable', `cluster ${cluster.namespace}/${cluster.name}: state not reachable: ${state.unavailableReason ?? 'no etcd endpoint configured'}`);
   }
   if (!state.tlsSecret) return { endpoints: state.endpoints };
   return { endpoints: state.endpoints, tls: await readEtcdTls(deps.kube, state.tlsSecret, `etcd TLS of ${cluster.namespace}/${cluster.name}`) };
@@ -92,8 +91,8 @@ function sessionsIn(details: unknown): string[] {
  * dead endpoint only delays the reason, and the next scheduled run tries again. Lost mid-dump, it stays retryable.
  */
 function finalIfUnreachable(err: unknown): unknown {
-  if (!(err instanceof ApplicationFailure) || err.type !== ETCD_ERROR_TYPES.unreachable || err.nonRetryable) return err;
-  return ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: true, cause: err.cause });
+  if (!(err instanceof ApplicationFailure) || err.type !== 'EtcdUnreachable' || err.nonRetryable) return err;
+  return finalFailure(err);
 }
 
 interface DumpJob {

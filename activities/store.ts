@@ -1,12 +1,13 @@
 // Opens a cluster's storage backend with its credentials resolved from the referenced Secret. Shared by the
 // snapshot, retention and catalog activities.
-import { ApplicationFailure } from '@temporalio/common';
-import { inlineCredentialsOf, type InlineCredentials } from '../client/config/inline-credentials';
-import type { SnapshotPolicy } from '../workflows/definitions';
-import type { ActivityDeps } from './index';
-import { pick, readSecret } from './credentials';
-import { createStore } from './storage';
-import type { SnapshotStore, StorageCredentials } from './storage/types';
+import type { ApplicationFailure } from '@temporalio/common';
+import type { SnapshotPolicy } from '../contracts/definitions';
+import { failure } from '../contracts/errors';
+import { pick, readSecret } from '../lib/kube/secrets';
+import { inlineCredentialsOf, type InlineCredentials } from '../lib/policy/inline-credentials';
+import { createStore } from '../lib/storage';
+import type { SnapshotStore, StorageCredentials } from '../lib/storage/types';
+import type { ActivityDeps } from './deps';
 
 /**
  * Inline credentials (S3 URL query options, OCI username/password) are kept out of policies and histories: they are
@@ -19,7 +20,7 @@ async function inlineCredentials(deps: ActivityDeps, policy: SnapshotPolicy, whe
 }
 
 function missingInline(where: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`${where}: the configuration has inline credentials, but the vc-config Secret holds none; reference a Secret instead`, 'StorageBadConfiguration');
+  return failure('StorageBadConfiguration', `${where}: the configuration has inline credentials, but the vc-config Secret holds none; reference a Secret instead`);
 }
 
 async function credentialsFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<StorageCredentials | undefined> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the TypeScript CLI through tsx, so the package needs no build step.
 require('tsx/cjs');
-const { main, exitCodeFor } = require('../client/cli.ts');
+const { main, exitCodeFor } = require('../client/cli/main.ts');
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {

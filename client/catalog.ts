@@ -2,11 +2,10 @@
 // every stored record (Completed, PartiallyFailed, Failed, NotFound). Stored entries are read by a short workflow on
 // the worker, where the storage credentials live.
 import type { Client } from '@temporalio/client';
-import type { StoredSnapshotEntry } from '../activities/catalog';
-import { TASK_QUEUE, statusQuery, type ClusterRef, type SnapshotPolicy, type SnapshotStatus } from '../workflows/definitions';
-import type { catalogWorkflow } from '../workflows/catalog';
-import { snapshotNameFor } from '../workflows/naming';
-import { describe, listPolicies, type ScheduleTarget } from './schedules';
+import type { StoredSnapshotEntry, CatalogWorkflow } from '../contracts/catalog';
+import { TASK_QUEUE, WORKFLOW_TYPES, statusQuery, type ClusterRef, type SnapshotPolicy, type SnapshotStatus } from '../contracts/definitions';
+import { snapshotNameFor } from '../contracts/naming';
+import { describe, listPolicies, type ScheduleTarget } from '../lib/schedules';
 
 export interface CatalogEntry {
   cluster: ClusterRef;
@@ -32,7 +31,7 @@ async function runningSnapshots(client: Client, cluster: ClusterRef): Promise<Ca
 }
 
 async function storedEntries(target: ScheduleTarget, policies: SnapshotPolicy[]) {
-  return target.client.workflow.execute<typeof catalogWorkflow>('catalogWorkflow', {
+  return target.client.workflow.execute<CatalogWorkflow>(WORKFLOW_TYPES.catalog, {
     taskQueue: target.taskQueue ?? TASK_QUEUE,
     workflowId: `vcsnap-catalog-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
     args: [{ policies }],

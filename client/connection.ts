@@ -1,7 +1,7 @@
 // A Temporal client from the one config loader (env vars / temporal.toml profiles).
 import { Client, Connection } from '@temporalio/client';
-import { loadRuntimeConfig } from '../worker/config';
-import type { ScheduleTarget } from './schedules';
+import { loadRuntimeConfig } from '../lib/runtime-config';
+import type { ScheduleTarget } from '../lib/schedules';
 
 export async function connectFromEnvironment(): Promise<ScheduleTarget & { close(): Promise<void> }> {
   const config = loadRuntimeConfig();

@@ -2,14 +2,13 @@
 // credentials live, so platform code needs only a Temporal connection.
 import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
-import type { VerifyResult } from '../activities/verify';
-import { TASK_QUEUE, type ClusterRef, type SecretRef, type SnapshotPolicy } from '../workflows/definitions';
-import type { RestoreBatchLimits, RestoreResult, restoreWorkflow, SnapshotLocationRef, verifyWorkflow } from '../workflows/restore';
-import { describe, type ScheduleTarget } from './schedules';
+import type { VerifyResult, RestoreBatchLimits, RestoreResult, SnapshotLocationRef, RestoreWorkflow, VerifyWorkflow } from '../contracts/restore';
+import { TASK_QUEUE, WORKFLOW_TYPES, type ClusterRef, type SecretRef, type SnapshotPolicy } from '../contracts/definitions';
+import { describe, type ScheduleTarget } from '../lib/schedules';
 import { clusterNameOf, isSnapshotUrl, parseSnapshotRef, type SnapshotRefOptions } from './snapshot-ref';
 
-export type { RestoreResult } from '../workflows/restore';
-export type { VerifyResult } from '../activities/verify';
+export type { RestoreResult } from '../contracts/restore';
+export type { VerifyResult } from '../contracts/restore';
 
 export interface SnapshotSourceOptions extends SnapshotRefOptions {
   /** For a catalog name: the policy it was taken under (its storage location is used). */
@@ -82,7 +81,7 @@ function unwrap(err: unknown): never {
 export async function verifySnapshot(target: ScheduleTarget, ref: string | SnapshotLocationRef, options: SnapshotSourceOptions = {}): Promise<VerifyResult> {
   const snapshot = await resolveSnapshotRef(target, ref, options);
   return target.client.workflow
-    .execute<typeof verifyWorkflow>('verifyWorkflow', {
+    .execute<VerifyWorkflow>(WORKFLOW_TYPES.verify, {
       taskQueue: target.taskQueue ?? TASK_QUEUE,
       workflowId: options.workflowId ?? `vcsnap-verify-${snapshot.snapshotName}-${randomUUID().slice(0, 8)}`,
       args: [{ snapshot }],
@@ -105,7 +104,7 @@ export async function restoreSnapshot(target: ScheduleTarget, ref: string | Snap
   const targetName = endpoints.map((e) => e.replace(/^https?:\/\//, '').replace(/\/$/, '')).sort().join(',');
   const workflowId = options.workflowId ?? `vcsnap-restore.${targetName}`;
   return target.client.workflow
-    .execute<typeof restoreWorkflow>('restoreWorkflow', {
+    .execute<RestoreWorkflow>(WORKFLOW_TYPES.restore, {
       taskQueue: target.taskQueue ?? TASK_QUEUE,
       workflowId,
       args: [{ snapshot, target: { endpoints, ...(options.tlsSecret ? { tlsSecret: options.tlsSecret } : {}) }, force: options.force ?? false, batch: options.batch }],

@@ -2,11 +2,11 @@
 // cluster's storage location, vCluster's `s3://bucket/prefix/name.tar.gz?options` URL, an
 // `oci://registry/repository:tag` reference, or the file store's `container:///dir/name.tar.gz`.
 // Only references leave here: a URL's inline credentials are refused, credentials come from a Secret reference.
-import type { ClusterRef, SecretRef, StorageLocation } from '../workflows/definitions';
-import { nominalTimeOf } from '../workflows/naming';
-import type { SnapshotLocationRef } from '../workflows/restore';
-import { parseOciRepository } from './config/oci-url';
-import { parseS3Url } from './config/s3-url';
+import type { ClusterRef, SecretRef, StorageLocation } from '../contracts/definitions';
+import { nominalTimeOf } from '../contracts/naming';
+import type { SnapshotLocationRef } from '../contracts/restore';
+import { parseOciRepository } from '../lib/policy/oci-url';
+import { parseS3Url } from '../lib/policy/s3-url';
 
 export interface SnapshotRefOptions {
   /** For a catalog name: the storage location of the cluster's snapshots (e.g. its policy's `storage`). */

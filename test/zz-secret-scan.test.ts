@@ -4,7 +4,7 @@
 import { strict as assert } from 'node:assert';
 import { createGzip } from 'node:zlib';
 import { Client, Connection } from '@temporalio/client';
-import { createArchiveWriter } from '../activities/archive';
+import { createArchiveWriter } from '../lib/archive/writer';
 import { testEnv } from './harness/env';
 import { SecretScanner, secretsUsedInTests } from './faults/support/secret-scan';
 

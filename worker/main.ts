@@ -1,7 +1,7 @@
 // Worker entry: connect, load the workflow bundle, wire the activities to the host cluster, run until SIGINT/SIGTERM.
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { loadRuntimeConfig, type RuntimeConfig } from './config';
+import { loadRuntimeConfig, type RuntimeConfig } from '../lib/runtime-config';
 import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
 
 /** The product's worker on `connection`, as `config` says: task queue, workflow bundle, host cluster, dump limits. */

@@ -3,8 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SnapshotMetrics } from '../activities';
-import type { ClusterRef, SnapshotRecord } from '../workflows/definitions';
+import type { SnapshotMetrics } from '../activities/deps';
+import type { ClusterRef, SnapshotRecord } from '../contracts/definitions';
 
 const CLUSTER_LABELS = ['vcluster', 'vcluster_namespace'] as const;
 /** Runs already counted (writeRecord may be retried); bounded so a long-lived worker does not grow. */

@@ -2,29 +2,22 @@
 // nothing but a Temporal connection.
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import type { StoredSnapshotEntry } from '../activities/catalog';
-import type { ClusterRef, SnapshotPolicy } from './definitions';
+import type { CatalogResult, CatalogWorkflowInput } from '../contracts/catalog';
+import { NON_RETRYABLE_ERROR_TYPES, rootMessage } from '../contracts/errors';
 
 const { listStoredSnapshots } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '2 minutes',
   cancellationType: ActivityCancellationType.TRY_CANCEL,
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['StorageBadCredentials', 'StorageLocationNotFound', 'StorageBadConfiguration', 'SecretNotFound'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
-export interface CatalogResult {
-  cluster: ClusterRef;
-  entries: StoredSnapshotEntry[];
-  error?: string;
-}
-
-export async function catalogWorkflow(input: { policies: SnapshotPolicy[] }): Promise<CatalogResult[]> {
+export async function catalogWorkflow(input: CatalogWorkflowInput): Promise<CatalogResult[]> {
   return Promise.all(
     input.policies.map(async (policy) => {
       try {
         return { cluster: policy.cluster, entries: await listStoredSnapshots({ policy }) };
       } catch (err) {
-        const cause = (err as { cause?: Error }).cause;
-        return { cluster: policy.cluster, entries: [], error: (cause ?? (err as Error)).message };
+        return { cluster: policy.cluster, entries: [], error: rootMessage(err) };
       }
     }),
   );

@@ -1,5 +1,5 @@
 export { snapshotWorkflow } from './snapshot';
-export { volumeSnapshotWorkflow } from './volume';
+export { volumeSnapshotWorkflow } from './volume-snapshot';
 export { catalogWorkflow } from './catalog';
 export { restoreWorkflow, verifyWorkflow } from './restore';
 export { syncWorkflow } from './sync';

@@ -1,6 +1,5 @@
 // The snapshot workflow a cluster's schedule starts: plan -> volumes -> dump and store -> metadata -> retention.
 import {
-  ApplicationFailure,
   CancellationScope,
   isCancellation,
   proxyActivities,
@@ -12,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { createActivities } from '../activities';
+import { NON_RETRYABLE_ERROR_TYPES, failure, rootMessage } from '../contracts/errors';
 import {
   SEARCH_ATTRIBUTES,
   dumpProgressSignal,
@@ -19,21 +19,12 @@ import {
   type SnapshotRecord,
   type SnapshotStatusView,
   type SnapshotWorkflowInput,
-} from './definitions';
-import { snapshotNameFor } from './naming';
+} from '../contracts/definitions';
+import { snapshotNameFor } from '../contracts/naming';
 import { aggregateVolumes, currentDetails } from './status';
-import { snapshotVolumes } from './volumes';
+import { snapshotVolumes } from './volume-fanout';
 
 type Activities = ReturnType<typeof createActivities>;
-
-const NON_RETRYABLE = [
-  'StorageBadCredentials',
-  'StorageLocationNotFound',
-  'StorageBadConfiguration',
-  'EtcdBadCredentials',
-  'StateSourceUnavailable',
-  'SecretNotFound',
-];
 
 const { dumpAndStore } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
@@ -41,14 +32,14 @@ const { dumpAndStore } = proxyActivities<Activities>({
   // every stored part or chunk, far more often than this.
   heartbeatTimeout: '30 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
 const { writeRecord, applyRetention } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '60 seconds',
   cancellationType: ActivityCancellationType.TRY_CANCEL,
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
 const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
@@ -60,13 +51,6 @@ function nominalTimeOf(input: SnapshotWorkflowInput): Date {
   if (scheduled) return scheduled;
   if (input.nominalTime) return new Date(input.nominalTime);
   return new Date(info.runStartTime ?? Date.now());
-}
-
-function messageOf(err: unknown): string {
-  if (err instanceof ApplicationFailure || !(err instanceof Error)) return String((err as Error)?.message ?? err);
-  // Activity and child failures wrap the real cause.
-  const cause = (err as Error & { cause?: unknown }).cause;
-  return cause instanceof Error ? messageOf(cause) : err.message;
 }
 
 export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<SnapshotStatusView> {
@@ -116,7 +100,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       const outcome = aggregateVolumes(view.volumes);
       volumeReason = outcome.reason;
       // As vCluster does: when every volume snapshot failed there is no archive.
-      if (outcome.status === 'Failed') throw ApplicationFailure.nonRetryable(outcome.reason ?? 'volume snapshots failed', 'VolumesFailed');
+      if (outcome.status === 'Failed') throw failure('VolumesFailed', outcome.reason ?? 'volume snapshots failed');
     }
     view.phase = 'dumping';
     publish();
@@ -128,7 +112,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     view.error = volumeReason;
   } catch (err) {
     view.status = 'Failed';
-    view.error = isCancellation(err) ? 'cancelled' : messageOf(err);
+    view.error = isCancellation(err) ? 'cancelled' : rootMessage(err);
     cancellation = isCancellation(err) ? err : undefined;
   }
 
@@ -158,7 +142,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     await CancellationScope.nonCancellable(() => writeRecord({ policy, record }));
   } catch (err) {
     // A stored archive without its record is still a usable snapshot; say why the catalog may lack it.
-    view.error = [view.error, `metadata record not written: ${messageOf(err)}`].filter(Boolean).join('; ');
+    view.error = [view.error, `metadata record not written: ${rootMessage(err)}`].filter(Boolean).join('; ');
   }
 
   if (view.status !== 'Failed') {
@@ -168,7 +152,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       view.retention = await applyRetention({ policy, justTaken: snapshotName });
     } catch (err) {
       // Pruning is retried by the next run; it never fails the snapshot just taken.
-      view.retention = { deleted: [], failed: [{ name: '*', reason: messageOf(err) }] };
+      view.retention = { deleted: [], failed: [{ name: '*', reason: rootMessage(err) }] };
     }
   }
 
@@ -176,7 +160,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   publish();
   if (cancellation) throw cancellation;
   if (view.status === 'Failed') {
-    throw ApplicationFailure.nonRetryable(`snapshot ${snapshotName} of ${policy.cluster.namespace}/${policy.cluster.name} failed: ${view.error}`, 'SnapshotFailed');
+    throw failure('SnapshotFailed', `snapshot ${snapshotName} of ${policy.cluster.namespace}/${policy.cluster.name} failed: ${view.error}`);
   }
   return view;
 }

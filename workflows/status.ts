@@ -1,5 +1,5 @@
 // Pure status transitions for the snapshot workflow and its Web UI summary.
-import type { SnapshotStatus, SnapshotStatusView, VolumeResult } from './definitions';
+import type { SnapshotStatus, SnapshotStatusView, VolumeResult } from '../contracts/definitions';
 
 export interface VolumeOutcome {
   status: Extract<SnapshotStatus, 'Completed' | 'PartiallyFailed' | 'Failed'>;

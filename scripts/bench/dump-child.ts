@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import type { StoredSnapshot } from '../../activities/snapshot';
-import type { SnapshotPolicy } from '../../workflows/definitions';
+import type { SnapshotPolicy } from '../../contracts/definitions';
 
 export interface DumpJob {
   policy: SnapshotPolicy;

@@ -2,9 +2,9 @@
 // `@every <interval>`, the times read back from Temporal's visibility (nominal fire time -> close time).
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { applyPolicy, removePolicy } from '../../client/schedules';
-import { scheduleIdFor } from '../../workflows/naming';
-import type { SnapshotPolicy } from '../../workflows/definitions';
+import { applyPolicy, removePolicy } from '../../lib/schedules';
+import { scheduleIdFor } from '../../contracts/naming';
+import type { SnapshotPolicy } from '../../contracts/definitions';
 
 export interface LatencyFigures {
   runs: number;

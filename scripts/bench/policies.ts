@@ -1,8 +1,8 @@
 // Part 3: reconciling many clusters through `sync` (what `vcsnap sync` and the sync schedule run, SYNC_CONCURRENCY
 // schedules at once): create them all, re-apply them unchanged, then change every cron.
 import type { Client } from '@temporalio/client';
-import { sync, type ApplyOutcome } from '../../client/schedules';
-import type { SnapshotPolicy } from '../../workflows/definitions';
+import { sync, type ApplyOutcome } from '../../lib/schedules';
+import type { SnapshotPolicy } from '../../contracts/definitions';
 import { benchPolicy } from './policy';
 
 export interface ApplyPass {

@@ -1,6 +1,6 @@
 // Normalized policies for the bench's clusters, pointing at the bench's own servers.
-import { policyFor } from '../../client/config';
-import type { SnapshotPolicy, StorageLocation } from '../../workflows/definitions';
+import { policyFor } from '../../lib/policy';
+import type { SnapshotPolicy, StorageLocation } from '../../contracts/definitions';
 
 export function benchPolicy(name: string, storage: StorageLocation, etcdEndpoint: string, overrides: Partial<SnapshotPolicy> = {}): SnapshotPolicy {
   return policyFor({ name, namespace: 'bench' }, { schedule: '0 * * * *', storage, etcdEndpoints: [etcdEndpoint] }, overrides);

@@ -1,5 +1,5 @@
 // The bench's one table (Markdown, so the README can take it as printed).
-import { SYNC_CONCURRENCY } from '../../client/schedules';
+import { SYNC_CONCURRENCY } from '../../lib/schedules';
 import type { ScaleFigures } from './scale';
 import type { SizeFigures } from './throughput';
 import { HISTORY_LIMITS } from './volumes';

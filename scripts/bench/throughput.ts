@@ -9,7 +9,7 @@ import { startEtcd } from '../servers/etcd';
 import { startMinio } from '../servers/minio';
 import { startRegistry } from '../servers/registry';
 import { serverGroup } from '../servers/process';
-import type { StorageLocation } from '../../workflows/definitions';
+import type { StorageLocation } from '../../contracts/definitions';
 import { awsCli, awsUpload, etcdSnapshot, gzipTar, tarEntryCount, type S3Target, type Timed } from './baselines';
 import type { DumpFigures, DumpJob } from './dump-child';
 import { loadEtcd } from './load-etcd';

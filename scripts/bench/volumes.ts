@@ -1,11 +1,11 @@
 // Part 4: one snapshot of a cluster with many PVCs on the real kube-apiserver, the CSI snapshot controller played by
 // the integration tests' fake: seconds end to end and the parent workflow's history against Temporal's limits.
 import * as k8s from '@kubernetes/client-node';
-import { mapLimit } from '../../activities/storage/common';
+import { mapLimit } from '../../lib/concurrency';
 import { addBoundCsiClaim, addDefaultSnapshotClass } from '../../test/harness/csi-objects';
 import { FakeCsiSnapshotController } from '../../test/integration/fake-csi-snapshot-controller';
 import { snapshotWorkflow } from '../../workflows';
-import type { ClusterRef, SnapshotPolicy } from '../../workflows/definitions';
+import type { ClusterRef, SnapshotPolicy } from '../../contracts/definitions';
 import type { BenchWorker } from './worker';
 
 /** Temporal's default hard limits on one workflow's history. */

@@ -1,5 +1,5 @@
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contracts/definitions';
 import { freePort, startProcess, toolPath, type RunningProcess } from './process';
 
 export interface TemporalServer extends RunningProcess {

@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { createServer, type Server } from 'node:net';
 import { WorkflowFailedError } from '@temporalio/client';
 import { freePort } from '../../scripts/servers/process';
-import { statusQuery } from '../../workflows/definitions';
+import { statusQuery } from '../../contracts/definitions';
 import { snapshotWorkflow } from '../../workflows';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';

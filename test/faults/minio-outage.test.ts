@@ -4,12 +4,12 @@
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { applyPolicy, removePolicy, triggerNow } from '../../client/schedules';
+import { applyPolicy, removePolicy, triggerNow } from '../../lib/schedules';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { startMinio, type MinioServer } from '../../scripts/servers/minio';
 import { freePort } from '../../scripts/servers/process';
-import { statusQuery, type S3Location, type SnapshotPolicy, type SnapshotStatusView } from '../../workflows/definitions';
-import { scheduleIdFor } from '../../workflows/naming';
+import { statusQuery, type S3Location, type SnapshotPolicy, type SnapshotStatusView } from '../../contracts/definitions';
+import { scheduleIdFor } from '../../contracts/naming';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';

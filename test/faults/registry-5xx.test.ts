@@ -5,9 +5,9 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { createStore } from '../../activities/storage';
+import { createStore } from '../../lib/storage';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
-import type { OciLocation } from '../../workflows/definitions';
+import type { OciLocation } from '../../contracts/definitions';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { freePort } from '../../scripts/servers/process';
 import { startTemporal, type TemporalServer } from '../../scripts/servers/temporal';
-import type { SnapshotRecord } from '../../workflows/definitions';
+import type { SnapshotRecord } from '../../contracts/definitions';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { filePolicy, uniqueName } from '../harness/fixtures';

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
-import type { StateSource } from '../../workflows/definitions';
+import type { StateSource } from '../../contracts/definitions';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { uniqueName } from '../harness/fixtures';

@@ -2,8 +2,8 @@
 // controllers would leave them: a default VolumeSnapshotClass, and vCluster-synced claims bound to CSI volumes (no PV
 // controller runs here, so the claim's status is set to Bound directly). Shared by tests and the bench.
 import * as k8s from '@kubernetes/client-node';
-import { DEFAULT_CLASS_ANNOTATION, MANAGED_BY_LABEL } from '../../activities/volumes';
-import type { ClusterRef } from '../../workflows/definitions';
+import { DEFAULT_CLASS_ANNOTATION, MANAGED_BY_LABEL } from '../../lib/kube/csi';
+import type { ClusterRef } from '../../contracts/definitions';
 
 /** A VolumeSnapshotClass of `driver` marked as that driver's default. */
 export async function addDefaultSnapshotClass(kube: k8s.KubeConfig, name: string, driver: string): Promise<void> {

@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { policyFor } from '../../client/config';
-import type { SnapshotPolicy, StorageLocation } from '../../workflows/definitions';
+import { policyFor } from '../../lib/policy';
+import type { SnapshotPolicy, StorageLocation } from '../../contracts/definitions';
 import { testEnv } from './env';
 
 export function uniqueName(prefix: string): string {

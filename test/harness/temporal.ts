@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
-import { createActivities, type ActivityDeps } from '../../activities';
+import { createActivities } from '../../activities';
+import { type ActivityDeps } from '../../activities/deps';
 import { testEnv } from './env';
 
 let runtimeInstalled = false;

@@ -8,7 +8,7 @@ import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { parsePolicy } from '../../client/config';
+import { parsePolicy } from '../../lib/policy';
 import { toolPath } from '../../scripts/servers/process';
 import { testEnv } from '../harness/env';
 import { adminKube } from '../harness/temporal';
@@ -173,7 +173,7 @@ describe('deployment artifacts', function () {
     it('copies every file the worker, the CLI and the bundle build import, and those import only runtime dependencies', () => {
       const copied = [...dockerfile.matchAll(/^COPY (\S+)/gm)].map((m) => m[1]);
       const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-      for (const entry of ['worker/main.ts', 'bin/vcsnap.js', 'client/cli.ts', 'scripts/build-workflow-bundle.ts', 'workflows/index.ts']) {
+      for (const entry of ['worker/main.ts', 'bin/vcsnap.js', 'client/cli/main.ts', 'scripts/build-workflow-bundle.ts', 'workflows/index.ts']) {
         const { files, packages } = importGraph(entry);
         for (const file of files) {
           const path = relative(ROOT, file);

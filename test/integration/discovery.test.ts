@@ -2,9 +2,9 @@
 // way the `vcsnap-sync` schedule runs it.
 import { strict as assert } from 'node:assert';
 import * as k8s from '@kubernetes/client-node';
-import { discoverClusters } from '../../client/discovery';
-import { SYNC_SCHEDULE_ID, listPolicies, removePolicy, scheduleSync } from '../../client/schedules';
-import { scheduleIdFor } from '../../workflows/naming';
+import { discoverClusters } from '../../lib/kube/discovery';
+import { SYNC_SCHEDULE_ID, listPolicies, removePolicy, scheduleSync } from '../../lib/schedules';
+import { scheduleIdFor } from '../../contracts/naming';
 import { syncWorkflow } from '../../workflows';
 import { uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { snapshotWorkflow } from '../../workflows';
-import { statusQuery } from '../../workflows/definitions';
+import { statusQuery } from '../../contracts/definitions';
 import { createProductMetrics } from '../../worker/metrics';
 import { fillEtcd } from '../faults/support/fixtures';
 import { startTcpProxy, type TcpProxy } from '../faults/support/tcp-proxy';

@@ -4,7 +4,7 @@
 // deletionPolicy Delete, volumeSnapshotRef) and sets both statuses through the status subresources, or reports a CSI
 // error. It also counts VolumeSnapshots in flight, from the watch, so tests can check the product's concurrency bound.
 import * as k8s from '@kubernetes/client-node';
-import type { VolumeSnapshot } from '../../activities/volumes';
+import type { VolumeSnapshot } from '../../lib/kube/csi';
 
 const API = { group: 'snapshot.storage.k8s.io', version: 'v1' } as const;
 

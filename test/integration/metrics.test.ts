@@ -6,7 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Etcd3 } from 'etcd3';
-import type { SnapshotPolicy, SnapshotStatusView } from '../../workflows/definitions';
+import type { SnapshotPolicy, SnapshotStatusView } from '../../contracts/definitions';
 import { snapshotWorkflow } from '../../workflows';
 import { createProductMetrics, serveMetrics, type MetricsServer } from '../../worker/metrics';
 import { freePort } from '../../scripts/servers/process';

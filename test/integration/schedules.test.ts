@@ -2,8 +2,8 @@
 // trigger uses the schedule's overlap policy, sync creates/updates/deletes.
 import { strict as assert } from 'node:assert';
 import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
-import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../client/schedules';
-import { scheduleIdFor } from '../../workflows/naming';
+import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../lib/schedules';
+import { scheduleIdFor } from '../../contracts/naming';
 import { testEnv } from '../harness/env';
 import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';

@@ -5,7 +5,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import * as k8s from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
 import { Etcd3 } from 'etcd3';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../contracts/definitions';
 import { testEnv } from '../harness/env';
 import { adminKube } from '../harness/temporal';
 

@@ -15,12 +15,12 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
-import type { S3Location, SnapshotRecord } from '../../workflows/definitions';
-import { createStore, STORAGE_ERROR_TYPES, type SnapshotStore } from '../../activities/storage';
-import { createFileStore } from '../../activities/storage/file';
-import { createOciStore, VCLUSTER_ETCD_LAYER_MEDIA_TYPE } from '../../activities/storage/oci';
-import { nextLink, parseChallenge, RegistryClient } from '../../activities/storage/oci-registry';
-import { createS3Store } from '../../activities/storage/s3';
+import type { S3Location, SnapshotRecord } from '../../contracts/definitions';
+import { createStore, type SnapshotStore } from '../../lib/storage';
+import { createFileStore } from '../../lib/storage/file';
+import { createOciStore, VCLUSTER_ETCD_LAYER_MEDIA_TYPE } from '../../lib/storage/oci';
+import { nextLink, parseChallenge, RegistryClient } from '../../lib/storage/oci-registry';
+import { createS3Store } from '../../lib/storage/s3';
 import { testEnv } from '../harness/env';
 import { startTokenRegistryProxy, type TokenRegistryProxy } from './token-registry-proxy';
 
@@ -97,7 +97,7 @@ function isStorageFailure(type: string): (err: unknown) => boolean {
   return (err) => {
     assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
     assert.equal(err.type, type, err.message);
-    if (type !== STORAGE_ERROR_TYPES.notFound) assert.equal(err.nonRetryable, true);
+    if (type !== 'StorageObjectNotFound') assert.equal(err.nonRetryable, true);
     return true;
   };
 }
@@ -132,7 +132,7 @@ function contractSuite(backend: Backend): void {
       await store.deleteArchive(name);
       assert.equal(await store.headArchive(name), undefined);
       assert.ok(!(await store.listArchives()).some((l) => l.snapshotName === name));
-      await assert.rejects(store.getArchive(name), isStorageFailure(STORAGE_ERROR_TYPES.notFound));
+      await assert.rejects(store.getArchive(name), isStorageFailure('StorageObjectNotFound'));
       await store.deleteArchive(name); // deleting twice is fine
     });
 
@@ -282,7 +282,7 @@ describe('s3: specifics', () => {
       const store = createStore(s3Location(bucket, 'p'), credentials);
       for (const attempt of [() => store.putArchive('demo-1', archiveOf(randomBytes(1000))), () => store.listArchives(), () => store.getRecord('demo-1')]) {
         await assert.rejects(attempt(), (err: unknown) => {
-          isStorageFailure(STORAGE_ERROR_TYPES.badCredentials)(err);
+          isStorageFailure('StorageBadCredentials')(err);
           const message = (err as Error).message;
           assert.match(message, new RegExp(bucket));
           assert.ok(!message.includes(secret));
@@ -294,14 +294,14 @@ describe('s3: specifics', () => {
 
   it('a missing bucket is StorageLocationNotFound', async () => {
     const store = createS3Store(s3Location(unique('vcsnap-missing'), ''), minioCredentials(), { partSize: 5 * MiB });
-    await assert.rejects(store.putArchive('demo-1', archiveOf(randomBytes(1000))), isStorageFailure(STORAGE_ERROR_TYPES.missingLocation));
-    await assert.rejects(store.putArchive('demo-2', archiveOf(randomBytes(6 * MiB))), isStorageFailure(STORAGE_ERROR_TYPES.missingLocation));
-    await assert.rejects(store.listArchives(), isStorageFailure(STORAGE_ERROR_TYPES.missingLocation));
-    await assert.rejects(store.putRecord(record('demo-1', '')), isStorageFailure(STORAGE_ERROR_TYPES.missingLocation));
+    await assert.rejects(store.putArchive('demo-1', archiveOf(randomBytes(1000))), isStorageFailure('StorageLocationNotFound'));
+    await assert.rejects(store.putArchive('demo-2', archiveOf(randomBytes(6 * MiB))), isStorageFailure('StorageLocationNotFound'));
+    await assert.rejects(store.listArchives(), isStorageFailure('StorageLocationNotFound'));
+    await assert.rejects(store.putRecord(record('demo-1', '')), isStorageFailure('StorageLocationNotFound'));
   });
 
   it('rejects an unknown checksum algorithm as StorageBadConfiguration', () => {
-    assert.throws(() => createStore(s3Location('b', '', { checksumAlgorithm: 'md4' })), isStorageFailure(STORAGE_ERROR_TYPES.badConfiguration));
+    assert.throws(() => createStore(s3Location('b', '', { checksumAlgorithm: 'md4' })), isStorageFailure('StorageBadConfiguration'));
   });
 });
 
@@ -451,7 +451,7 @@ describe('oci: specifics', () => {
   it('missing repository: pulls are StorageLocationNotFound, listings are empty', async () => {
     const { registry, repository } = openRepo();
     const store = createOciStore({ type: 'oci', registry, repository, insecure: true });
-    await assert.rejects(store.getArchive('demo-1'), isStorageFailure(STORAGE_ERROR_TYPES.missingLocation));
+    await assert.rejects(store.getArchive('demo-1'), isStorageFailure('StorageLocationNotFound'));
     assert.deepEqual(await store.listArchives(), []);
     assert.equal(await store.headArchive('demo-1'), undefined);
     await store.deleteArchive('demo-1');
@@ -464,12 +464,12 @@ describe('oci: specifics', () => {
       const store = createStore(location, credentials);
       const archive = archiveOf(randomBytes(1000));
       await assert.rejects(store.putArchive('demo-1', archive), (err: unknown) => {
-        isStorageFailure(STORAGE_ERROR_TYPES.badCredentials)(err);
+        isStorageFailure('StorageBadCredentials')(err);
         assert.ok(!(err as Error).message.includes('wrong-password-5h2k'));
         return true;
       });
       assert.ok(archive.destroyed, 'the archive stream is released');
-      await assert.rejects(store.listArchives(), isStorageFailure(STORAGE_ERROR_TYPES.badCredentials));
+      await assert.rejects(store.listArchives(), isStorageFailure('StorageBadCredentials'));
     }
   });
 
@@ -489,7 +489,7 @@ describe('oci: specifics', () => {
     assert.deepEqual((await store.listArchives()).map((l) => l.snapshotName), ['demo-1']);
 
     const wrong = createStore(location, { username: 'robot', password: 'nope' });
-    await assert.rejects(wrong.listArchives(), isStorageFailure(STORAGE_ERROR_TYPES.badCredentials));
+    await assert.rejects(wrong.listArchives(), isStorageFailure('StorageBadCredentials'));
   });
 
   it('retries transient registry failures (5xx) inside the client', async () => {
@@ -595,17 +595,17 @@ describe('file: specifics', () => {
 
   it('rejects names that would escape the directory', async () => {
     const store = createFileStore({ type: 'container', path: join(testEnv().runDir, 'file-store') });
-    await assert.rejects(store.putArchive('../evil', archiveOf(Buffer.from('x'))), isStorageFailure(STORAGE_ERROR_TYPES.badConfiguration));
-    assert.throws(() => store.urlFor('a/b'), isStorageFailure(STORAGE_ERROR_TYPES.badConfiguration));
+    await assert.rejects(store.putArchive('../evil', archiveOf(Buffer.from('x'))), isStorageFailure('StorageBadConfiguration'));
+    assert.throws(() => store.urlFor('a/b'), isStorageFailure('StorageBadConfiguration'));
   });
 });
 
 describe('createStore', () => {
   it('refuses credentials of the wrong kind', () => {
-    assert.throws(() => createStore(s3Location('b', ''), { username: 'u', password: 'p' }), isStorageFailure(STORAGE_ERROR_TYPES.badConfiguration));
+    assert.throws(() => createStore(s3Location('b', ''), { username: 'u', password: 'p' }), isStorageFailure('StorageBadConfiguration'));
     assert.throws(
       () => createStore({ type: 'oci', registry: 'r', repository: 'x' }, { accessKeyId: 'a', secretAccessKey: 's' }),
-      isStorageFailure(STORAGE_ERROR_TYPES.badConfiguration),
+      isStorageFailure('StorageBadConfiguration'),
     );
   });
 });

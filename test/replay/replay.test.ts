@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
 import { snapshotWorkflow } from '../../workflows';
-import { volumeWorkflowIdFor } from '../../workflows/naming';
+import { volumeWorkflowIdFor } from '../../contracts/naming';
 import { addBoundCsiClaim, addDefaultSnapshotClass } from '../harness/csi-objects';
 import { testEnv } from '../harness/env';
 import { filePolicy, uniqueName } from '../harness/fixtures';

@@ -9,7 +9,7 @@ import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { MAX_MEMBER_BYTES, createArchiveWriter, readArchiveEntries, type ArchiveEntry } from '../../activities/archive';
+import { MAX_MEMBER_BYTES, createArchiveWriter, readArchiveEntries, type ArchiveEntry } from '../../lib/archive/writer';
 
 // Written by Go's archive/tar exactly as vCluster's writeArchiveEntry does (Typeflag Reg, Mode 0666, nothing else),
 // then gzipped: a short key, a 220-byte key Go splits into USTAR prefix/name, a 300-byte key (PAX), a non-ASCII key

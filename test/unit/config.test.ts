@@ -11,8 +11,8 @@ import {
   parsePolicyValues,
   PolicyValidationError,
   type PolicyParseResult,
-} from '../../client/config';
-import type { SnapshotPolicy, StateSource } from '../../workflows/definitions';
+} from '../../lib/policy';
+import type { SnapshotPolicy, StateSource } from '../../contracts/definitions';
 
 const CLUSTER = { name: 'demo', namespace: 'team-a' };
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'vcluster-yaml');

@@ -1,7 +1,7 @@
 // The per-worker bound on concurrent dumps: FIFO hand-over, heartbeats while waiting, cancellation in the queue.
 import { strict as assert } from 'node:assert';
-import { DumpSlots } from '../../activities/dump-slots';
-import { loadRuntimeConfig } from '../../worker/config';
+import { DumpSlots } from '../../lib/dump-slots';
+import { loadRuntimeConfig } from '../../lib/runtime-config';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { planRetention, type RetentionCandidate } from '../../activities/retention-plan';
+import { planRetention, type RetentionCandidate } from '../../lib/retention-plan';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const daysAgo = (days: number) => new Date(NOW.getTime() - days * 86_400_000).toISOString();

@@ -4,8 +4,9 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { createArchiveWriter } from '../../activities/archive';
-import { implausibleValue, verifyArchive, type VerifyReport } from '../../activities/verify';
+import { createArchiveWriter } from '../../lib/archive/writer';
+import { implausibleValue, verifyArchive } from '../../lib/archive/verify';
+import { type VerifyReport } from '../../contracts/restore';
 import { clusterNameOf, parseSnapshotRef } from '../../client/snapshot-ref';
 
 const RELEASE = '/vcluster/snapshot/release';

@@ -1,18 +1,8 @@
 // Pure rules of volume snapshots: names, labels, the sanitized PVC spec, class choice, per-PVC planning, aggregation.
 import { strict as assert } from 'node:assert';
 import type * as k8s from '@kubernetes/client-node';
-import {
-  DEFAULT_CLASS_ANNOTATION,
-  SNAPSHOT_CLASS_LABEL,
-  chooseSnapshotClass,
-  labelValueFor,
-  planVolume,
-  sanitizePvcSpec,
-  volumeSnapshotManifest,
-  volumeSnapshotNameFor,
-  type VolumeSnapshotClass,
-} from '../../activities/volumes';
-import type { VolumeResult } from '../../workflows/definitions';
+import { DEFAULT_CLASS_ANNOTATION, SNAPSHOT_CLASS_LABEL, chooseSnapshotClass, labelValueFor, planVolume, sanitizePvcSpec, volumeSnapshotManifest, volumeSnapshotNameFor, type VolumeSnapshotClass } from '../../lib/kube/csi';
+import type { VolumeResult } from '../../contracts/definitions';
 import { aggregateVolumes } from '../../workflows/status';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

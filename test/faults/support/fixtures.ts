@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
 import { Etcd3 } from 'etcd3';
-import type { SecretRef } from '../../../workflows/definitions';
+import type { SecretRef } from '../../../contracts/definitions';
 import { adminKube } from '../../harness/temporal';
 import { uniqueName } from '../../harness/fixtures';
 

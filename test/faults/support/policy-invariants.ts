@@ -1,6 +1,6 @@
 // What every policy the config loader accepts must satisfy, whatever input it came from.
 import { strict as assert } from 'node:assert';
-import { OVERLAP_POLICIES, type ClusterRef, type SnapshotPolicy } from '../../../workflows/definitions';
+import { OVERLAP_POLICIES, type ClusterRef, type SnapshotPolicy } from '../../../contracts/definitions';
 
 const STORAGE_TYPES = ['s3', 'oci', 'container'];
 

@@ -10,7 +10,7 @@ import { constants, gunzipSync, inflateRawSync } from 'node:zlib';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
-import { RELEASE_KEY } from '../../../activities/etcd-dump';
+import { RELEASE_KEY } from '../../../lib/etcd/dump';
 import { testEnv } from '../../harness/env';
 import { adminKube } from '../../harness/temporal';
 import { s3Client } from './fixtures';

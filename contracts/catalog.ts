@@ -1,0 +1,27 @@
+// The catalog's shapes: what the stored side lists, and what the catalog workflow returns per cluster.
+import type { ClusterRef, SnapshotPolicy } from './definitions';
+
+export interface StoredSnapshotEntry {
+  snapshotName: string;
+  status: 'Completed' | 'PartiallyFailed' | 'Failed' | 'NotFound';
+  url: string;
+  nominalTime?: string;
+  finishedAt?: string;
+  bytes?: number;
+  keys?: number;
+  error?: string;
+  /** 'vcsnap' = has our metadata record; 'external' = an archive someone else put there. */
+  origin: 'vcsnap' | 'external';
+}
+
+export interface CatalogResult {
+  cluster: ClusterRef;
+  entries: StoredSnapshotEntry[];
+  error?: string;
+}
+
+export interface CatalogWorkflowInput {
+  policies: SnapshotPolicy[];
+}
+/** `catalogWorkflow`'s signature, for clients that start it by name. */
+export type CatalogWorkflow = (input: CatalogWorkflowInput) => Promise<CatalogResult[]>;

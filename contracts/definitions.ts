@@ -1,0 +1,212 @@
+// Definitions shared by the workflows, the activities, the client API and the CLI. Deterministic and dependency-free:
+// the workflow bundle imports this file, so it may only use @temporalio/{workflow,common} and plain TypeScript.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export const TASK_QUEUE = 'vcsnap';
+
+/** Workflow type names, as clients start them (a replay test checks each is a function of workflows/index.ts). */
+export const WORKFLOW_TYPES = {
+  snapshot: 'snapshotWorkflow',
+  volumeSnapshot: 'volumeSnapshotWorkflow',
+  catalog: 'catalogWorkflow',
+  restore: 'restoreWorkflow',
+  verify: 'verifyWorkflow',
+  sync: 'syncWorkflow',
+} as const;
+
+/** The product's snapshot status vocabulary (SPEC section 4). */
+export const SNAPSHOT_STATUSES = ['Scheduled', 'InProgress', 'Completed', 'PartiallyFailed', 'Failed', 'NotFound'] as const;
+export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
+
+/** Per-volume phases (SPEC section 6). */
+export const VOLUME_PHASES = [
+  'NotStarted',
+  'InProgress',
+  'CompletedCleaningUp',
+  'Completed',
+  'FailedCleaningUp',
+  'Failed',
+  'Skipped',
+] as const;
+export type VolumePhase = (typeof VOLUME_PHASES)[number];
+
+/** A reference to a host-cluster Secret. Secrets are resolved inside activities only. */
+export interface SecretRef {
+  name: string;
+  namespace: string;
+}
+
+export interface S3Location {
+  type: 's3';
+  bucket: string;
+  /** Key prefix without leading or trailing slash; '' for the bucket root. */
+  prefix: string;
+  region?: string;
+  /** Custom endpoint (e.g. MinIO), from the base64 `url` query option. */
+  endpoint?: string;
+  forcePathStyle: boolean;
+  insecureSkipTlsVerify: boolean;
+  skipClientCredentials: boolean;
+  checksumAlgorithm?: string;
+  kmsKeyId?: string;
+  serverSideEncryption?: string;
+  tagging?: string;
+  /** Secret holding AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN; absent = AWS default chain. */
+  credential?: SecretRef;
+  /**
+   * True when the URL itself carried access-key-id/secret-access-key/session-token query options. The values are
+   * never copied into a policy: the activity re-reads them from the cluster's configuration Secret.
+   */
+  inlineCredentialsInUrl?: boolean;
+}
+
+export interface OciLocation {
+  type: 'oci';
+  /** Registry host[:port], e.g. `ghcr.io` or `127.0.0.1:5000`. */
+  registry: string;
+  /** Repository path inside the registry, e.g. `team/backups`. */
+  repository: string;
+  /** Use plain HTTP (loopback registries in tests and demos). */
+  insecure?: boolean;
+  /** Secret holding `username` and `password`. */
+  credential?: SecretRef;
+  /** True when the configuration had an inline username/password (kept out of the policy, read by the activity). */
+  inlineCredential?: boolean;
+}
+
+export interface FileLocation {
+  type: 'container';
+  /** Directory on a volume mounted into the worker. */
+  path: string;
+}
+
+export type StorageLocation = S3Location | OciLocation | FileLocation;
+
+/** Where a cluster's etcd key space is read from. */
+export interface StateSource {
+  /** etcd v3 endpoints, e.g. `https://demo-etcd.team-a:2379`. */
+  endpoints: string[];
+  /** Secret with `etcd-ca.crt` and a client pair (vCluster's `<name>-certs`). */
+  tlsSecret?: SecretRef;
+  /** How the source was chosen, for error messages. */
+  origin: 'explicit' | 'deployed-etcd' | 'external-etcd' | 'none';
+  /** When origin is 'none': what the operator must configure. */
+  unavailableReason?: string;
+}
+
+export interface ClusterRef {
+  name: string;
+  namespace: string;
+}
+
+/** One normalized auto-snapshot policy, produced from either vcluster.yaml form. */
+export interface SnapshotPolicy {
+  cluster: ClusterRef;
+  schedule: string;
+  timezone: string;
+  retention: { periodDays: number; maxSnapshots: number };
+  storage: StorageLocation;
+  volumes: { enabled: boolean; concurrency: number };
+  overlap: OverlapPolicyName;
+  /** How far back a missed fire is still taken after an outage, in seconds. */
+  catchupWindowSeconds: number;
+  state: StateSource;
+  /** Chart identity for the archive's release entry, when known. */
+  release?: { chartName: string; chartVersion: string };
+}
+
+export const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const;
+export type OverlapPolicyName = (typeof OVERLAP_POLICIES)[number];
+
+/** The snapshot workflow's single plain-JSON input: references only, never secret values. */
+export interface SnapshotWorkflowInput {
+  policy: SnapshotPolicy;
+  /** ISO time that names the snapshot; absent = the schedule's nominal time, else the workflow start time. */
+  nominalTime?: string;
+}
+
+export interface VolumeResult {
+  pvc: string;
+  phase: VolumePhase;
+  reason?: string;
+  driver?: string;
+  snapshotHandle?: string;
+  volumeSnapshotClass?: string;
+  restoreSize?: string;
+  pvcSpec?: Record<string, unknown>;
+}
+
+export interface SnapshotStatusView {
+  cluster: ClusterRef;
+  status: SnapshotStatus;
+  /** Finer-grained step inside InProgress. */
+  phase: 'planning' | 'volumes' | 'dumping' | 'metadata' | 'retention' | 'done';
+  snapshotName?: string;
+  url?: string;
+  startedAt: string;
+  finishedAt?: string;
+  keysWritten: number;
+  bytesWritten: number;
+  volumes: VolumeResult[];
+  /** Set while the dump waits for a free dump slot on its worker. */
+  waitingForDumpSlot?: boolean;
+  error?: string;
+  retention?: { deleted: string[]; failed: { name: string; reason: string }[] };
+}
+
+/** The metadata record stored beside each archive (`<name>.json`). */
+export interface SnapshotRecord {
+  formatVersion: 1;
+  cluster: ClusterRef;
+  snapshotName: string;
+  archiveUrl: string;
+  status: 'Completed' | 'PartiallyFailed' | 'Failed';
+  startedAt: string;
+  finishedAt: string;
+  nominalTime: string;
+  bytes: number;
+  keys: number;
+  sha256?: string;
+  revision?: string;
+  volumes: VolumeResult[];
+  error?: string;
+  workflowId?: string;
+  runId?: string;
+}
+
+export const statusQuery = defineQuery<SnapshotStatusView>('status');
+
+/** Sent by the dump activity every few seconds, so `status` shows growing counts during a long dump. */
+export interface DumpProgress {
+  keys: number;
+  /** Raw value bytes read so far (the final `bytesWritten` is the archive size). */
+  bytes: number;
+  /** True while the dump waits for one of its worker's dump slots (VCSNAP_MAX_CONCURRENT_DUMPS). */
+  waitingForSlot?: boolean;
+}
+export const dumpProgressSignal = defineSignal<[DumpProgress]>('dumpProgress');
+
+/** Sent by a volume child to its parent snapshot when it starts cleaning up, so the parent's status shows that phase. */
+export interface VolumePhaseUpdate {
+  pvc: string;
+  phase: Extract<VolumePhase, 'CompletedCleaningUp' | 'FailedCleaningUp'>;
+  reason?: string;
+}
+export const volumePhaseSignal = defineSignal<[VolumePhaseUpdate]>('volumePhase');
+
+export const SEARCH_ATTRIBUTES = {
+  clusterName: defineSearchAttributeKey('VclusterName', SearchAttributeType.KEYWORD),
+  clusterNamespace: defineSearchAttributeKey('VclusterNamespace', SearchAttributeType.KEYWORD),
+  snapshotStatus: defineSearchAttributeKey('SnapshotStatus', SearchAttributeType.KEYWORD),
+} as const;
+
+/** `name=type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`. */
+export const SEARCH_ATTRIBUTE_REGISTRATIONS: ReadonlyArray<{ name: string; type: 'Keyword' }> = Object.values(
+  SEARCH_ATTRIBUTES,
+).map((key) => ({ name: key.name, type: 'Keyword' as const }));
+
+export interface RetentionReport {
+  deleted: string[];
+  failed: { name: string; reason: string }[];
+}

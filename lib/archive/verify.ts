@@ -1,0 +1,299 @@
+// Verifies a snapshot archive in one streaming pass: the sha256 of the stored bytes, every gzip byte and tar entry,
+// and vCluster's layout (SPEC section 5). Damage is reported where it was found: the compressed byte offset (as close
+// as gunzip's output steps allow), the tar offset and the entry.
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { extract, type Extract } from 'tar-stream';
+import type { VerifyProblem, VerifyReport } from '../../contracts/restore';
+import { RELEASE_KEY, REQUEST_KEY, SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
+import { readEntryBody } from './writer';
+
+/** Output step of gunzip: smaller steps locate damage more precisely, at some CPU cost. */
+const GUNZIP_STEP = 4096;
+const TAR_BLOCK = 512;
+const PROGRESS_EVERY = 500;
+export interface VerifyOptions {
+  /** Each entry that passed the checks, in archive order; awaited (backpressure). */
+  onEntry?: (name: string, value: Buffer) => void | Promise<void>;
+  /** Called every few hundred entries (heartbeat here). */
+  onProgress?: (report: VerifyReport) => void;
+  signal?: AbortSignal;
+}
+
+interface StreamFailure {
+  stage: 'source' | 'gzip' | 'tar';
+  error: Error & { code?: string };
+  /** gunzip input consumed before the step that failed. */
+  compressedOffset: number;
+}
+
+/** Remembers which compressed offset produced which tar offset, for the last stretch of gunzip output. */
+class OffsetTrail {
+  private readonly points: Array<{ tar: number; compressed: number }> = [];
+  private tarBytes = 0;
+  private dropped = false;
+
+  add(outputBytes: number, compressedConsumed: number): void {
+    this.tarBytes += outputBytes;
+    this.points.push({ tar: this.tarBytes, compressed: compressedConsumed });
+    if (this.points.length > 1024) {
+      this.points.splice(0, 512);
+      this.dropped = true;
+    }
+  }
+
+  /** How far gunzip had read when its output reached `tarOffset`: the compressed data behind it starts about there. */
+  compressedAt(tarOffset: number): number | undefined {
+    let found = this.dropped ? undefined : 0;
+    for (const point of this.points) {
+      if (point.tar > tarOffset) break;
+      found = point.compressed;
+    }
+    return found;
+  }
+}
+
+/** vCluster's layout: release entry first, then the request entry, then keys strictly ascending in byte order. */
+export function createFormatCheck(): (name: string, type: string) => string | undefined {
+  let position = 0;
+  let lastKey: Buffer | undefined;
+  let sawRequest = false;
+  return (name, type) => {
+    const index = position++;
+    if (type !== 'file') return `is a ${type} entry; a snapshot holds regular files only`;
+    if (name === RELEASE_KEY) return index === 0 ? undefined : 'is the release entry, which must be the first entry';
+    if (name === REQUEST_KEY) {
+      if (sawRequest || lastKey) return 'is the request entry, which must come once, before every key';
+      sawRequest = true;
+      return undefined;
+    }
+    if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) return `is under ${SNAPSHOT_METADATA_PREFIX}, where only the release and request entries belong`;
+    if (name === '') return 'has an empty name';
+    const key = Buffer.from(name, 'utf8');
+    const order = lastKey ? Buffer.compare(key, lastKey) : 1;
+    if (order <= 0) return order === 0 ? 'repeats the key before it' : `is out of order: keys must ascend in byte order, and it sorts before "${lastKey}"`;
+    lastKey = key;
+    return undefined;
+  };
+}
+
+/** A value that claims a Kubernetes encoding but does not parse: a hint where a checksum failure's damage is. */
+export function implausibleValue(value: Buffer): string | undefined {
+  if (value[0] === 0x7b) {
+    try {
+      JSON.parse(value.toString('utf8'));
+      return undefined;
+    } catch {
+      return 'value is not valid JSON';
+    }
+  }
+  if (value.subarray(0, 4).equals(Buffer.from('k8s\0'))) {
+    const raw = protobufField(value, 4, 2);
+    return raw === undefined || protobufField(value, raw.start, 0, raw.end) === undefined ? 'value is not a valid Kubernetes protobuf envelope' : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Walks protobuf wire format in [start, end); returns the bounds of the first length-delimited field `wanted`
+ * (or the whole range when `wanted` is 0), undefined when the bytes are not valid wire format.
+ */
+function protobufField(buf: Buffer, start: number, wanted: number, end = buf.length): { start: number; end: number } | undefined {
+  let found: { start: number; end: number } | undefined = wanted === 0 ? { start, end } : undefined;
+  let i = start;
+  const varint = (): number => {
+    let value = 0;
+    for (let shift = 1; i < end; shift *= 128) {
+      const byte = buf[i++]!;
+      value += (byte & 0x7f) * shift;
+      if (byte < 0x80) return value;
+    }
+    return -1;
+  };
+  while (i < end) {
+    const tag = varint();
+    if (tag < 8) return undefined;
+    const wire = tag % 8;
+    if (wire === 0) {
+      if (varint() < 0) return undefined;
+    } else if (wire === 2) {
+      const length = varint();
+      if (length < 0 || i + length > end) return undefined;
+      if (Math.floor(tag / 8) === wanted && !found) found = { start: i, end: i + length };
+      i += length;
+    } else if (wire === 1 || wire === 5) {
+      i += wire === 1 ? 8 : 4;
+    } else {
+      return undefined;
+    }
+  }
+  return i === end ? found : undefined;
+}
+
+function jsonObject(value: Buffer): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(value.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const field = (value: unknown, key: string): unknown => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined);
+
+interface ArchiveStream {
+  /** The tar entries of the gunzipped archive. */
+  tar: Extract;
+  /** The first stream failure, and where it happened. */
+  failure(): StreamFailure | undefined;
+  /** The compressed offset gunzip had read up to when its output reached `tarOffset`. */
+  compressedAt(tarOffset: number): number;
+  /** Compressed bytes read so far and their sha256 (call once, at the end). */
+  archiveBytes(): number;
+  sha256(): string;
+  close(): void;
+}
+
+/** archive -> sha256 and byte count -> gunzip (its offsets remembered) -> tar. */
+function openArchive(archive: Readable, signal?: AbortSignal): ArchiveStream {
+  const hash = createHash('sha256');
+  let archiveBytes = 0;
+  const gunzip = createGunzip({ chunkSize: GUNZIP_STEP });
+  const tar = extract();
+  const trail = new OffsetTrail();
+  let failure: StreamFailure | undefined;
+  const fail = (stage: StreamFailure['stage']) => (error: Error) => {
+    failure ??= { stage, error, compressedOffset: gunzip.bytesWritten };
+    tar.destroy(failure.error);
+  };
+  const abort = () => fail('source')(signal?.reason instanceof Error ? signal.reason : new Error('verification cancelled'));
+  archive.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    archiveBytes += chunk.length;
+  });
+  gunzip.on('data', (chunk: Buffer) => trail.add(chunk.length, gunzip.bytesWritten));
+  archive.on('error', fail('source'));
+  gunzip.on('error', fail('gzip'));
+  tar.on('error', fail('tar'));
+  signal?.addEventListener('abort', abort);
+  archive.pipe(gunzip).pipe(tar);
+  return {
+    tar,
+    failure: () => failure,
+    compressedAt: (tarOffset) => trail.compressedAt(tarOffset) ?? gunzip.bytesWritten,
+    archiveBytes: () => archiveBytes,
+    sha256: () => hash.digest('hex'),
+    close() {
+      signal?.removeEventListener('abort', abort);
+      archive.unpipe(gunzip);
+      archive.destroy();
+      gunzip.destroy();
+      tar.destroy();
+    },
+  };
+}
+
+/**
+ * Reads the whole archive and checks it. Problems with the archive's content are returned in the report (the first
+ * one; reading stops there); errors of the source stream itself (a broken download) and of `onEntry` are thrown.
+ */
+export async function verifyArchive(archive: Readable, expectedSha256?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const { onEntry, onProgress } = options;
+  const report: VerifyReport = { ok: false, archiveBytes: 0, sha256: '', tarBytes: 0, entries: 0, keys: 0, valueBytes: 0 };
+  if (expectedSha256) report.expectedSha256 = expectedSha256.toLowerCase();
+  const stream = openArchive(archive, options.signal);
+  const checkFormat = createFormatCheck();
+  let lastEntry: { name: string; next: number } | undefined;
+  let suspect: { name: string; reason: string; tarOffset: number } | undefined;
+  try {
+    for await (const entry of stream.tar) {
+      const { name, type, size } = entry.header;
+      const value = await readEntryBody(entry);
+      report.entries++;
+      report.tarBytes = entry.offset + TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
+      lastEntry = { name, next: report.tarBytes };
+      const wrong = checkFormat(name, type) ?? metadataProblem(name, value, report);
+      if (wrong) {
+        const compressedOffset = stream.compressedAt(entry.offset);
+        const message = `entry #${report.entries} "${name}" (tar byte ${entry.offset}, near compressed byte ${compressedOffset}) ${wrong}`;
+        report.problem = { kind: 'format', message, compressedOffset, tarOffset: entry.offset, entry: name };
+        break;
+      }
+      if (!name.startsWith(SNAPSHOT_METADATA_PREFIX)) {
+        report.keys++;
+        report.valueBytes += value.length;
+        report.firstKey ??= name;
+        report.lastKey = name;
+        const reason = suspect ? undefined : implausibleValue(value);
+        if (reason) suspect = { name, reason, tarOffset: entry.offset };
+      }
+      await onEntry?.(name, value);
+      if (report.entries % PROGRESS_EVERY === 0) onProgress?.(report);
+    }
+  } catch (err) {
+    if (err !== stream.failure()?.error) throw err;
+  } finally {
+    stream.close();
+  }
+  report.archiveBytes = stream.archiveBytes();
+  const failure = stream.failure();
+  if (failure?.stage === 'source') throw failure.error;
+  if (failure) {
+    const hint = suspect ? `; the first damaged-looking entry is "${suspect.name}" (${suspect.reason}, near compressed byte ${stream.compressedAt(suspect.tarOffset)})` : '';
+    report.problem = streamProblem(failure, report, lastEntry, stream.compressedAt, hint);
+  } else if (!report.problem) {
+    report.sha256 = stream.sha256();
+    if (report.expectedSha256 && report.expectedSha256 !== report.sha256) {
+      // A changed byte can leave gzip's checksum intact (e.g. a match distance pointing at identical data).
+      const message = `the archive's sha256 ${report.sha256} (${report.archiveBytes} bytes) does not match the recorded ${report.expectedSha256}: it reads cleanly but was changed after it was written`;
+      report.problem = { kind: 'digest', message };
+    }
+  }
+  report.ok = !report.problem;
+  return report;
+}
+
+/** The release and request entries must be what `vcluster restore` can read. */
+function metadataProblem(name: string, value: Buffer, report: VerifyReport): string | undefined {
+  if (name !== RELEASE_KEY && name !== REQUEST_KEY) return undefined;
+  const json = jsonObject(value);
+  if (!json) return 'is not a JSON object';
+  if (name === RELEASE_KEY) {
+    report.release = { releaseName: text(json.releaseName), releaseNamespace: text(json.releaseNamespace), chartName: text(json.chartName), chartVersion: text(json.chartVersion) };
+  } else {
+    report.request = { name: text(field(json.metadata, 'name')), url: text(field(json.spec, 'url')) };
+  }
+  return undefined;
+}
+
+function streamProblem(
+  failure: StreamFailure,
+  report: VerifyReport,
+  last: { name: string; next: number } | undefined,
+  near: (tarOffset: number) => number,
+  hint: string,
+): VerifyProblem {
+  const { error } = failure;
+  const after = last ? `after entry #${report.entries} "${last.name}"` : 'before the first entry';
+  if (failure.stage === 'tar') {
+    const tarOffset = last?.next ?? 0;
+    const compressedOffset = near(tarOffset);
+    const message = `unreadable tar data at tar byte ${tarOffset} (near compressed byte ${compressedOffset}), ${after}: ${error.message}`;
+    return { kind: 'tar', message, tarOffset, compressedOffset, entry: last?.name };
+  }
+  if (error.code === 'Z_BUF_ERROR') {
+    const message = `the archive is truncated: the gzip stream stops at compressed byte ${report.archiveBytes}, ${after}`;
+    return { kind: 'gzip', message, compressedOffset: report.archiveBytes, entry: last?.name };
+  }
+  if (/incorrect (data|length) check/.test(error.message)) {
+    // The gzip trailer's CRC-32 only says that something before it is wrong, not where.
+    const compressedOffset = Math.max(report.archiveBytes - 8, 0);
+    const message = `the gzip checksum at compressed byte ${compressedOffset} (the trailer) does not match the data: the archive is corrupt before it${hint}`;
+    return { kind: 'gzip', message, compressedOffset, entry: last?.name };
+  }
+  const message = `the gzip data is corrupt at compressed byte ${failure.compressedOffset} (detected within the next few KiB), ${after}: ${error.message}`;
+  return { kind: 'gzip', message, compressedOffset: failure.compressedOffset, entry: last?.name };
+}
+

@@ -1,0 +1,150 @@
+// vcluster.yaml -> one normalized SnapshotPolicy (SPEC section 2). Pure: no I/O, no clock.
+import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import type { ClusterRef, SnapshotPolicy, StateSource } from '../../contracts/definitions';
+import { POLICY_DEFAULTS, type PolicyDefaults } from './defaults';
+import { joinPath, PolicyValidationError, type ConfigIssue } from './issues';
+import { blockSchema, type BlockForm, type ParsedBlock } from './schema';
+import { deriveStateSource } from './state';
+import { describeType, getIn, isRecord } from './values';
+
+export interface PolicyOverrides {
+  /** Fallbacks for what the vcluster.yaml leaves out (the product's defaults otherwise). */
+  defaults?: Partial<PolicyDefaults>;
+  /** A state source that wins over the vcluster.yaml, e.g. from the CLI or the platform. */
+  state?: StateSource;
+  /** Chart identity for the archive's release entry. */
+  release?: { chartName: string; chartVersion: string };
+  /** The `chart` label of `vc-config-<name>` (e.g. `vcluster-0.30.0`): the release when `release` is not given. */
+  chartLabel?: string;
+}
+
+export type PolicyParseResult =
+  | { ok: true; policy: SnapshotPolicy }
+  | { ok: true; policy: null; reason: 'disabled' | 'absent' }
+  | { ok: false; errors: ConfigIssue[] };
+
+const CURRENT_PATH = ['snapshots', 'auto'];
+const LEGACY_PATH = ['external', 'platform', 'autoSnapshot'];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Parses vcluster.yaml text (YAML 1.1, as Helm reads values: `enabled: yes` is true). */
+export function parsePolicy(yamlText: string, cluster: ClusterRef, overrides: PolicyOverrides = {}): PolicyParseResult {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(yamlText, { version: '1.1', prettyErrors: false, lineCounter });
+  if (document.errors.length > 0) {
+    return { ok: false, errors: document.errors.map((error) => ({ path: '', message: yamlErrorMessage(error, lineCounter) })) };
+  }
+  return parsePolicyValues(document.toJS({ maxAliasCount: 100 }), cluster, overrides);
+}
+
+/** Parses already-decoded values, e.g. Helm values from `vc-config-<name>` or an object from the client API. */
+export function parsePolicyValues(values: unknown, cluster: ClusterRef, overrides: PolicyOverrides = {}): PolicyParseResult {
+  if (values === undefined || values === null) return { ok: true, policy: null, reason: 'absent' };
+  if (!isRecord(values)) {
+    return { ok: false, errors: [{ path: '', message: `the vcluster.yaml must be a mapping, got ${describeType(values)}` }] };
+  }
+  const errors: ConfigIssue[] = [...checkCluster(cluster), ...checkParents(values)];
+  const current = getIn(values, CURRENT_PATH);
+  const legacy = getIn(values, LEGACY_PATH);
+  const legacyEnabled = getIn(legacy, ['enabled']);
+  const legacyPath = joinPath('', LEGACY_PATH);
+  let form: BlockForm;
+  if (current !== undefined && current !== null) {
+    form = 'current';
+    if (legacyEnabled === true) {
+      errors.push({ path: `${legacyPath}.enabled`, message: 'conflicts with snapshots.auto; keep only snapshots.auto (the current form)' });
+    }
+  } else if (legacy !== undefined && legacy !== null) {
+    form = 'legacy';
+    if (isRecord(legacy) && (legacyEnabled === false || legacyEnabled === undefined || legacyEnabled === null)) {
+      return errors.length > 0 ? { ok: false, errors } : { ok: true, policy: null, reason: 'disabled' };
+    }
+  } else {
+    return errors.length > 0 ? { ok: false, errors } : { ok: true, policy: null, reason: 'absent' };
+  }
+  const blockPath = joinPath('', form === 'current' ? CURRENT_PATH : LEGACY_PATH);
+  const parsed = blockSchema(form, cluster.namespace).safeParse(form === 'current' ? current : legacy);
+  if (!parsed.success) {
+    errors.push(...parsed.error.issues.map((issue) => ({ path: joinPath(blockPath, issue.path), message: issue.message })));
+  }
+  if (!parsed.success || errors.length > 0) return { ok: false, errors: dedupe(errors) };
+  const state = overrides.state ?? parsed.data.etcd ?? deriveStateSource(values, cluster, blockPath);
+  return { ok: true, policy: buildPolicy(parsed.data, cluster, state, overrides) };
+}
+
+/** The policy, or null when auto snapshots are off; throws PolicyValidationError listing every issue. */
+export function loadPolicyOrThrow(yamlText: string, cluster: ClusterRef, overrides: PolicyOverrides = {}): SnapshotPolicy | null {
+  const result = parsePolicy(yamlText, cluster, overrides);
+  if (!result.ok) throw new PolicyValidationError(cluster, result.errors);
+  return result.policy;
+}
+
+function buildPolicy(block: ParsedBlock, cluster: ClusterRef, state: StateSource, overrides: PolicyOverrides): SnapshotPolicy {
+  const defaults: PolicyDefaults = { ...POLICY_DEFAULTS, ...overrides.defaults };
+  const policy: SnapshotPolicy = {
+    cluster: { name: cluster.name, namespace: cluster.namespace },
+    schedule: block.schedule,
+    timezone: block.timezone ?? defaults.timezone,
+    retention: {
+      periodDays: block.retention?.period ?? defaults.retentionPeriodDays,
+      maxSnapshots: block.retention?.maxSnapshots ?? defaults.maxSnapshots,
+    },
+    storage: block.storage,
+    volumes: {
+      enabled: block.volumes?.enabled ?? defaults.volumesEnabled,
+      concurrency: block.volumes?.concurrency ?? defaults.volumeConcurrency,
+    },
+    overlap: block.overlap ?? defaults.overlap,
+    catchupWindowSeconds: block.catchupWindowSeconds ?? defaults.catchupWindowSeconds,
+    state,
+  };
+  const release = overrides.release ?? releaseFromChartLabel(overrides.chartLabel);
+  if (release) policy.release = { chartName: release.chartName, chartVersion: release.chartVersion };
+  return policy;
+}
+
+/** Helm's `chart` label is `<name>-<version>`; the version starts at the first `-<digit>`. */
+export function releaseFromChartLabel(label: string | undefined): { chartName: string; chartVersion: string } | undefined {
+  const match = /^(.+?)-(v?\d+\.\d+\.\d+\S*)$/.exec(label?.trim() ?? '');
+  return match ? { chartName: match[1], chartVersion: match[2] } : undefined;
+}
+
+function yamlErrorMessage(error: YAMLError, lineCounter: LineCounter): string {
+  const { line, col } = lineCounter.linePos(error.pos[0]);
+  return `invalid YAML at line ${line}, column ${col}: ${error.message}`;
+}
+
+function checkCluster(cluster: ClusterRef): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const key of ['name', 'namespace'] as const) {
+    const value: unknown = cluster[key];
+    if (typeof value !== 'string' || value.length > 63 || !DNS_LABEL.test(value)) {
+      issues.push({ path: `cluster.${key}`, message: `must be a DNS label (lowercase letters, digits and "-", at most 63), got ${JSON.stringify(value)}` });
+    }
+  }
+  return issues;
+}
+
+/** `snapshots: "on"` and the like: a parent of either block that is not a mapping. */
+function checkParents(values: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const path of [CURRENT_PATH, LEGACY_PATH]) {
+    for (let depth = 1; depth <= path.length; depth += 1) {
+      const value = getIn(values, path.slice(0, depth));
+      if (value === undefined || value === null || isRecord(value)) continue;
+      issues.push({ path: joinPath('', path.slice(0, depth)), message: `expected a mapping, got ${describeType(value)}` });
+      break;
+    }
+  }
+  return issues;
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.path}\u0000${issue.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,77 @@
+// The auto-snapshot block, in either form, parsed into the policy fields it owns.
+import { z } from 'zod';
+import { OVERLAP_POLICIES, type OverlapPolicyName, type StateSource, type StorageLocation } from '../../contracts/definitions';
+import { checkSchedule } from './cron';
+import { MAX_RETENTION_PERIOD_DAYS, MIN_CATCHUP_WINDOW_SECONDS } from './defaults';
+import { optionalBoolean, optionalDurationSeconds, optionalMapping, optionalPositiveInt, optionalString, typeMessage } from './fields';
+import { explicitStateSchema } from './state';
+import { storageSchema } from './storage';
+import { checkTimezone } from './timezone';
+
+export type BlockForm = 'legacy' | 'current';
+
+/** What the block says; fields it leaves out are undefined and get their defaults later. */
+export interface ParsedBlock {
+  enabled?: boolean;
+  schedule: string;
+  timezone?: string;
+  retention?: { period?: number; maxSnapshots?: number } | null;
+  storage: StorageLocation;
+  volumes?: { enabled?: boolean; concurrency?: number } | null;
+  overlap?: OverlapPolicyName;
+  catchupWindowSeconds?: number;
+  etcd?: StateSource | null;
+}
+
+const SCHEDULE_REQUIRED = 'required (a 5-field cron expression or a descriptor such as @daily or @every 6h)';
+
+const scheduleSchema = z
+  .string({ error: typeMessage('a string', SCHEDULE_REQUIRED) })
+  .refine((text) => text.trim() !== '', { error: SCHEDULE_REQUIRED })
+  .transform((text, ctx) => {
+    const checked = checkSchedule(text);
+    if (checked.ok) return checked.schedule;
+    ctx.addIssue({ code: 'custom', message: `invalid cron expression "${text.trim()}" (${checked.reason})` });
+    return z.NEVER;
+  });
+
+const timezoneSchema = optionalString().transform((name, ctx) => {
+  if (name === undefined) return undefined;
+  const checked = checkTimezone(name);
+  if (checked.ok) return checked.timezone;
+  ctx.addIssue({ code: 'custom', message: checked.reason });
+  return z.NEVER;
+});
+
+const overlapSchema = optionalString().transform((name, ctx) => {
+  if (name === undefined) return undefined;
+  const overlap = OVERLAP_POLICIES.find((policy) => policy === name.toUpperCase().replace(/-/g, '_'));
+  if (overlap !== undefined) return overlap;
+  ctx.addIssue({ code: 'custom', message: `must be one of ${OVERLAP_POLICIES.join(', ')}, got "${name}"` });
+  return z.NEVER;
+});
+
+// The current form has no `enabled`: present means on. `enabled: false` there would silently do the opposite.
+const currentEnabledSchema = optionalBoolean().refine((enabled) => enabled !== false, {
+  error: 'not part of snapshots.auto, where the block being present means on; remove snapshots.auto to turn auto snapshots off',
+});
+
+export function blockSchema(form: BlockForm, clusterNamespace: string): z.ZodType<ParsedBlock> {
+  return z.looseObject(
+    {
+      enabled: form === 'legacy' ? optionalBoolean() : currentEnabledSchema,
+      schedule: scheduleSchema,
+      timezone: timezoneSchema,
+      retention: optionalMapping({
+        period: optionalPositiveInt(MAX_RETENTION_PERIOD_DAYS, ' days'),
+        maxSnapshots: optionalPositiveInt(),
+      }),
+      storage: storageSchema(clusterNamespace),
+      volumes: optionalMapping({ enabled: optionalBoolean(), concurrency: optionalPositiveInt() }),
+      overlap: overlapSchema,
+      catchupWindow: optionalDurationSeconds(MIN_CATCHUP_WINDOW_SECONDS, "Temporal's minimum catch-up window"),
+      etcd: explicitStateSchema(clusterNamespace).nullish(),
+    },
+    { error: typeMessage('a mapping') },
+  ).transform(({ catchupWindow, ...block }) => ({ ...block, catchupWindowSeconds: catchupWindow }));
+}

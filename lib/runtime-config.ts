@@ -1,0 +1,81 @@
+// The one config loader for the worker and the CLI: Temporal connection from environment / temporal.toml profiles
+// (@temporalio/envconfig), the host cluster from KUBECONFIG or in-cluster credentials.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import * as k8s from '@kubernetes/client-node';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { TASK_QUEUE } from '../contracts/definitions';
+import { parseGoDuration } from './policy/duration';
+
+/** Four dumps at once: about 4 × 60 MiB of buffers, and more than enough to keep a few cores busy. */
+export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
+/** Ten minutes: CSI drivers usually cut a snapshot in seconds; a large cloud volume can take minutes. */
+export const DEFAULT_VOLUME_READY_TIMEOUT_SECONDS = 600;
+
+export interface RuntimeConfig {
+  temporal: ReturnType<typeof loadClientConnectConfig>;
+  taskQueue: string;
+  kube?: k8s.KubeConfig;
+  /** Temporal runtime metrics (VCSNAP_METRICS_PORT); absent = off. */
+  metricsPort?: number;
+  /** The product's own metrics (VCSNAP_PRODUCT_METRICS_PORT, default 9465; `off` = none). */
+  productMetricsPort?: number;
+  /** Path of a prebuilt workflow bundle (VCSNAP_WORKFLOW_BUNDLE); absent = bundle from source at start. */
+  workflowBundle?: string;
+  /** Dumps this worker runs at once (VCSNAP_MAX_CONCURRENT_DUMPS, default 4); more wait their turn. */
+  maxConcurrentDumps: number;
+  /** How long a volume snapshot may take to become ready (VCSNAP_VOLUME_READY_TIMEOUT, a Go duration; default 10m). */
+  volumeReadyTimeoutSeconds: number;
+}
+
+/** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
+export function loadKubeConfig(): k8s.KubeConfig | undefined {
+  const inCluster = existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
+  if (!process.env.KUBECONFIG && !existsSync(join(homedir(), '.kube', 'config')) && !inCluster) return undefined;
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromDefault();
+  return kubeConfig;
+}
+
+export const DEFAULT_PRODUCT_METRICS_PORT = 9465;
+
+function portFrom(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
+  const raw = env[name];
+  if (!raw) return fallback;
+  if (raw === 'off') return undefined;
+  const port = Number(raw);
+  if (!(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`${name}: not a port number: ${raw}`);
+  return port;
+}
+
+function positiveIntegerFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!(Number.isInteger(value) && value > 0)) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function durationSecondsFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (!raw) return fallback;
+  const milliseconds = parseGoDuration(raw);
+  if (milliseconds === undefined || milliseconds < 1000) throw new Error(`${name}: expected a duration of at least 1s such as "10m" or "1h", got ${JSON.stringify(raw)}`);
+  return milliseconds / 1000;
+}
+
+export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const metricsPort = portFrom(env, 'VCSNAP_METRICS_PORT');
+  const productMetricsPort = portFrom(env, 'VCSNAP_PRODUCT_METRICS_PORT', DEFAULT_PRODUCT_METRICS_PORT);
+  return {
+    temporal: loadClientConnectConfig(),
+    taskQueue: env.VCSNAP_TASK_QUEUE || TASK_QUEUE,
+    kube: loadKubeConfig(),
+    metricsPort,
+    productMetricsPort,
+    workflowBundle: env.VCSNAP_WORKFLOW_BUNDLE || undefined,
+    maxConcurrentDumps: positiveIntegerFrom(env, 'VCSNAP_MAX_CONCURRENT_DUMPS', DEFAULT_MAX_CONCURRENT_DUMPS),
+    volumeReadyTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_VOLUME_READY_TIMEOUT', DEFAULT_VOLUME_READY_TIMEOUT_SECONDS),
+  };
+}

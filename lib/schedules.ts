@@ -1,0 +1,272 @@
+// One Temporal Schedule per virtual cluster: apply (idempotent), remove, pause/resume, trigger, backfill, describe,
+// list and sync. Apply and sync change only what the configuration owns (spec, action, policies): an operator's
+// pause and note survive them.
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptionsAction,
+  type ScheduleUpdateOptions,
+} from '@temporalio/client';
+import {
+  SEARCH_ATTRIBUTES,
+  TASK_QUEUE,
+  WORKFLOW_TYPES,
+  type ClusterRef,
+  type OverlapPolicyName,
+  type SnapshotPolicy,
+  type SnapshotWorkflowInput,
+} from '../contracts/definitions';
+import { mapLimit } from './concurrency';
+import { scheduleIdFor } from '../contracts/naming';
+
+export const SCHEDULE_ID_PREFIX = 'vcsnap.';
+
+export interface ScheduleTarget {
+  client: Client;
+  /** Task queue the worker polls; default `vcsnap`. */
+  taskQueue?: string;
+}
+
+export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
+
+function overlapOf(name: OverlapPolicyName): ScheduleOverlapPolicy {
+  return ScheduleOverlapPolicy[name];
+}
+
+function actionFor(policy: SnapshotPolicy, taskQueue: string): ScheduleOptionsAction {
+  const input: SnapshotWorkflowInput = { policy };
+  return {
+    type: 'startWorkflow',
+    workflowType: WORKFLOW_TYPES.snapshot,
+    workflowId: scheduleIdFor(policy.cluster),
+    taskQueue,
+    args: [input],
+    typedSearchAttributes: [
+      { key: SEARCH_ATTRIBUTES.clusterName, value: policy.cluster.name },
+      { key: SEARCH_ATTRIBUTES.clusterNamespace, value: policy.cluster.namespace },
+      { key: SEARCH_ATTRIBUTES.snapshotStatus, value: 'InProgress' },
+    ],
+    staticSummary: `Snapshot of vCluster ${policy.cluster.namespace}/${policy.cluster.name}`,
+  };
+}
+
+function desired(policy: SnapshotPolicy, taskQueue: string) {
+  return {
+    spec: { cronExpressions: [policy.schedule], timezone: policy.timezone },
+    action: actionFor(policy, taskQueue),
+    policies: { overlap: overlapOf(policy.overlap), catchupWindow: policy.catchupWindowSeconds * 1000, pauseOnFailure: false },
+  };
+}
+
+/** The policy a schedule was applied from: the action's single input carries it. */
+export function policyOf(description: ScheduleDescription): SnapshotPolicy | undefined {
+  const action = description.action as { type: string; args?: unknown[] };
+  const input = action.args?.[0] as SnapshotWorkflowInput | undefined;
+  return input?.policy;
+}
+
+function samePolicy(description: ScheduleDescription, policy: SnapshotPolicy, taskQueue: string): boolean {
+  const action = description.action as { taskQueue?: string };
+  return JSON.stringify(policyOf(description)) === JSON.stringify(policy) && action.taskQueue === taskQueue;
+}
+
+/** Who created a schedule: sync only ever deletes the ones it created itself. */
+export type PolicyOrigin = 'api' | 'discovery';
+
+export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api'): Promise<ApplyOutcome> {
+  const taskQueue = target.taskQueue ?? TASK_QUEUE;
+  const scheduleId = scheduleIdFor(policy.cluster);
+  const handle = target.client.schedule.getHandle(scheduleId);
+  let existing: ScheduleDescription | undefined;
+  try {
+    existing = await handle.describe();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  const wanted = desired(policy, taskQueue);
+  if (!existing) {
+    await target.client.schedule.create({
+      scheduleId,
+      ...wanted,
+      memo: { cluster: policy.cluster, managedBy: 'vcsnap', origin },
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.clusterName, value: policy.cluster.name },
+        { key: SEARCH_ATTRIBUTES.clusterNamespace, value: policy.cluster.namespace },
+      ],
+    });
+    return 'created';
+  }
+  if (samePolicy(existing, policy, taskQueue)) return 'unchanged';
+  // A whole new spec replaces the old calendars; state (pause and note) is carried over untouched.
+  await handle.update((previous): ScheduleUpdateOptions => ({ ...previous, ...wanted, state: previous.state }));
+  return 'updated';
+}
+
+export async function removePolicy(target: ScheduleTarget, cluster: ClusterRef): Promise<boolean> {
+  try {
+    await target.client.schedule.getHandle(scheduleIdFor(cluster)).delete();
+    return true;
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return false;
+    throw err;
+  }
+}
+
+export async function pause(target: ScheduleTarget, cluster: ClusterRef, note = 'paused with vcsnap'): Promise<void> {
+  await target.client.schedule.getHandle(scheduleIdFor(cluster)).pause(note);
+}
+
+export async function resume(target: ScheduleTarget, cluster: ClusterRef, note = 'resumed with vcsnap'): Promise<void> {
+  await target.client.schedule.getHandle(scheduleIdFor(cluster)).unpause(note);
+}
+
+/** Runs the schedule's action now with the schedule's own overlap policy (not the SDK's ALLOW_ALL default). */
+export async function triggerNow(target: ScheduleTarget, cluster: ClusterRef): Promise<void> {
+  const handle = target.client.schedule.getHandle(scheduleIdFor(cluster));
+  const description = await handle.describe();
+  await handle.trigger(description.policies.overlap);
+}
+
+/**
+ * Takes every fire of a past window. BUFFER_ALL rather than the schedule's own policy: under SKIP a window's fires,
+ * all due at once, would collapse into one run; buffered, they still run one at a time, oldest first.
+ */
+export async function backfill(target: ScheduleTarget, cluster: ClusterRef, start: Date, end: Date): Promise<void> {
+  await target.client.schedule.getHandle(scheduleIdFor(cluster)).backfill({ start, end, overlap: ScheduleOverlapPolicy.BUFFER_ALL });
+}
+
+export interface PolicyDescription {
+  scheduleId: string;
+  cluster: ClusterRef;
+  policy?: SnapshotPolicy;
+  paused: boolean;
+  note?: string;
+  nextFireTimes: Date[];
+  recentRuns: { scheduledAt: Date; takenAt: Date; workflowId: string; runId: string }[];
+  runningWorkflowIds: string[];
+}
+
+export async function describe(target: ScheduleTarget, cluster: ClusterRef): Promise<PolicyDescription> {
+  const scheduleId = scheduleIdFor(cluster);
+  const description = await target.client.schedule.getHandle(scheduleId).describe();
+  return {
+    scheduleId,
+    cluster,
+    policy: policyOf(description),
+    paused: description.state.paused,
+    note: description.state.note,
+    nextFireTimes: description.info.nextActionTimes,
+    recentRuns: description.info.recentActions.map((a) => ({
+      scheduledAt: a.scheduledAt,
+      takenAt: a.takenAt,
+      workflowId: a.action.workflow.workflowId,
+      runId: a.action.workflow.firstExecutionRunId,
+    })),
+    runningWorkflowIds: description.info.runningActions.map((a) => a.workflow.workflowId),
+  };
+}
+
+export interface PolicySummary {
+  scheduleId: string;
+  cluster?: ClusterRef;
+  origin?: PolicyOrigin;
+  paused: boolean;
+  note?: string;
+  nextFireTime?: Date;
+  timezone?: string;
+}
+
+export async function listPolicies(target: ScheduleTarget): Promise<PolicySummary[]> {
+  const summaries: PolicySummary[] = [];
+  for await (const schedule of target.client.schedule.list()) {
+    if (!schedule.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
+    summaries.push({
+      scheduleId: schedule.scheduleId,
+      cluster: schedule.memo?.cluster as ClusterRef | undefined,
+      origin: schedule.memo?.origin as PolicyOrigin | undefined,
+      paused: schedule.state.paused,
+      note: schedule.state.note,
+      nextFireTime: schedule.info.nextActionTimes[0],
+      timezone: schedule.spec?.timezone,
+    });
+  }
+  return summaries.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+}
+
+export interface SyncReport {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  deleted: string[];
+  /** Clusters whose configuration is invalid: their existing schedule is left as it was. */
+  invalid: Array<{ scheduleId: string; error: string }>;
+  /** Valid policies Temporal did not take (the reason is the server's): the next sync tries them again. */
+  failed: Array<{ scheduleId: string; error: string }>;
+}
+
+/** Schedules sync applies at once: a thousand clusters reconcile in seconds without flooding the frontend. */
+export const SYNC_CONCURRENCY = 8;
+
+/**
+ * Reconciles every discovered cluster: enabled policies are applied, disabled or removed ones (and schedules of
+ * clusters that no longer exist) are deleted. `clusters` lists every cluster discovery saw, with its policy or null.
+ * Only schedules that sync itself created are deleted: one applied from a file or the API stays until removed.
+ * One cluster's failure never stops the others: it is reported in `failed`.
+ */
+export async function sync(
+  target: ScheduleTarget,
+  clusters: Array<{ cluster: ClusterRef; policy: SnapshotPolicy | null; error?: string }>,
+): Promise<SyncReport> {
+  const report: SyncReport = { created: [], updated: [], unchanged: [], deleted: [], invalid: [], failed: [] };
+  const wanted = new Set<string>();
+  const toApply: SnapshotPolicy[] = [];
+  for (const { cluster, policy, error } of clusters) {
+    if (error) {
+      // Bad input loses nothing: keep whatever schedule the last good configuration made.
+      wanted.add(scheduleIdFor(cluster));
+      report.invalid.push({ scheduleId: scheduleIdFor(cluster), error });
+    } else if (policy) {
+      wanted.add(scheduleIdFor(cluster));
+      toApply.push(policy);
+    }
+  }
+  await mapLimit(toApply, SYNC_CONCURRENCY, async (policy) => {
+    const scheduleId = scheduleIdFor(policy.cluster);
+    try {
+      report[await applyPolicy(target, policy, 'discovery')].push(scheduleId);
+    } catch (err) {
+      report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+  for (const existing of await listPolicies(target)) {
+    if (wanted.has(existing.scheduleId) || existing.origin !== 'discovery') continue;
+    await target.client.schedule.getHandle(existing.scheduleId).delete();
+    report.deleted.push(existing.scheduleId);
+  }
+  for (const list of [report.created, report.updated, report.unchanged]) list.sort();
+  report.failed.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+  return report;
+}
+
+/** The schedule that runs discovery + sync inside the worker; its ID is outside the per-cluster `vcsnap.` prefix. */
+export const SYNC_SCHEDULE_ID = 'vcsnap-sync';
+
+export async function scheduleSync(target: ScheduleTarget, cron: string): Promise<ApplyOutcome> {
+  const taskQueue = target.taskQueue ?? TASK_QUEUE;
+  const wanted = {
+    spec: { cronExpressions: [cron] },
+    action: { type: 'startWorkflow' as const, workflowType: 'syncWorkflow', workflowId: SYNC_SCHEDULE_ID, taskQueue, args: [{ taskQueue }] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 },
+  };
+  const handle = target.client.schedule.getHandle(SYNC_SCHEDULE_ID);
+  try {
+    await handle.update((previous) => ({ ...previous, ...wanted, state: previous.state }));
+    return 'updated';
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  await target.client.schedule.create({ scheduleId: SYNC_SCHEDULE_ID, ...wanted });
+  return 'created';
+}

@@ -1,0 +1,156 @@
+// Directory backend (vCluster's `container` storage): `<dir>/<name>.tar.gz` and `<dir>/<name>.json`, each written
+// to a hidden `.<file>.partial-<random>` first, fsynced, then renamed into place, so a reader never sees a torn file.
+// URL form: `container://` + absolute path, e.g. `container:///data/snapshots/demo-2026-11-23T12-00-00Z.tar.gz`
+// (the same form `vcluster snapshot create` accepts).
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { FileLocation } from '../../contracts/definitions';
+import { ARCHIVE_SUFFIX, RECORD_SUFFIX, assertSnapshotName, badConfiguration, digesting, errorMessage, objectNotFound, parseRecord, serializeRecord } from './common';
+import { mapLimit } from '../concurrency';
+import type { ArchiveListing, SnapshotStore, StoredObject } from './types';
+
+export function createFileStore(location: FileLocation): SnapshotStore {
+  const dir = resolve(location.path);
+  const pathOf = (snapshotName: string, suffix: string): string => {
+    assertSnapshotName(snapshotName);
+    return join(dir, snapshotName + suffix);
+  };
+  const urlOf = (path: string): string => `container://${path}`;
+
+  /** Writes `chunks` to a partial file, fsyncs it, renames it to `target`; removes the partial file on failure. */
+  const writeAtomically = async (target: string, chunks: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> => {
+    await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+      throw fsFailure(err, `create snapshot directory ${dir}`);
+    });
+    // A writer killed mid-write (kill -9, node lost) leaves its partial file; the next write of the target removes it.
+    const partialPrefix = `.${basename(target)}.partial-`;
+    const abandoned = (await readdir(dir).catch((): string[] => [])).filter((name) => name.startsWith(partialPrefix));
+    await Promise.all(abandoned.map((name) => rm(join(dir, name), { force: true })));
+    const partial = join(dir, `${partialPrefix}${randomBytes(6).toString('hex')}`);
+    const handle = await open(partial, 'wx').catch((err: unknown) => {
+      throw fsFailure(err, `write into ${dir}`);
+    });
+    try {
+      try {
+        if (chunks instanceof Uint8Array) await writeAll(handle, chunks);
+        else for await (const chunk of chunks) await writeAll(handle, chunk);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(partial, target);
+    } catch (err) {
+      await rm(partial, { force: true });
+      throw err;
+    }
+    await syncDirectory(dir);
+  };
+
+  const listNames = async (suffix: string): Promise<string[]> => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw fsFailure(err, `list ${dir}`);
+    });
+    return entries
+      .filter((e) => e.isFile() && !e.name.startsWith('.') && e.name.endsWith(suffix))
+      .map((e) => e.name.slice(0, -suffix.length))
+      .sort();
+  };
+
+  const store: SnapshotStore = {
+    urlFor: (snapshotName) => urlOf(pathOf(snapshotName, ARCHIVE_SUFFIX)),
+
+    async putArchive(snapshotName, archive, signal): Promise<StoredObject> {
+      const path = pathOf(snapshotName, ARCHIVE_SUFFIX);
+      const body = digesting(archive, signal);
+      await writeAtomically(path, body.stream).catch((err: unknown) => {
+        body.stream.destroy();
+        throw signal?.aborted ? signal.reason : err;
+      });
+      return { snapshotName, url: urlOf(path), ...body.result() };
+    },
+
+    async headArchive(snapshotName) {
+      const stats = await statOrUndefined(pathOf(snapshotName, ARCHIVE_SUFFIX));
+      return stats && { bytes: stats.size };
+    },
+
+    async getArchive(snapshotName): Promise<Readable> {
+      const path = pathOf(snapshotName, ARCHIVE_SUFFIX);
+      if (!(await statOrUndefined(path))) throw objectNotFound(`snapshot archive ${urlOf(path)} does not exist`);
+      return createReadStream(path);
+    },
+
+    async listArchives(): Promise<ArchiveListing[]> {
+      const names = await listNames(ARCHIVE_SUFFIX);
+      const listings = await mapLimit(names, 16, async (snapshotName) => {
+        const path = join(dir, snapshotName + ARCHIVE_SUFFIX);
+        const stats = await statOrUndefined(path);
+        return stats && { snapshotName, url: urlOf(path), bytes: stats.size, lastModified: stats.mtime.toISOString() };
+      });
+      return listings.filter((listing) => listing !== undefined);
+    },
+
+    async deleteArchive(snapshotName) {
+      await rm(pathOf(snapshotName, ARCHIVE_SUFFIX), { force: true });
+    },
+
+    async putRecord(record) {
+      await writeAtomically(pathOf(record.snapshotName, RECORD_SUFFIX), serializeRecord(record));
+    },
+
+    async getRecord(snapshotName) {
+      const path = pathOf(snapshotName, RECORD_SUFFIX);
+      const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw fsFailure(err, `read ${path}`);
+      });
+      return text === undefined ? undefined : parseRecord(text, path);
+    },
+
+    async listRecords() {
+      const records = await mapLimit(await listNames(RECORD_SUFFIX), 16, (name) => store.getRecord(name));
+      return records.filter((r) => r !== undefined);
+    },
+
+    async deleteRecord(snapshotName) {
+      await rm(pathOf(snapshotName, RECORD_SUFFIX), { force: true });
+    },
+  };
+  return store;
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten;
+  }
+}
+
+async function statOrUndefined(path: string): Promise<{ size: number; mtime: Date } | undefined> {
+  return stat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+}
+
+/** Makes the rename durable; some file systems refuse fsync on a directory, which is not worth failing for. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync().catch(() => undefined);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Permission and read-only problems are the operator's to fix; anything else (e.g. a full disk) may pass. */
+function fsFailure(err: unknown, action: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR') {
+    return badConfiguration(`cannot ${action}: ${errorMessage(err)}`, err);
+  }
+  return err;
+}

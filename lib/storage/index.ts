@@ -1,0 +1,30 @@
+// The one entry point to storage: a policy's location (plus credentials resolved inside the activity) -> a store.
+import type { FileLocation, OciLocation, S3Location, StorageLocation } from '../../contracts/definitions';
+import { badConfiguration } from './common';
+import { createFileStore } from './file';
+import { createOciStore } from './oci';
+import { createS3Store } from './s3';
+import type { RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials } from './types';
+
+export type { ArchiveListing, PutArchiveOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
+
+/**
+ * Credentials are the resolved values, never logged: S3 `{accessKeyId, secretAccessKey, sessionToken?}` (undefined =
+ * the AWS default chain), OCI `{username, password}` (undefined = anonymous), none for a directory.
+ */
+export function createStore(location: S3Location, credentials?: S3Credentials): SnapshotStore;
+export function createStore(location: OciLocation, credentials?: RegistryCredentials): SnapshotStore;
+export function createStore(location: FileLocation): SnapshotStore;
+export function createStore(location: StorageLocation, credentials?: StorageCredentials): SnapshotStore;
+export function createStore(location: StorageLocation, credentials?: StorageCredentials): SnapshotStore {
+  switch (location.type) {
+    case 's3':
+      if (credentials && !('accessKeyId' in credentials)) throw badConfiguration('S3 storage needs AWS access-key credentials, got a username/password');
+      return createS3Store(location, credentials);
+    case 'oci':
+      if (credentials && !('username' in credentials)) throw badConfiguration('OCI storage needs a registry username/password, got AWS keys');
+      return createOciStore(location, credentials);
+    case 'container':
+      return createFileStore(location);
+  }
+}

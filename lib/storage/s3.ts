@@ -1,0 +1,238 @@
+// S3 backend: `<prefix>/<name>.tar.gz` streamed with a multipart upload, `<prefix>/<name>.json` beside it.
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type ChecksumAlgorithm,
+  type PutObjectCommandInput,
+  type ServerSideEncryption,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Location, SnapshotRecord } from '../../contracts/definitions';
+import { ARCHIVE_SUFFIX, RECORD_SUFFIX, assertSnapshotName, badConfiguration, badCredentials, digesting, errorMessage, locationNotFound, objectNotFound, parseRecord, serializeRecord } from './common';
+import { mapLimit } from '../concurrency';
+import type { ArchiveListing, PutArchiveOptions, S3Credentials, SnapshotStore, StoredObject } from './types';
+
+export interface S3StoreOptions {
+  /** Multipart part size; memory used by an upload is about partSize * queueSize. */
+  partSize?: number;
+  queueSize?: number;
+}
+
+// 8 MiB parts, 4 in flight: 32 MiB of buffers. Loopback MinIO takes the archive as fast with 16 MiB parts (the bench),
+// and 10,000 parts of 8 MiB still hold 78 GiB, far beyond etcd's 8 GiB quota.
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 4;
+const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const;
+const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken']);
+
+/**
+ * `skipClientCredentials` and the inline-credential flag are about where credentials come from; the caller has
+ * already resolved them, so this factory only sees the result (undefined = the AWS default chain).
+ */
+export function createS3Store(location: S3Location, credentials?: S3Credentials, options: S3StoreOptions = {}): SnapshotStore {
+  const checksumAlgorithm = parseChecksumAlgorithm(location.checksumAlgorithm);
+  const client = new S3Client({
+    region: location.region ?? (location.endpoint ? 'us-east-1' : undefined),
+    endpoint: location.endpoint,
+    forcePathStyle: location.forcePathStyle,
+    credentials: credentials && {
+      accessKeyId: credentials.accessKeyId,
+      secretAccessKey: credentials.secretAccessKey,
+      sessionToken: credentials.sessionToken || undefined,
+    },
+    // S3-compatible servers often reject the SDK's default CRC32 trailers; ask for checksums only when configured.
+    ...(location.endpoint && !checksumAlgorithm
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
+    ...(location.insecureSkipTlsVerify ? { requestHandler: { httpsAgent: { rejectUnauthorized: false } } } : {}),
+  });
+  const bucket = location.bucket;
+  const keyPrefix = location.prefix ? `${location.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
+  const keyOf = (snapshotName: string, suffix: string): string => {
+    assertSnapshotName(snapshotName);
+    return `${keyPrefix}${snapshotName}${suffix}`;
+  };
+  const urlOf = (key: string): string => `s3://${bucket}/${key}`;
+  const writeParams: Partial<PutObjectCommandInput> = {
+    ServerSideEncryption: location.serverSideEncryption as ServerSideEncryption | undefined,
+    SSEKMSKeyId: location.kmsKeyId,
+    Tagging: location.tagging,
+    ChecksumAlgorithm: checksumAlgorithm,
+  };
+
+  const call = async <T>(operation: string, key: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw mapS3Error(err, operation, bucket, key, location.endpoint);
+    }
+  };
+
+  /** Keys directly under the prefix (not in sub-"directories") ending in `suffix`. */
+  const listKeys = async (suffix: string): Promise<_Object[]> => {
+    const objects: _Object[] = [];
+    let token: string | undefined;
+    do {
+      const page = await call('list', keyPrefix, () =>
+        client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix, Delimiter: '/', ContinuationToken: token })),
+      );
+      objects.push(...(page.Contents ?? []).filter((o) => o.Key?.endsWith(suffix)));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return objects;
+  };
+  const nameOf = (key: string, suffix: string): string => key.slice(keyPrefix.length, -suffix.length);
+
+  /**
+   * Aborts the pending multipart uploads of `key`: what an attempt killed mid-upload (or one whose abort could not
+   * reach the server) left behind. Best effort: without s3:ListBucketMultipartUploads a lifecycle rule has to do it.
+   */
+  const abortPendingUploads = async (key: string): Promise<void> => {
+    const listed = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key })).catch(() => undefined);
+    const pending = (listed?.Uploads ?? []).filter((upload) => upload.Key === key);
+    await Promise.all(
+      pending.map((upload) => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId })).catch(() => undefined)),
+    );
+  };
+
+  const store: SnapshotStore = {
+    urlFor: (snapshotName) => urlOf(keyOf(snapshotName, ARCHIVE_SUFFIX)),
+
+    async putArchive(snapshotName, archive, signal, hooks: PutArchiveOptions = {}): Promise<StoredObject> {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      await abortPendingUploads(key);
+      const body = digesting(archive, signal);
+      const upload = new Upload({
+        client,
+        params: { ...writeParams, Bucket: bucket, Key: key, Body: body.stream, ContentType: 'application/gzip' },
+        partSize: options.partSize ?? DEFAULT_PART_SIZE,
+        queueSize: options.queueSize ?? DEFAULT_QUEUE_SIZE,
+        // Parts of a failed upload are aborted (AbortMultipartUpload) before done() rejects.
+        leavePartsOnError: false,
+      });
+      upload.on('httpUploadProgress', (progress) => hooks.onStored?.(progress.loaded ?? 0));
+      // Aborting destroys the body rather than calling upload.abort(): abort() rejects done() at once while the
+      // multipart upload is still open, whereas a failing body makes done() abort the upload first, then reject.
+      await call('upload', key, () => upload.done()).catch((err: unknown) => {
+        body.stream.destroy();
+        throw signal?.aborted ? signal.reason : err;
+      });
+      return { snapshotName, url: urlOf(key), ...body.result() };
+    },
+
+    async headArchive(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      try {
+        const head = await call('head', key, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+        return { bytes: head.ContentLength ?? 0 };
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    },
+
+    async getArchive(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      try {
+        const object = await call('get', key, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+        if (!(object.Body instanceof Readable)) throw new Error(`S3 get ${urlOf(key)} returned no stream`);
+        return object.Body;
+      } catch (err) {
+        if (isMissing(err)) throw objectNotFound(`snapshot archive ${urlOf(key)} does not exist`);
+        throw err;
+      }
+    },
+
+    async listArchives(): Promise<ArchiveListing[]> {
+      const objects = await listKeys(ARCHIVE_SUFFIX);
+      return objects.map((o) => ({
+        snapshotName: nameOf(o.Key!, ARCHIVE_SUFFIX),
+        url: urlOf(o.Key!),
+        bytes: o.Size,
+        lastModified: o.LastModified?.toISOString(),
+      }));
+    },
+
+    async deleteArchive(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    },
+
+    async putRecord(record: SnapshotRecord) {
+      // A Failed snapshot never completes its archive: parts an unreachable server kept are garbage now.
+      if (record.status === 'Failed') await abortPendingUploads(keyOf(record.snapshotName, ARCHIVE_SUFFIX));
+      const key = keyOf(record.snapshotName, RECORD_SUFFIX);
+      const params = { ...writeParams, Bucket: bucket, Key: key, Body: serializeRecord(record), ContentType: 'application/json' };
+      await call('put', key, () => client.send(new PutObjectCommand(params)));
+    },
+
+    async getRecord(snapshotName) {
+      const key = keyOf(snapshotName, RECORD_SUFFIX);
+      try {
+        const object = await call('get', key, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+        return parseRecord(await object.Body!.transformToString('utf8'), urlOf(key));
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    },
+
+    async listRecords() {
+      const objects = await listKeys(RECORD_SUFFIX);
+      const records = await mapLimit(objects, 8, (o) => store.getRecord(nameOf(o.Key!, RECORD_SUFFIX)));
+      return records.filter((r): r is SnapshotRecord => r !== undefined);
+    },
+
+    async deleteRecord(snapshotName) {
+      const key = keyOf(snapshotName, RECORD_SUFFIX);
+      await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+    },
+  };
+  return store;
+}
+
+function parseChecksumAlgorithm(value: string | undefined): ChecksumAlgorithm | undefined {
+  if (!value) return undefined;
+  const algorithm = CHECKSUM_ALGORITHMS.find((a) => a === value.toUpperCase());
+  if (!algorithm) throw badConfiguration(`unsupported S3 checksum-algorithm ${JSON.stringify(value)}: use one of ${CHECKSUM_ALGORITHMS.join(', ')}`);
+  return algorithm;
+}
+
+/** A missing key (not a missing bucket: that is a configuration problem the caller must see). */
+function isMissing(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound');
+}
+
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** The server could not be reached or dropped the connection: retryable, but the reason must say where. */
+function isNetworkError(err: unknown): boolean {
+  const { code, name } = err as { code?: unknown; name?: unknown };
+  return (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) || name === 'TimeoutError';
+}
+
+function mapS3Error(err: unknown, operation: string, bucket: string, key: string, endpoint?: string): unknown {
+  if (!(err instanceof S3ServiceException)) {
+    if (!isNetworkError(err)) return err;
+    const server = endpoint ? `endpoint ${new URL(endpoint).origin}` : 'the S3 endpoint';
+    return new Error(`S3 ${operation} of s3://${bucket}/${key} failed: ${server} unreachable (${errorMessage(err)})`, { cause: err });
+  }
+  const status = err.$metadata?.httpStatusCode;
+  if (CREDENTIAL_ERRORS.has(err.name) || status === 403) {
+    return badCredentials(`S3 ${operation} of s3://${bucket}/${key} was refused (${err.name}): check the access key, secret and the bucket policy`, err);
+  }
+  if (err.name === 'NoSuchBucket') {
+    return locationNotFound(`S3 bucket ${JSON.stringify(bucket)} does not exist (${operation} of ${key})`, err);
+  }
+  if (err.name === 'NoSuchKey' || err.name === 'NotFound') return err;
+  return new Error(`S3 ${operation} of s3://${bucket}/${key} failed: ${err.name}: ${errorMessage(err)}`, { cause: err });
+}

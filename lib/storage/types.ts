@@ -1,0 +1,71 @@
+// The one small interface every storage backend implements (S3, OCI registry, local directory).
+import type { Readable } from 'node:stream';
+import type { SnapshotRecord } from '../../contracts/definitions';
+
+export interface StoredObject {
+  /** Snapshot name without extension, e.g. `demo-2026-11-23T12-00-00Z`. */
+  snapshotName: string;
+  /** vCluster-style URL: `s3://bucket/prefix/name.tar.gz`, `oci://registry/repo:tag`, `container:///dir/name.tar.gz`. */
+  url: string;
+  bytes: number;
+  /** sha256 of the archive bytes, hex. */
+  sha256: string;
+}
+
+export interface PutArchiveOptions {
+  /** Upload sessions an earlier, killed attempt of this snapshot may have left open; cancelled before uploading. */
+  abandonedSessions?: string[];
+  /** Called with the id of a server-side upload session once it exists (no secrets in it), to be kept durably. */
+  onSession?: (session: string) => void;
+  /** Called as the backend confirms stored bytes, so a long upload can heartbeat after the dump has ended. */
+  onStored?: (bytes: number) => void;
+}
+
+export interface ArchiveListing {
+  snapshotName: string;
+  url: string;
+  bytes?: number;
+  lastModified?: string;
+}
+
+export interface SnapshotStore {
+  /** vCluster-style URL the archive named `snapshotName` has (or would have) in this store. */
+  urlFor(snapshotName: string): string;
+  /**
+   * Stores the archive stream atomically: it becomes visible only once complete; on failure or abort nothing is
+   * left behind (no partial object, no pending multipart upload, no orphan blob upload session).
+   * `signal` aborts the upload (activity cancellation). A process killed mid-upload cannot clean up after itself, so
+   * the next attempt does: S3 aborts pending multipart uploads of the same key, OCI cancels the sessions in
+   * `options.abandonedSessions` (reported by the killed attempt through `onSession`, kept in its heartbeats).
+   */
+  putArchive(snapshotName: string, archive: Readable, signal?: AbortSignal, options?: PutArchiveOptions): Promise<StoredObject>;
+  /** Metadata and size of a stored archive, or undefined when it does not exist. */
+  headArchive(snapshotName: string): Promise<{ bytes: number } | undefined>;
+  /** Streams a stored archive back. Throws an `ApplicationFailure` of type `StorageObjectNotFound` when missing. */
+  getArchive(snapshotName: string): Promise<Readable>;
+  /** Every archive under the location (including ones the product did not take). */
+  listArchives(): Promise<ArchiveListing[]>;
+  deleteArchive(snapshotName: string): Promise<void>;
+
+  /** The metadata record beside the archive. */
+  putRecord(record: SnapshotRecord): Promise<void>;
+  getRecord(snapshotName: string): Promise<SnapshotRecord | undefined>;
+  listRecords(): Promise<SnapshotRecord[]>;
+  deleteRecord(snapshotName: string): Promise<void>;
+}
+
+/** Resolved S3 credentials (from a Secret or inline URL options); undefined means the AWS default chain. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** Resolved OCI registry credentials; undefined means anonymous. */
+export interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+export type StorageCredentials = S3Credentials | RegistryCredentials;
+
