@@ -1,7 +1,24 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the package needs no build step.
-require('tsx/cjs');
-const { main, exitCodeFor } = require('../client/cli/main.ts');
+// The vcsnap CLI. An installed package (and the image) runs the compiled dist/; a development checkout, where tsx
+// and the TypeScript sources are present, runs the sources so there is no stale build to forget.
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+
+function loadCli() {
+  const source = join(__dirname, '..', 'client', 'cli', 'main.ts');
+  if (existsSync(source)) {
+    try {
+      require.resolve('tsx/cjs');
+      require('tsx/cjs');
+      return require(source);
+    } catch (err) {
+      if (err && err.code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+  return require('../dist/client/cli/main.js');
+}
+
+const { main, exitCodeFor } = loadCli();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {

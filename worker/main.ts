@@ -10,7 +10,7 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
     connection,
     namespace: config.temporal.namespace ?? 'default',
     taskQueue: config.taskQueue,
-    // A prebuilt bundle (scripts/build-workflow-bundle.ts, used by the container image) skips webpack at start.
+    // A prebuilt bundle (`npm run build` writes dist/workflow-bundle.js; the image uses it) skips webpack at start.
     ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
       kube: config.kube,

@@ -1,13 +1,13 @@
 // A real worker on the harness's Temporal dev server, with its own task queue, for one test suite.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { createActivities } from '../../activities';
 import { type ActivityDeps } from '../../activities/deps';
+import { ensureTestRuntime } from './runtime';
 import { testEnv } from './env';
 
-let runtimeInstalled = false;
 
 export interface TestWorker {
   client: Client;
@@ -23,12 +23,7 @@ export function adminKube(): k8s.KubeConfig {
 }
 
 /** One Temporal runtime per test process, logging warnings only. */
-export function ensureTestRuntime(): void {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
-}
+export { ensureTestRuntime };
 
 /** `server` defaults to the harness's dev server; a test that starts its own (e.g. with the Web UI) passes it. */
 export async function startTestWorker(deps: Partial<ActivityDeps> = {}, server?: { address: string; namespace: string }): Promise<TestWorker> {

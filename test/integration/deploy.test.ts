@@ -159,29 +159,41 @@ describe('deployment artifacts', function () {
   describe('Dockerfile', function () {
     const dockerfile = read('Dockerfile');
 
-    it('builds on node:20, installs runtime dependencies only, prebuilds the workflow bundle it points the worker at', () => {
-      assert.match(dockerfile, /^FROM node:20[\w.-]*$/m);
-      assert.match(dockerfile, /npm ci --omit=dev/);
-      const bundle = /npm run build:workflow -- (\S+)/.exec(dockerfile)?.[1];
-      assert.ok(bundle, 'the bundle is built at image build time');
-      assert.match(dockerfile, new RegExp(`VCSNAP_WORKFLOW_BUNDLE=${bundle.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
-      assert.match(dockerfile, /^CMD \["node", "--import", "tsx", "worker\/main.ts"\]$/m);
+    it('compiles in a build stage and runs node on dist/ with production dependencies only, non-root', () => {
+      const stages = dockerfile.split(/^FROM /m).slice(1);
+      assert.equal(stages.length, 2, 'a build stage and a runtime stage');
+      for (const stage of stages) assert.match(stage, /^node:20[\w.-]*( AS \w+)?$/m);
+      const [build, runtime] = stages;
+      assert.match(build, /^RUN npm run build$/m);
+      assert.match(runtime, /npm ci --omit=dev/);
+      assert.match(runtime, /^COPY --from=build \/src\/dist \.\/dist$/m);
+      assert.match(runtime, /VCSNAP_WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js/);
+      assert.match(runtime, /^USER node$/m);
+      assert.match(runtime, /^CMD \["node", "dist\/worker\/main\.js"\]$/m);
+      assert.doesNotMatch(runtime, /tsx/);
       const ignored = read('.dockerignore').split('\n');
-      for (const entry of ['node_modules', '.vcsnap', '.git']) assert.ok(ignored.includes(entry), `.dockerignore leaves out ${entry}`);
+      for (const entry of ['node_modules', '.vcsnap', '.git', 'dist']) assert.ok(ignored.includes(entry), `.dockerignore leaves out ${entry}`);
     });
 
-    it('copies every file the worker, the CLI and the bundle build import, and those import only runtime dependencies', () => {
-      const copied = [...dockerfile.matchAll(/^COPY (\S+)/gm)].map((m) => m[1]);
+    it('the build stage copies every file the worker, the CLI and the bundle build import, and those import only runtime dependencies', () => {
+      const build = dockerfile.split(/^FROM /m)[1];
+      const copied = [...build.matchAll(/^COPY (\S+)/gm)].map((m) => m[1]);
       const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
-      for (const entry of ['worker/main.ts', 'bin/vcsnap.js', 'client/cli/main.ts', 'scripts/build-workflow-bundle.ts', 'workflows/index.ts']) {
+      for (const entry of ['worker/main.ts', 'client/cli/main.ts', 'client/index.ts', 'worker/build-workflow-bundle.ts', 'workflows/index.ts']) {
         const { files, packages } = importGraph(entry);
         for (const file of files) {
           const path = relative(ROOT, file);
-          assert.ok(copied.some((source) => path === source || path.startsWith(`${source}/`)), `${entry} needs ${path}, which the image does not copy`);
+          assert.ok(copied.some((source) => path === source || path.startsWith(`${source}/`)), `${entry} needs ${path}, which the build stage does not copy`);
         }
         for (const name of packages) assert.ok(pkg.dependencies[name], `${entry} imports ${name}, which npm ci --omit=dev does not install`);
       }
-      assert.ok(pkg.dependencies.tsx, 'tsx runs the TypeScript at run time');
+    });
+
+    it('production dependencies hold no build or test tool (npm ls --omit=dev)', () => {
+      const listed = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' });
+      const packages = new Set(listed.stdout.split('\n').filter(Boolean).map((path) => relative(join(ROOT, 'node_modules'), path)));
+      assert.ok(packages.has('@temporalio/worker'), `npm ls --omit=dev listed ${packages.size} packages: ${listed.stderr}`);
+      for (const tool of ['tsx', '@temporalio/testing', 'mocha', 'typescript', 'eslint']) assert.ok(!packages.has(tool), `${tool} is a production dependency`);
     });
   });
 

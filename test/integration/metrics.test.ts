@@ -14,6 +14,8 @@ import { testEnv } from '../harness/env';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 
+const ROOT = join(__dirname, '..', '..');
+
 interface Sample {
   name: string;
   labels: Record<string, string>;
@@ -107,7 +109,7 @@ describe('metrics', function () {
     });
   });
 
-  describe('worker entry (worker/main.ts)', function () {
+  describe('compiled worker entry (dist/worker/main.js, as the image runs it)', function () {
     let child: ChildProcess | undefined;
     after(() => {
       child?.kill('SIGTERM');
@@ -118,13 +120,13 @@ describe('metrics', function () {
       const [runtimePort, productPort] = [await freePort(), await freePort()];
       const taskQueue = uniqueName('metrics-main');
       const log = createWriteStream(join(env.runDir, `${taskQueue}.log`));
-      child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'worker', 'main.ts')], {
+      child = spawn(process.execPath, [join(ROOT, 'dist', 'worker', 'main.js')], {
         env: {
           ...process.env,
           TEMPORAL_ADDRESS: env.temporal.address,
           TEMPORAL_NAMESPACE: env.temporal.namespace,
           VCSNAP_TASK_QUEUE: taskQueue,
-          VCSNAP_WORKFLOW_BUNDLE: env.workflowBundlePath,
+          VCSNAP_WORKFLOW_BUNDLE: join(ROOT, 'dist', 'workflow-bundle.js'),
           VCSNAP_METRICS_PORT: String(runtimePort),
           VCSNAP_PRODUCT_METRICS_PORT: String(productPort),
           KUBECONFIG: env.kube.kubeconfigFile,
