@@ -1,0 +1,29 @@
+import { listSnapshotsOf, type CatalogEntry, type ClusterCatalog } from '../../catalog';
+import { clusterArg } from '../args';
+import { reportCommand } from '../command';
+import { renderTable } from '../output';
+
+const clusterName = ({ cluster }: ClusterCatalog) => `${cluster.namespace}/${cluster.name}`;
+
+function entryRow(catalog: ClusterCatalog, e: CatalogEntry): string[] {
+  const detail = e.error ?? (e.origin === 'external' ? 'not taken by vcsnap' : e.url ?? '');
+  return [clusterName(catalog), e.snapshotName, e.status, e.time ?? '', e.bytes === undefined ? '' : String(e.bytes), e.keys === undefined ? '' : String(e.keys), detail];
+}
+
+function formatCatalogs(catalogs: ClusterCatalog[]): string {
+  return [
+    renderTable(
+      ['CLUSTER', 'SNAPSHOT', 'STATUS', 'TIME', 'SIZE', 'KEYS', 'DETAIL'],
+      catalogs.flatMap((c) => c.entries.map((e) => entryRow(c, e))),
+    ),
+    ...catalogs.filter((c) => c.error).map((c) => `${clusterName(c)}: storage not readable: ${c.error}`),
+  ].join('\n');
+}
+
+export const snapshotsCommand = reportCommand(
+  { name: 'snapshots', usage: 'snapshots NS/NAME | --all', summary: 'the catalog: Scheduled, InProgress, Completed, PartiallyFailed, Failed, NotFound' },
+  {
+    fetch: ({ target, options }, connection) => listSnapshotsOf(connection, options.all ? undefined : [clusterArg(target, options)]),
+    format: formatCatalogs,
+  },
+);

@@ -1,0 +1,22 @@
+import { verifySnapshot, type VerifyResult } from '../../restore';
+import { requiredArg, snapshotSourceArgs } from '../args';
+import { reportCommand } from '../command';
+
+function formatVerdict(result: VerifyResult): string {
+  return result.ok
+    ? `${result.url}: ok, ${result.keys} keys, ${result.archiveBytes} bytes, sha256 ${result.sha256}`
+    : `${result.url}: CORRUPT: ${result.problem?.message}`;
+}
+
+export const verifyCommand = reportCommand(
+  {
+    name: 'verify',
+    usage: 'verify SNAPSHOT [-n NS] [--secret NS/NAME]',
+    summary: "check an archive's digest and vCluster format; SNAPSHOT is a catalog name\n(with -n), an s3:// URL or an oci:// reference",
+  },
+  {
+    fetch: ({ target, options }, connection) => verifySnapshot(connection, requiredArg(target, 'verify: a SNAPSHOT is required'), snapshotSourceArgs(options)),
+    format: formatVerdict,
+    exitCode: (result) => (result.ok ? 0 : 1),
+  },
+);
