@@ -26,4 +26,6 @@ export interface ActivityDeps {
   maxConcurrentDumps: number;
   /** How long a CSI driver may take to make a volume snapshot ready, unless the run says (VCSNAP_VOLUME_READY_TIMEOUT). */
   volumeReadyTimeoutSeconds: number;
+  /** How long a snapshot request may wait for its vCluster to pick it up (VCSNAP_REQUEST_PICKUP_TIMEOUT). */
+  requestPickupTimeoutSeconds: number;
 }

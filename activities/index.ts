@@ -1,7 +1,8 @@
 // createActivities(deps): every activity closes over injected clients, so tests swap endpoints, not logic.
-import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../lib/runtime-config';
+import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../lib/runtime-config';
 import { createCatalogActivities } from './catalog';
 import type { ActivityDeps } from './deps';
+import { createRequestActivities } from './request';
 import { createRestoreActivities } from './restore';
 import { createRetentionActivities } from './retention';
 import { createSnapshotActivities } from './snapshot';
@@ -17,10 +18,12 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     progressIntervalMs: 3000,
     maxConcurrentDumps: DEFAULT_MAX_CONCURRENT_DUMPS,
     volumeReadyTimeoutSeconds: DEFAULT_VOLUME_READY_TIMEOUT_SECONDS,
+    requestPickupTimeoutSeconds: DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS,
     ...partial,
   };
   return {
     ...createSnapshotActivities(deps),
+    ...createRequestActivities(deps),
     ...createVolumeActivities(deps),
     ...createRetentionActivities(deps),
     ...createCatalogActivities(deps),

@@ -31,7 +31,7 @@ async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
 }
 
 /** The release entry, from the cluster's `vc-config-<name>` Secret (values) and the policy's chart identity. */
-async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<ReleaseInfo | undefined> {
+export async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<ReleaseInfo | undefined> {
   if (!deps.kube || !policy.release) return undefined;
   const { name, namespace } = policy.cluster;
   const ref = { name: `vc-config-${name}`, namespace };
@@ -51,7 +51,7 @@ async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<R
  * Sends `progress` to the dump's workflow, for its `status`. A courtesy: a context without a client (a mocked one)
  * or a failed signal never fails the dump; the result says whether it could be sent.
  */
-function signalProgress(context: Context, progress: DumpProgress): boolean {
+export function signalProgress(context: Context, progress: DumpProgress): boolean {
   const execution = context.info.workflowExecution;
   if (!execution) return false;
   try {

@@ -23,7 +23,7 @@ function missingInline(where: string): ApplicationFailure {
   return failure('StorageBadConfiguration', `${where}: the configuration has inline credentials, but the vc-config Secret holds none; reference a Secret instead`);
 }
 
-async function credentialsFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<StorageCredentials | undefined> {
+export async function storageCredentialsFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<StorageCredentials | undefined> {
   const { storage, cluster } = policy;
   const where = `storage of ${cluster.namespace}/${cluster.name}`;
   if (storage.type === 's3') {
@@ -57,5 +57,5 @@ async function credentialsFor(deps: ActivityDeps, policy: SnapshotPolicy): Promi
 }
 
 export async function openStore(deps: ActivityDeps, policy: SnapshotPolicy): Promise<SnapshotStore> {
-  return createStore(policy.storage, await credentialsFor(deps, policy));
+  return createStore(policy.storage, await storageCredentialsFor(deps, policy));
 }

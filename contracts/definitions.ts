@@ -100,6 +100,14 @@ export interface ClusterRef {
   namespace: string;
 }
 
+/**
+ * How a snapshot's state is taken (SPEC 5): `direct` streams the etcd key space from the worker; `request` files a
+ * vCluster snapshot request that the vCluster control plane serves from its own store (every backing store).
+ */
+export type SnapshotEngine = 'direct' | 'request';
+/** `auto`: direct where the worker reaches the store, request elsewhere. */
+export type EngineChoice = 'auto' | SnapshotEngine;
+
 /** One normalized auto-snapshot policy, produced from either vcluster.yaml form. */
 export interface SnapshotPolicy {
   cluster: ClusterRef;
@@ -114,6 +122,8 @@ export interface SnapshotPolicy {
   state: StateSource;
   /** Chart identity for the archive's release entry, when known. */
   release?: { chartName: string; chartVersion: string };
+  /** Forced engine (worker setting or per-cluster annotation); absent = auto. */
+  engine?: EngineChoice;
 }
 
 export const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const;
@@ -151,6 +161,10 @@ export interface SnapshotStatusView {
   volumes: VolumeResult[];
   /** Set while the dump waits for a free dump slot on its worker. */
   waitingForDumpSlot?: boolean;
+  /** The engine taking the state, once the dump step starts. */
+  engine?: SnapshotEngine;
+  /** The vCluster snapshot request's own phase (request engine), e.g. `CreatingEtcdBackup`. */
+  vclusterPhase?: string;
   error?: string;
   retention?: { deleted: string[]; failed: { name: string; reason: string }[] };
 }
@@ -173,6 +187,8 @@ export interface SnapshotRecord {
   error?: string;
   workflowId?: string;
   runId?: string;
+  /** Which engine took the state (absent in records written before the request engine: direct). */
+  engine?: SnapshotEngine;
 }
 
 export const statusQuery = defineQuery<SnapshotStatusView>('status');
@@ -184,6 +200,8 @@ export interface DumpProgress {
   bytes: number;
   /** True while the dump waits for one of its worker's dump slots (VCSNAP_MAX_CONCURRENT_DUMPS). */
   waitingForSlot?: boolean;
+  /** Request engine: the vCluster request's phase ('' until the vCluster picks it up). */
+  requestPhase?: string;
 }
 export const dumpProgressSignal = defineSignal<[DumpProgress]>('dumpProgress');
 

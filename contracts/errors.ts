@@ -33,6 +33,10 @@ export const ERROR_TYPES = {
   // Volume snapshots (lib/kube/csi).
   VolumeSnapshotFailed: { retryable: false },
   VolumeSnapshotNotReleased: { retryable: true },
+  // The request engine (lib/vcluster): the vCluster control plane takes the snapshot.
+  VclusterRequestFailed: { retryable: false },
+  VclusterRequestNotPickedUp: { retryable: false },
+  VclusterTooOld: { retryable: false },
   // Outcomes of whole workflows.
   VolumesFailed: { retryable: false },
   SnapshotFailed: { retryable: false },

@@ -12,6 +12,8 @@ import { parseGoDuration } from './policy/duration';
 export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
 /** Ten minutes: CSI drivers usually cut a snapshot in seconds; a large cloud volume can take minutes. */
 export const DEFAULT_VOLUME_READY_TIMEOUT_SECONDS = 600;
+/** Ten minutes: a running vCluster picks a request up within seconds; past this it is down or too old. */
+export const DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS = 600;
 
 export interface RuntimeConfig {
   temporal: ReturnType<typeof loadClientConnectConfig>;
@@ -27,6 +29,8 @@ export interface RuntimeConfig {
   maxConcurrentDumps: number;
   /** How long a volume snapshot may take to become ready (VCSNAP_VOLUME_READY_TIMEOUT, a Go duration; default 10m). */
   volumeReadyTimeoutSeconds: number;
+  /** How long a snapshot request may wait for its vCluster to pick it up (VCSNAP_REQUEST_PICKUP_TIMEOUT). */
+  requestPickupTimeoutSeconds: number;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -77,5 +81,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     workflowBundle: env.VCSNAP_WORKFLOW_BUNDLE || undefined,
     maxConcurrentDumps: positiveIntegerFrom(env, 'VCSNAP_MAX_CONCURRENT_DUMPS', DEFAULT_MAX_CONCURRENT_DUMPS),
     volumeReadyTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_VOLUME_READY_TIMEOUT', DEFAULT_VOLUME_READY_TIMEOUT_SECONDS),
+    requestPickupTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_REQUEST_PICKUP_TIMEOUT', DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS),
   };
 }

@@ -17,6 +17,7 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
       metrics,
       maxConcurrentDumps: config.maxConcurrentDumps,
       volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
+      requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
     }),
   });
 }

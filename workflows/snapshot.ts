@@ -2,6 +2,7 @@
 import {
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -11,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { createActivities } from '../activities';
+import { engineFor } from '../contracts/engine';
 import { NON_RETRYABLE_ERROR_TYPES, failure, rootMessage } from '../contracts/errors';
 import {
   SEARCH_ATTRIBUTES,
@@ -26,7 +28,8 @@ import { snapshotVolumes } from './volume-fanout';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const { dumpAndStore } = proxyActivities<Activities>({
+// The request engine's wait has the same shape: long, heartbeating, and a cancel must withdraw the request.
+const { dumpAndStore, snapshotByRequest } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   // How soon a retry takes over from a worker that died mid-dump. The dump heartbeats every page and the upload
   // every stored part or chunk, far more often than this.
@@ -70,6 +73,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
   setHandler(statusQuery, () => view);
   setHandler(dumpProgressSignal, (progress) => {
     if (view.phase !== 'dumping') return;
+    if (progress.requestPhase !== undefined) view.vclusterPhase = progress.requestPhase || 'Pending';
     view.keysWritten = progress.keys;
     view.bytesWritten = progress.bytes;
     view.waitingForDumpSlot = progress.waitingForSlot || undefined;
@@ -103,8 +107,11 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
       if (outcome.status === 'Failed') throw failure('VolumesFailed', outcome.reason ?? 'volume snapshots failed');
     }
     view.phase = 'dumping';
+    view.engine = engineFor(policy);
     publish();
-    const stored = await dumpAndStore({ policy, snapshotName, nominalTime: nominalTime.toISOString() });
+    const dumpInput = { policy, snapshotName, nominalTime: nominalTime.toISOString() };
+    // Runs recorded before the request engine took every run with an unreachable store to dumpAndStore.
+    const stored = view.engine === 'request' && patched('request-engine') ? await snapshotByRequest(dumpInput) : await dumpAndStore(dumpInput);
     Object.assign(view, { url: stored.url, keysWritten: stored.keys, bytesWritten: stored.bytes, waitingForDumpSlot: undefined });
     sha256 = stored.sha256;
     revision = stored.revision;
@@ -136,6 +143,7 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     error: view.error,
     workflowId: workflowInfo().workflowId,
     runId: workflowInfo().runId,
+    engine: view.engine,
   };
   try {
     // Even a cancelled run leaves its Failed record, so the catalog explains the gap.

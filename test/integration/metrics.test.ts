@@ -97,7 +97,7 @@ describe('metrics', function () {
     });
 
     it('a failed run counts as Failed and leaves the last-success time alone', async () => {
-      const policy = filePolicy({ state: { endpoints: [], origin: 'none', unavailableReason: 'embedded SQLite store' } });
+      const policy = filePolicy({ engine: 'direct', state: { endpoints: [], origin: 'none', unavailableReason: 'embedded SQLite store' } });
       const cluster = { vcluster: policy.cluster.name, vcluster_namespace: policy.cluster.namespace };
       await assert.rejects(run(policy, '2026-11-23T12:00:00Z'), (err: Error & { cause?: Error }) => /embedded SQLite store/.test(String(err.cause?.message)));
       const samples = await scrape(server.port);

@@ -63,7 +63,7 @@ describe('workflow replay', () => {
           w.client.workflow.start(snapshotWorkflow, {
             taskQueue: w.taskQueue,
             workflowId: uniqueName('replay'),
-            args: [{ policy: filePolicy({ state: { endpoints: [], origin: 'none', unavailableReason: 'no etcd endpoint configured' } }), nominalTime: '2026-11-23T12:00:00Z' }],
+            args: [{ policy: filePolicy({ engine: 'direct', state: { endpoints: [], origin: 'none', unavailableReason: 'no etcd endpoint configured' } }), nominalTime: '2026-11-23T12:00:00Z' }],
           }),
       },
       {

@@ -188,7 +188,7 @@ describe('snapshot workflow', function () {
   });
 
   it('fails fast with a reason when the cluster has no reachable state source', async () => {
-    const policy = filePolicy({ state: { endpoints: [], origin: 'none', unavailableReason: 'embedded SQLite is reachable only inside the vCluster pod; configure an etcd endpoint' } });
+    const policy = filePolicy({ engine: 'direct', state: { endpoints: [], origin: 'none', unavailableReason: 'embedded SQLite is reachable only inside the vCluster pod; configure an etcd endpoint' } });
     const { handle, result } = await run(policy);
     await assert.rejects(result, (err: unknown) => err instanceof WorkflowFailedError && /embedded SQLite/.test(String(err.cause?.message)));
     assert.equal((await handle.query(statusQuery)).status, 'Failed');

@@ -1,0 +1,107 @@
+// The request engine's activity (SPEC 5): file a vCluster snapshot request next to the virtual cluster, follow its
+// phases until the vCluster control plane has stored the archive, then read the stored archive back through our own
+// store for its digest and key count. The storage credentials travel only inside the request Secret, in the
+// cluster's own namespace; vCluster deletes it when done, and so do we, whatever the outcome.
+import * as k8s from '@kubernetes/client-node';
+import { Context } from '@temporalio/activity';
+import type { SnapshotPolicy } from '../contracts/definitions';
+import { failure } from '../contracts/errors';
+import { verifyArchive } from '../lib/archive/verify';
+import { kubeCall, statusCodeOf, unlessNotFound } from '../lib/kube/errors';
+import { buildRequest, outcomeOf, requestNameFor, requestStatusOf, requestVersionProblem, type RequestStatus } from '../lib/vcluster/request';
+import type { ActivityDeps } from './deps';
+import { releaseFor, signalProgress, type StoredSnapshot } from './snapshot';
+import { openStore, storageCredentialsFor } from './store';
+
+async function ignoreConflict(call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+  } catch (err) {
+    if (statusCodeOf(err) !== 409) throw err;
+  }
+}
+
+export function createRequestActivities(deps: ActivityDeps) {
+  return {
+    async snapshotByRequest(args: { policy: SnapshotPolicy; snapshotName: string; nominalTime: string }): Promise<StoredSnapshot> {
+      const context = Context.current();
+      const { policy, snapshotName } = args;
+      const { cluster } = policy;
+      const where = `${cluster.namespace}/${cluster.name}`;
+      const tooOld = requestVersionProblem(policy.release?.chartVersion);
+      if (tooOld) throw failure('VclusterTooOld', `cluster ${where}: ${tooOld}`);
+      if (!deps.kube) throw failure('KubeUnavailable', `cluster ${where}: the request engine needs a host-cluster connection (set KUBECONFIG)`);
+      const core = deps.kube.makeApiClient(k8s.CoreV1Api);
+      const namespace = cluster.namespace;
+      const name = requestNameFor(cluster, snapshotName);
+      const readRequest = () => kubeCall('get', 'configmaps', namespace, () => unlessNotFound(core.readNamespacedConfigMap({ name, namespace })));
+      const deleteSecret = () => kubeCall('delete', 'secrets', namespace, () => unlessNotFound(core.deleteNamespacedSecret({ name, namespace })));
+
+      // A retried attempt (worker killed while waiting) finds the request filed before and follows it.
+      if (!(await readRequest())) {
+        const objects = buildRequest({
+          policy,
+          snapshotName,
+          createdAt: new Date(args.nominalTime),
+          credentials: await storageCredentialsFor(deps, policy),
+          release: await releaseFor(deps, policy),
+        });
+        const metadata = { name, namespace, labels: objects.labels };
+        // The Secret first: vCluster reads it once it sees the ConfigMap.
+        await kubeCall('create', 'secrets', namespace, () => ignoreConflict(core.createNamespacedSecret({ namespace, body: { metadata, stringData: objects.options } })));
+        await kubeCall('create', 'configmaps', namespace, () => ignoreConflict(core.createNamespacedConfigMap({ namespace, body: { metadata, data: objects.request } })));
+        context.log.info('snapshot request filed', { snapshotName, request: `${namespace}/${name}`, url: objects.url });
+      }
+
+      const pickupDeadline = Date.now() + deps.requestPickupTimeoutSeconds * 1000;
+      let status: RequestStatus = { phase: '' };
+      let reported: string | undefined;
+      try {
+        for (;;) {
+          const configMap = await readRequest();
+          if (!configMap) throw failure('VclusterRequestFailed', `snapshot request ${namespace}/${name} of ${where} was deleted before it finished`);
+          status = requestStatusOf(configMap.data);
+          if (status.phase !== reported) {
+            reported = status.phase;
+            signalProgress(context, { keys: 0, bytes: 0, requestPhase: status.phase });
+          }
+          context.heartbeat({ requestPhase: status.phase });
+          const outcome = outcomeOf(status);
+          if (outcome.done && !outcome.ok) throw failure('VclusterRequestFailed', `vCluster ${where} failed snapshot request ${name}: ${outcome.reason}`);
+          if (outcome.done) break;
+          if (status.phase === '' && Date.now() > pickupDeadline) {
+            throw failure(
+              'VclusterRequestNotPickedUp',
+              `vCluster ${where} did not pick up snapshot request ${name} within ${deps.requestPickupTimeoutSeconds}s: is its control plane running (and version ${policy.release?.chartVersion ?? 'unknown'} ≥ 0.30)?`,
+            );
+          }
+          await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(resolve, deps.pollIntervalMs);
+            context.cancellationSignal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(context.cancellationSignal.reason);
+            }, { once: true });
+          });
+        }
+      } catch (err) {
+        // Cancelled or failed: withdraw the request as vCluster does (deleting the ConfigMap makes its controller
+        // drop the Secret; an upload already running cannot be stopped, its archive is never recorded).
+        if (context.cancellationSignal.aborted) await kubeCall('delete', 'configmaps', namespace, () => unlessNotFound(core.deleteNamespacedConfigMap({ name, namespace })));
+        throw err;
+      } finally {
+        // The credentials never outlive the request, whether or not the vCluster got to delete them.
+        await deleteSecret();
+      }
+
+      // Read back what vCluster stored: the record's digest and counts are of the stored bytes.
+      const store = await openStore(deps, policy);
+      const report = await verifyArchive(await store.getArchive(snapshotName), undefined, {
+        signal: context.cancellationSignal,
+        onProgress: ({ entries }) => context.heartbeat({ requestPhase: status.phase, entries }),
+      });
+      if (!report.ok) throw failure('VclusterRequestFailed', `vCluster ${where} stored snapshot ${snapshotName}, but its archive is unreadable: ${report.problem?.message}`);
+      context.log.info('snapshot stored by vCluster', { snapshotName, request: `${namespace}/${name}`, bytes: report.archiveBytes, keys: report.keys });
+      return { url: store.urlFor(snapshotName), bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '' };
+    },
+  };
+}
