@@ -1,6 +1,6 @@
 // What every activity closes over: injected clients, clock and limits, so tests swap endpoints, not logic.
 import type * as k8s from '@kubernetes/client-node';
-import type { ClusterRef, RetentionReport, SnapshotRecord } from '../contracts/definitions';
+import type { ClusterRef, EngineChoice, RetentionReport, SnapshotRecord } from '../contracts/definitions';
 
 /** The product's own metrics (worker/metrics.ts records them with prom-client). */
 export interface SnapshotMetrics {
@@ -28,4 +28,6 @@ export interface ActivityDeps {
   volumeReadyTimeoutSeconds: number;
   /** How long a snapshot request may wait for its vCluster to pick it up (VCSNAP_REQUEST_PICKUP_TIMEOUT). */
   requestPickupTimeoutSeconds: number;
+  /** Engine for discovered clusters whose vc-config Secret does not choose (VCSNAP_ENGINE). */
+  defaultEngine: EngineChoice;
 }

@@ -19,6 +19,7 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     maxConcurrentDumps: DEFAULT_MAX_CONCURRENT_DUMPS,
     volumeReadyTimeoutSeconds: DEFAULT_VOLUME_READY_TIMEOUT_SECONDS,
     requestPickupTimeoutSeconds: DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS,
+    defaultEngine: 'auto',
     ...partial,
   };
   return {

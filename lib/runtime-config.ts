@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { TASK_QUEUE } from '../contracts/definitions';
+import { TASK_QUEUE, type EngineChoice } from '../contracts/definitions';
 import { parseGoDuration } from './policy/duration';
 
 /** Four dumps at once: about 4 × 60 MiB of buffers, and more than enough to keep a few cores busy. */
@@ -14,6 +14,12 @@ export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
 export const DEFAULT_VOLUME_READY_TIMEOUT_SECONDS = 600;
 /** Ten minutes: a running vCluster picks a request up within seconds; past this it is down or too old. */
 export const DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS = 600;
+
+function engineFrom(env: NodeJS.ProcessEnv): EngineChoice {
+  const value = env.VCSNAP_ENGINE || 'auto';
+  if (value === 'auto' || value === 'direct' || value === 'request') return value;
+  throw new Error(`VCSNAP_ENGINE must be auto, direct or request, got ${JSON.stringify(value)}`);
+}
 
 export interface RuntimeConfig {
   temporal: ReturnType<typeof loadClientConnectConfig>;
@@ -31,6 +37,8 @@ export interface RuntimeConfig {
   volumeReadyTimeoutSeconds: number;
   /** How long a snapshot request may wait for its vCluster to pick it up (VCSNAP_REQUEST_PICKUP_TIMEOUT). */
   requestPickupTimeoutSeconds: number;
+  /** Engine for discovered clusters whose vc-config Secret does not choose (VCSNAP_ENGINE: auto, direct, request). */
+  defaultEngine: EngineChoice;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -82,5 +90,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     maxConcurrentDumps: positiveIntegerFrom(env, 'VCSNAP_MAX_CONCURRENT_DUMPS', DEFAULT_MAX_CONCURRENT_DUMPS),
     volumeReadyTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_VOLUME_READY_TIMEOUT', DEFAULT_VOLUME_READY_TIMEOUT_SECONDS),
     requestPickupTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_REQUEST_PICKUP_TIMEOUT', DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS),
+    defaultEngine: engineFrom(env),
   };
 }

@@ -18,6 +18,7 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
       maxConcurrentDumps: config.maxConcurrentDumps,
       volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
       requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
+      defaultEngine: config.defaultEngine,
     }),
   });
 }

@@ -1,5 +1,5 @@
 import { discoverClusters } from '../../../lib/kube/discovery';
-import { loadKubeConfig } from '../../../lib/runtime-config';
+import { loadKubeConfig, loadRuntimeConfig } from '../../../lib/runtime-config';
 import { SYNC_SCHEDULE_ID, scheduleSync, sync, type ScheduleTarget, type SyncReport } from '../../../lib/schedules';
 import { UsageError, type CommandLine } from '../args';
 import type { ConnectedCommand } from '../command';
@@ -16,7 +16,7 @@ function formatReport(report: SyncReport): string {
 async function syncNow({ json }: CommandLine, connection: ScheduleTarget): Promise<number> {
   const kube = loadKubeConfig();
   if (!kube) throw new UsageError('sync: no host cluster configured (set KUBECONFIG)');
-  const report = await sync(connection, await discoverClusters(kube));
+  const report = await sync(connection, await discoverClusters(kube, loadRuntimeConfig().defaultEngine));
   print(json, report, () => formatReport(report));
   return report.invalid.length + report.failed.length > 0 ? 1 : 0;
 }
