@@ -29,6 +29,7 @@ const WORKFLOW_ACTIVITIES = [
   'retainAndReleaseVolumeSnapshot',
   'deleteVolumeSnapshot',
   'dumpAndStore',
+  'snapshotByRequest',
   'writeRecord',
   'applyRetention',
   'verifyStoredArchive',

@@ -129,6 +129,7 @@ describe('snapshotWorkflow (stub activities)', function () {
         volumes: [],
         workflowId: handle.workflowId,
         runId: handle.firstExecutionRunId,
+        engine: 'direct',
       });
       assert.deepEqual(stubs.calls('applyRetention'), [{ policy: testPolicy(), justTaken: SNAPSHOT_NAME }]);
 
@@ -137,6 +138,52 @@ describe('snapshotWorkflow (stub activities)', function () {
       const details = await currentDetailsOf(fast().client, handle.workflowId);
       assert.match(details, /\*\*Completed\*\* \(done\) — team-a\/demo/);
       assert.match(details, /written: 42 keys, 4\.0 KiB/);
+    });
+  });
+
+  it('takes a cluster whose store the worker cannot reach through a vCluster snapshot request, showing its phase', async () => {
+    const filed = gate();
+    const done = gate();
+    const stubs = happyStubs({
+      snapshotByRequest: async () => {
+        filed.open();
+        await heartbeatUntil(done.promise);
+        return { ...STORED, revision: '' };
+      },
+    });
+    const policy: SnapshotPolicy = { ...testPolicy(), state: { endpoints: [], origin: 'none', unavailableReason: 'embedded SQLite store' } };
+    await fast().withWorker(stubs, async (taskQueue) => {
+      const handle = await start(taskQueue, policy);
+      await filed.promise;
+      await handle.signal(dumpProgressSignal, { keys: 0, bytes: 0, requestPhase: 'CreatingEtcdBackup' });
+      const running = await soon('the vCluster phase in status', async () => {
+        const view = await handle.query(statusQuery);
+        return view.vclusterPhase === 'CreatingEtcdBackup' && view;
+      });
+      assert.deepEqual([running.status, running.phase, running.engine], ['InProgress', 'dumping', 'request']);
+      assert.match(await currentDetailsOf(fast().client, handle.workflowId), /engine: request \(vCluster request phase: CreatingEtcdBackup\)/);
+      done.open();
+      const result = await handle.result();
+      assert.equal(result.status, 'Completed');
+      assert.deepEqual(stubs.names(), ['snapshotByRequest', 'writeRecord', 'applyRetention']);
+      assert.deepEqual(stubs.calls('snapshotByRequest'), [{ policy, snapshotName: SNAPSHOT_NAME, nominalTime: NOMINAL_TIME }]);
+      const [{ record }] = stubs.calls('writeRecord');
+      assert.deepEqual([record.engine, record.status, record.sha256], ['request', 'Completed', STORED.sha256]);
+    });
+  });
+
+  it('a request vCluster fails ends the run Failed with vCluster\'s message', async () => {
+    const message = 'vCluster team-a/demo failed snapshot request x: NoSuchBucket: The specified bucket does not exist';
+    const stubs = happyStubs({ snapshotByRequest: () => Promise.reject(failure('VclusterRequestFailed', message)) });
+    const policy: SnapshotPolicy = { ...testPolicy(), engine: 'request' };
+    await fast().withWorker(stubs, async (taskQueue) => {
+      const handle = await start(taskQueue, policy);
+      const cause = await failureOf(handle.result());
+      assert.equal(cause.message, `snapshot ${SNAPSHOT_NAME} of team-a/demo failed: ${message}`);
+      assert.equal(stubs.calls('snapshotByRequest').length, 1, 'a non-retryable failure is not retried');
+      assert.equal(stubs.calls('dumpAndStore').length, 0);
+      const [{ record }] = stubs.calls('writeRecord');
+      assert.deepEqual([record.status, record.error, record.engine], ['Failed', message, 'request']);
     });
   });
 
