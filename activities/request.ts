@@ -4,13 +4,13 @@
 // cluster's own namespace; vCluster deletes it when done, and so do we, whatever the outcome.
 import * as k8s from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
-import type { SnapshotPolicy } from '../contracts/definitions';
+import type { SnapshotPolicy, StoredSnapshot } from '../contracts/definitions';
 import { failure } from '../contracts/errors';
 import { verifyArchive } from '../lib/archive/verify';
 import { kubeCall, statusCodeOf, unlessNotFound } from '../lib/kube/errors';
 import { buildRequest, outcomeOf, requestNameFor, requestStatusOf, requestVersionProblem, type RequestStatus } from '../lib/vcluster/request';
 import type { ActivityDeps } from './deps';
-import { releaseFor, signalProgress, type StoredSnapshot } from './snapshot';
+import { releaseFor, signalProgress } from './snapshot';
 import { openStore, storageCredentialsFor } from './store';
 
 async function ignoreConflict(call: Promise<unknown>): Promise<void> {

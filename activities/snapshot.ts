@@ -2,7 +2,7 @@
 // metadata record beside it.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type SnapshotRecord } from '../contracts/definitions';
+import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type SnapshotRecord, type StoredSnapshot } from '../contracts/definitions';
 import { failure, finalFailure } from '../contracts/errors';
 import { createArchiveWriter } from '../lib/archive/writer';
 import { DumpSlots } from '../lib/dump-slots';
@@ -12,14 +12,6 @@ import { pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secr
 import type { SnapshotStore } from '../lib/storage/types';
 import type { ActivityDeps } from './deps';
 import { openStore } from './store';
-
-export interface StoredSnapshot {
-  url: string;
-  bytes: number;
-  keys: number;
-  sha256: string;
-  revision: string;
-}
 
 async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<EtcdConnection> {
   const { state, cluster } = policy;

@@ -169,6 +169,16 @@ export interface SnapshotStatusView {
   retention?: { deleted: string[]; failed: { name: string; reason: string }[] };
 }
 
+/** What the dump step (either engine) returns once the archive is stored. */
+export interface StoredSnapshot {
+  url: string;
+  bytes: number;
+  keys: number;
+  sha256: string;
+  /** etcd revision the dump was pinned to ('' where vCluster took it: the request engine). */
+  revision: string;
+}
+
 /** The metadata record stored beside each archive (`<name>.json`). */
 export interface SnapshotRecord {
   formatVersion: 1;
