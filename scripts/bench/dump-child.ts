@@ -3,8 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
-import type { StoredSnapshot } from '../../contracts/definitions';
-import type { SnapshotPolicy } from '../../contracts/definitions';
+import type { StoredSnapshot, SnapshotPolicy } from '../../contracts/definitions';
 
 export interface DumpJob {
   policy: SnapshotPolicy;
