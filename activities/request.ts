@@ -10,7 +10,7 @@ import { verifyArchive } from '../lib/archive/verify';
 import { kubeCall, statusCodeOf, unlessNotFound } from '../lib/kube/errors';
 import { buildRequest, outcomeOf, requestNameFor, requestStatusOf, requestVersionProblem, type RequestStatus } from '../lib/vcluster/request';
 import type { ActivityDeps } from './deps';
-import { releaseFor, signalProgress } from './snapshot';
+import { releaseFor, sendProgress } from './snapshot';
 import { openStore, storageCredentialsFor } from './store';
 
 async function ignoreConflict(call: Promise<unknown>): Promise<void> {
@@ -63,7 +63,8 @@ export function createRequestActivities(deps: ActivityDeps) {
           status = requestStatusOf(configMap.data);
           if (status.phase !== reported) {
             reported = status.phase;
-            signalProgress(context, { keys: 0, bytes: 0, requestPhase: status.phase });
+            // Awaited: the run's status shows the final phase before the activity's result arrives.
+            await sendProgress(context, { keys: 0, bytes: 0, requestPhase: status.phase });
           }
           context.heartbeat({ requestPhase: status.phase });
           const outcome = outcomeOf(status);
@@ -84,14 +85,16 @@ export function createRequestActivities(deps: ActivityDeps) {
           });
         }
       } catch (err) {
-        // Cancelled or failed: withdraw the request as vCluster does (deleting the ConfigMap makes its controller
-        // drop the Secret; an upload already running cannot be stopped, its archive is never recorded).
-        if (context.cancellationSignal.aborted) await kubeCall('delete', 'configmaps', namespace, () => unlessNotFound(core.deleteNamespacedConfigMap({ name, namespace })));
-        throw err;
-      } finally {
+        // The run was cancelled: withdraw the request as vCluster does (deleting the ConfigMap makes its controller
+        // drop the Secret; an upload already running cannot be stopped, its archive is never recorded). A worker
+        // shutting down leaves the request, and its Secret, to the attempt that takes over.
+        const handover = context.cancellationDetails?.workerShutdown === true;
+        if (context.cancellationDetails?.cancelRequested) await kubeCall('delete', 'configmaps', namespace, () => unlessNotFound(core.deleteNamespacedConfigMap({ name, namespace })));
         // The credentials never outlive the request, whether or not the vCluster got to delete them.
-        await deleteSecret();
+        if (!handover) await deleteSecret();
+        throw err;
       }
+      await deleteSecret();
 
       // Read back what vCluster stored: the record's digest and counts are of the stored bytes.
       const store = await openStore(deps, policy);

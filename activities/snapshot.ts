@@ -41,17 +41,22 @@ export async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
 
 /**
  * Sends `progress` to the dump's workflow, for its `status`. A courtesy: a context without a client (a mocked one)
- * or a failed signal never fails the dump; the result says whether it could be sent.
+ * or a failed signal never fails the dump. Undefined when it cannot be sent; else the signal's delivery, which
+ * never rejects (await it where the workflow must see the signal before the activity's result).
  */
-export function signalProgress(context: Context, progress: DumpProgress): boolean {
+export function sendProgress(context: Context, progress: DumpProgress): Promise<void> | undefined {
   const execution = context.info.workflowExecution;
-  if (!execution) return false;
+  if (!execution) return undefined;
   try {
-    context.client.workflow.getHandle(execution.workflowId, execution.runId).signal(dumpProgressSignal, progress).catch(() => undefined);
-    return true;
+    return context.client.workflow.getHandle(execution.workflowId, execution.runId).signal(dumpProgressSignal, progress).catch(() => undefined);
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** sendProgress without waiting; the result says whether it could be sent. */
+export function signalProgress(context: Context, progress: DumpProgress): boolean {
+  return sendProgress(context, progress) !== undefined;
 }
 
 /** Signals the dump's counts at most every `intervalMs` (each signal is a history event). */

@@ -26,11 +26,11 @@ export function adminKube(): k8s.KubeConfig {
 export { ensureTestRuntime };
 
 /** `server` defaults to the harness's dev server; a test that starts its own (e.g. with the Web UI) passes it. */
-export async function startTestWorker(deps: Partial<ActivityDeps> = {}, server?: { address: string; namespace: string }): Promise<TestWorker> {
+/** `taskQueue`: poll an existing queue (a replacement worker taking over); default a fresh one. */
+export async function startTestWorker(deps: Partial<ActivityDeps> = {}, server?: { address: string; namespace: string }, taskQueue = `test-${randomUUID()}`): Promise<TestWorker> {
   ensureTestRuntime();
   const env = testEnv();
   const { address, namespace } = server ?? env.temporal;
-  const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection: nativeConnection,

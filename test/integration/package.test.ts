@@ -45,7 +45,7 @@ describe('the vcsnap package as platform code imports it', function () {
     writeFileSync(join(project, 'consumer.ts'), CONSUMER);
     writeFileSync(
       join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, outDir: 'out', types: [], skipLibCheck: true }, files: ['consumer.ts'] }),
+      JSON.stringify({ compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, rootDir: '.', outDir: 'out', types: [], skipLibCheck: true }, files: ['consumer.ts'] }),
     );
     const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], { encoding: 'utf8' });
     assert.equal(tsc.status, 0, `tsc: ${tsc.stdout}${tsc.stderr}`);
