@@ -74,12 +74,18 @@ export function deepMerge(base: Obj, over: Obj): Obj {
 }
 
 // Runs inside the namespace: listens on 127.0.0.1:<port> for each host port (to the host side's unix socket) and
-// on a unix socket for each inside port (to 127.0.0.1:<port>), then touches the ready file. Plain JS for `node -e`.
+// on a unix socket for each inside port (to 127.0.0.1:<port>), then touches the ready file. It holds a connection
+// to the host side's lifeline socket and exits when that closes (the harness process is gone), which ends the
+// namespace. Plain JS for `node -e`.
 const NS_FORWARDER = `
 const net = require('net'), fs = require('fs');
 const cfg = JSON.parse(process.argv[1]);
 const join = (a, b) => { a.pipe(b); b.pipe(a); const end = () => { a.destroy(); b.destroy(); };
   for (const s of [a, b]) { s.on('error', end); s.on('close', end); } };
+const lifeline = net.connect(cfg.lifeline);
+lifeline.on('error', () => process.exit(1));
+lifeline.on('close', () => process.exit(0));
+lifeline.resume();
 let pending = cfg.inbound.length + cfg.outbound.length;
 const listening = () => { if (--pending === 0) fs.writeFileSync(cfg.ready, ''); };
 for (const f of cfg.inbound) net.createServer((c) => join(c, net.connect(f.socket))).listen(f.port, '127.0.0.1', listening);
@@ -143,6 +149,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startVcluster(opts: VclusterOptions): Promise<VclusterServer> {
   const { name, namespace, kube } = opts;
+  if (process.getuid?.() !== 0) throw new Error('startVcluster needs root (unshare of mount, network and PID namespaces, bind mounts)');
   const base = join(opts.dir, `vcluster-${name}`);
   const dataDir = join(base, 'data');
   const binDir = join(base, 'binaries');
@@ -173,27 +180,51 @@ export async function startVcluster(opts: VclusterOptions): Promise<VclusterServ
     servers.push(server);
     await listen(server, f.socket);
   }
+  const lifeline = join(sockDir, 'lifeline.sock');
+  const lifelineServer = createServer((c) => c.on('error', () => c.destroy()).resume());
+  servers.push(lifelineServer);
+  await listen(lifelineServer, lifeline);
   const apiPort = await freePort();
   const outbound = [{ port: 8443, socket: join(sockDir, 'out-8443.sock') }];
   const apiServer = createServer((c) => pipeBoth(c, connect(outbound[0].socket)));
   servers.push(apiServer);
   await listen(apiServer, apiPort);
-  const closeForwarders = async () => {
+  const pidNsFile = join(sockDir, 'pidns');
+  const pidNs = () => {
+    try {
+      return readFileSync(pidNsFile, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  /** Waits until no process is left in the namespace, then closes the host side of the forwarding. */
+  const cleanUp = async () => {
+    const ns = pidNs();
+    if (ns) {
+      const deadline = Date.now() + 15_000;
+      while (pidsInNamespace(ns).length > 0 && Date.now() < deadline) await sleep(100);
+    }
     await Promise.allSettled(servers.map((s) => new Promise((resolve) => s.close(resolve))));
     rmSync(sockDir, { recursive: true, force: true });
   };
 
   const ready = join(sockDir, 'ready');
-  const forwarderConfig = JSON.stringify({ inbound, outbound, ready });
+  const forwarderConfig = JSON.stringify({ inbound, outbound, ready, lifeline });
+  // bash is the namespace's PID 1: when it exits, the kernel kills every process left in the namespace. It exits
+  // when either the syncer or the forwarder (lifeline gone) does; stop() kills unshare, whose --kill-child kills it.
   const script = [
     'set -eu',
+    'readlink /proc/$$/ns/pid > "$VC_PIDNS"',
     `mount --bind "$VC_BASE/data" /data`,
     `mount --bind "$VC_BASE/binaries" /binaries`,
     'ip link set lo up',
     `"$VC_NODE" -e "$VC_FORWARDER" "$VC_FORWARDS" &`,
     'for i in $(seq 200); do [ -e "$VC_READY" ] && break; sleep 0.05; done',
     '[ -e "$VC_READY" ] || { echo "namespace forwarder not ready" >&2; exit 1; }',
-    'exec "$VC_BIN" start --config "$VC_CONFIG"',
+    '"$VC_BIN" start --config "$VC_CONFIG" &',
+    'set +e; wait -n; status=$?',
+    'echo "vcluster namespace: a process exited ($status), ending the namespace" >&2',
+    'exit $status',
   ].join('\n');
   const server = `https://127.0.0.1:${apiPort}`;
   let kubeconfigText: string | undefined;
@@ -210,6 +241,7 @@ export async function startVcluster(opts: VclusterOptions): Promise<VclusterServ
         VC_FORWARDER: NS_FORWARDER,
         VC_FORWARDS: forwarderConfig,
         VC_READY: ready,
+        VC_PIDNS: pidNsFile,
         VC_BIN: vclusterBinary(),
         VC_CONFIG: configFile,
         // what the chart's StatefulSet gives the container
@@ -232,18 +264,10 @@ export async function startVcluster(opts: VclusterOptions): Promise<VclusterServ
       },
     });
   } catch (err) {
-    await closeForwarders();
+    await cleanUp();
     throw err;
   }
-  const initPid = () => {
-    try {
-      return Number(readFileSync(`/proc/${running.child.pid}/task/${running.child.pid}/children`, 'utf8').trim().split(/\s+/)[0]);
-    } catch {
-      return undefined;
-    }
-  };
-  const pid = initPid();
-  const pidNs = pid ? readlinkSync(`/proc/${pid}/ns/pid`) : undefined;
+  const ns = pidNs();
 
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromString(kubeconfigText!);
@@ -254,11 +278,7 @@ export async function startVcluster(opts: VclusterOptions): Promise<VclusterServ
 
   const stop = async () => {
     await running.stop();
-    if (pidNs) {
-      const deadline = Date.now() + 15_000;
-      while (pidsInNamespace(pidNs).length > 0 && Date.now() < deadline) await sleep(100);
-    }
-    await closeForwarders();
+    await cleanUp();
   };
   return {
     ...running,
@@ -274,8 +294,8 @@ export async function startVcluster(opts: VclusterOptions): Promise<VclusterServ
     },
     values,
     dataDir,
-    memoryBytes: () => (pidNs ? pidsInNamespace(pidNs).reduce((sum, p) => sum + rssBytes(p), 0) : 0),
-    processes: () => (pidNs ? pidsInNamespace(pidNs).map((p) => ({ pid: p, command: commandOf(p), rssBytes: rssBytes(p) })) : []),
+    memoryBytes: () => (ns ? pidsInNamespace(ns).reduce((sum, p) => sum + rssBytes(p), 0) : 0),
+    processes: () => (ns ? pidsInNamespace(ns).map((p) => ({ pid: p, command: commandOf(p), rssBytes: rssBytes(p) })) : []),
   };
 }
 
