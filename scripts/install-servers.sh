@@ -28,15 +28,19 @@ gobin_install() { GOBIN="$1" go install "$2"; }
 
 # Go modules whose own go.mod has replace directives cannot be `go install`ed; they are built from a small
 # tools module generated here, pinned to published versions.
-tools_build() { # tools_build WORKDIR OUTFILE MODULE@VERSION PKG [REPLACES...]
-  local work="$1" out="$2" modver="$3" pkg="$4"; shift 4
+tools_module() { # tools_module WORKDIR MODULE@VERSION "PKG..." [REPLACES...]: one module importing every PKG
+  local work="$1" modver="$2" pkgs="$3"; shift 3
   rm -rf "$work"; mkdir -p "$work"; cd "$work"
   go mod init vcsnap-tools >/dev/null
   go mod edit -go=1.26.0
-  local r; for r in "$@"; do go mod edit -replace "$r"; done
-  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
+  local r p; for r in "$@"; do go mod edit -replace "$r"; done
+  { printf '//go:build tools\n\npackage tools\n\nimport (\n'; for p in $pkgs; do printf '\t_ "%s"\n' "$p"; done; printf ')\n'; } > tools.go
   go get "$modver"
   go mod tidy
+}
+tools_build() { # tools_build WORKDIR OUTFILE MODULE@VERSION PKG [REPLACES...]
+  local work="$1" out="$2" modver="$3" pkg="$4"; shift 4
+  tools_module "$work" "$modver" "$pkg" "$@"
   go build -trimpath -ldflags='-s -w' -o "$out" "$pkg"
 }
 
@@ -57,16 +61,26 @@ step minio "$dir" minio -- gobin_install "$dir" "github.com/minio/minio@$MINIO_V
 dir="$cache/registry-$REGISTRY_VERSION"
 step registry "$dir" registry -- gobin_install "$dir" "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION"
 
-dir="$cache/kube-apiserver-$KUBERNETES_VERSION"
-kube_build() {
-  local gomod staging=() m
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-  for m in $(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
-    staging+=("$m=$m@v0.${KUBERNETES_VERSION#v1.}")
-  done
-  tools_build "$cache/src/kube" "$1/kube-apiserver" "k8s.io/kubernetes@$KUBERNETES_VERSION" k8s.io/kubernetes/cmd/kube-apiserver "${staging[@]}"
+# kube-apiserver and kube-controller-manager (the latter for vCluster's control plane) build from ONE tools module
+# (prepared once per version, stamped), so the second binary compiles only what the first did not.
+kube_cmds=(kube-apiserver kube-controller-manager)
+kube_build() { # kube_build OUTDIR BINARY
+  local work="$cache/src/kube" stamp="$KUBERNETES_VERSION ${kube_cmds[*]}" gomod staging=() m pkgs=()
+  if [[ "$(cat "$work/.vcsnap-ready" 2>/dev/null)" != "$stamp" ]]; then
+    gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    for m in $(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$gomod"); do
+      staging+=("$m=$m@v0.${KUBERNETES_VERSION#v1.}")
+    done
+    for m in "${kube_cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$m"); done
+    tools_module "$work" "k8s.io/kubernetes@$KUBERNETES_VERSION" "${pkgs[*]}" "${staging[@]}"
+    echo "$stamp" > "$work/.vcsnap-ready"
+  fi
+  cd "$work" && go build -trimpath -ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION" -o "$1/$2" "k8s.io/kubernetes/cmd/$2"
 }
-step kube-apiserver "$dir" kube-apiserver -- kube_build "$dir"
+for cmd in "${kube_cmds[@]}"; do
+  dir="$cache/$cmd-$KUBERNETES_VERSION"
+  step "$cmd" "$dir" "$cmd" -- kube_build "$dir" "$cmd"
+done
 
 dir="$cache/snapshot-crds-$SNAPSHOTTER_CLIENT_VERSION"
 crds() {
@@ -85,5 +99,33 @@ compose_build() {
   go build -trimpath -ldflags="-s -w -X github.com/docker/compose/v2/internal.Version=$DOCKER_COMPOSE_VERSION" -o "$1/docker-compose" ./cmd
 }
 step docker-compose "$dir" docker-compose -- compose_build "$dir"
+
+# vCluster's control plane, run by the tests as a plain process (scripts/servers/vcluster.ts): the syncer
+# (`vcluster start`) plus the kine it launches for its embedded SQLite store.
+dir="$cache/kine-$KINE_VERSION"
+# cgo for kine's SQLite driver (mattn/go-sqlite3), with the SQLite features kine's own release build enables
+# (its scripts/build, less the embedded NATS server, which the SQLite store does not use).
+kine_build() {
+  CGO_ENABLED=1 CGO_CFLAGS="-DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_ENABLE_STAT4 -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_MATH_FUNCTIONS -DSQLITE_ENABLE_UNLOCK_NOTIFY -DSQLITE_THREADSAFE=1" \
+    GOBIN="$1" go install -ldflags="-s -w -X github.com/k3s-io/kine/pkg/version.Version=$KINE_VERSION" \
+    -tags sqlite_unlock_notify,sqlite_vtable,sqlite_stat4,sqlite_preupdate_hook,sqlite_math_functions,sqlite_dbstat,sqlite_column_metadata \
+    "github.com/k3s-io/kine@$KINE_VERSION"
+}
+step kine "$dir" kine -- kine_build "$dir"
+
+dir="$cache/vcluster-$VCLUSTER_VERSION"
+# Built as the main module from its own downloaded source (keeping its go.sum, which also vouches for the
+# pre-release loft-sh modules the checksum database does not know), less the require of
+# github.com/loft-sh/e2e-framework: only vCluster's own e2e tests import it, and the module proxy refuses it.
+# The chart's default values.yaml goes beside the binary: `vcluster start --config` merges no defaults.
+vcluster_build() {
+  local src work="$cache/src/vcluster"
+  src=$(go mod download -json "github.com/loft-sh/vcluster@$VCLUSTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$work" && mkdir -p "$work" && cp -r "$src"/{go.mod,go.sum,cmd,pkg,config} "$work/" && chmod -R u+w "$work" && cd "$work" &&
+  go mod edit -droprequire github.com/loft-sh/e2e-framework &&
+  go build -mod=mod -trimpath -ldflags="-s -w -X github.com/loft-sh/vcluster/pkg/telemetry.SyncerVersion=$VCLUSTER_VERSION" -o "$1/vcluster" ./cmd/vcluster &&
+  cp "$src/chart/values.yaml" "$1/values.yaml" && chmod u+w "$1/values.yaml"
+}
+step vcluster "$dir" vcluster -- vcluster_build "$dir"
 
 echo "[install] all servers ready in $(( $(date +%s) - started ))s (cache: $cache)"

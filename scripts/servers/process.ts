@@ -68,6 +68,8 @@ export interface StartOptions {
   cwd?: string;
   ready: () => Promise<boolean>;
   timeoutMs?: number;
+  /** Signal that stop() sends first (default SIGTERM; SIGKILL follows after 10 s). */
+  stopSignal?: NodeJS.Signals;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -97,7 +99,7 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
   });
   const stop = async () => {
     if (exited === undefined) {
-      child.kill('SIGTERM');
+      child.kill(options.stopSignal ?? 'SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exitPromise;
       clearTimeout(killer);
