@@ -8,7 +8,7 @@ import type { SnapshotPolicy, StoredSnapshot } from '../contracts/definitions';
 import { failure } from '../contracts/errors';
 import { verifyArchive } from '../lib/archive/verify';
 import { kubeCall, statusCodeOf, unlessNotFound } from '../lib/kube/errors';
-import { buildRequest, outcomeOf, requestNameFor, requestStatusOf, requestVersionProblem, type RequestStatus } from '../lib/vcluster/request';
+import { buildRequest, outcomeOf, requestNameFor, requestStatusOf, requestVersionProblem, storageOptionsFor, type RequestStatus } from '../lib/vcluster/request';
 import type { ActivityDeps } from './deps';
 import { releaseFor, sendProgress } from './snapshot';
 import { openStore, storageCredentialsFor } from './store';
@@ -33,7 +33,7 @@ export function createRequestActivities(deps: ActivityDeps) {
       if (!deps.kube) throw failure('KubeUnavailable', `cluster ${where}: the request engine needs a host-cluster connection (set KUBECONFIG)`);
       const core = deps.kube.makeApiClient(k8s.CoreV1Api);
       const namespace = cluster.namespace;
-      const name = requestNameFor(cluster, snapshotName);
+      const name = requestNameFor(cluster, snapshotName, storageOptionsFor(policy.storage, snapshotName, undefined).url);
       const readRequest = () => kubeCall('get', 'configmaps', namespace, () => unlessNotFound(core.readNamespacedConfigMap({ name, namespace })));
       const deleteSecret = () => kubeCall('delete', 'secrets', namespace, () => unlessNotFound(core.deleteNamespacedSecret({ name, namespace })));
 

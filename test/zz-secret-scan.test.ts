@@ -1,11 +1,14 @@
-// Fault 8: a secret scan after the whole suite. The root-level `after` hook below runs once every test of every file
+// Fault 8: a secret scan after the whole suite (and of the host cluster's vCluster snapshot requests). The root-level `after` hook below runs once every test of every file
 // has finished (mocha runs root hooks after all suites, whatever the file order), and fails the run when a secret
 // value used by any test shows up in a workflow history or schedule, a log file, an archive or a metadata record.
 import { strict as assert } from 'node:assert';
 import { createGzip } from 'node:zlib';
 import { Client, Connection } from '@temporalio/client';
+import * as k8s from '@kubernetes/client-node';
 import { createArchiveWriter } from '../lib/archive/writer';
+import { REQUEST_LABEL } from '../lib/vcluster/request';
 import { testEnv } from './harness/env';
+import { adminKube } from './harness/temporal';
 import { SecretScanner, secretsUsedInTests } from './faults/support/secret-scan';
 
 after('secret scan of histories, schedules, logs, archives and records', async function () {
@@ -24,6 +27,17 @@ after('secret scan of histories, schedules, logs, archives and records', async f
     await connection.close();
   }
   await timed('minio', () => scanner.scanMinio());
+  // Request-engine runs: the request Secrets hold storage credentials and must be gone; the ConfigMaps stay (vCluster
+  // keeps them a day) and must hold none.
+  const requestSecretsLeft: string[] = [];
+  await timed('snapshot requests', async () => {
+    const core = adminKube().makeApiClient(k8s.CoreV1Api);
+    const secrets = await core.listSecretForAllNamespaces({ labelSelector: REQUEST_LABEL });
+    requestSecretsLeft.push(...secrets.items.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`));
+    for (const configMap of (await core.listConfigMapForAllNamespaces({ labelSelector: REQUEST_LABEL })).items) {
+      scanner.scan(Buffer.from(JSON.stringify(configMap.data ?? {})), `request ConfigMap ${configMap.metadata?.namespace}/${configMap.metadata?.name}`);
+    }
+  });
   await timed('files', () => scanner.scanRunDir());
   const { histories, schedules, objects, files, bytes } = scanner.counts;
   console.log(
@@ -31,6 +45,7 @@ after('secret scan of histories, schedules, logs, archives and records', async f
       `${files} files (${(bytes / 2 ** 20).toFixed(0)} MiB; ${seconds.join(', ')}): ${scanner.leaks.length} leaks`,
   );
   assert.deepEqual(scanner.leaks, [], 'secret values found where they must never be');
+  assert.deepEqual(requestSecretsLeft, [], 'vCluster snapshot request Secrets (they hold storage credentials) left behind');
 });
 
 describe('secret scan (runs after the whole suite, in a root after hook)', () => {

@@ -65,12 +65,12 @@ export interface RequestObjects {
 }
 
 /**
- * Deterministic request name for one snapshot of one cluster: a retried activity finds its request instead of filing
- * a second one. Kubernetes names are lowercase; the hash keeps names of different snapshots apart after lowercasing
- * and cutting.
+ * Deterministic request name for one snapshot of one cluster to one location (`url`, vCluster's `spec.url`): a retried
+ * activity finds its request instead of filing a second one, and a request for another location (a changed policy)
+ * is never mistaken for it. Kubernetes names are lowercase; the hash keeps names apart after lowercasing and cutting.
  */
-export function requestNameFor(cluster: ClusterRef, snapshotName: string): string {
-  const hash = createHash('sha256').update(`${cluster.namespace}/${cluster.name}/${snapshotName}`).digest('hex').slice(0, 10);
+export function requestNameFor(cluster: ClusterRef, snapshotName: string, url: string): string {
+  const hash = createHash('sha256').update(`${cluster.namespace}/${cluster.name}/${snapshotName}\n${url}`).digest('hex').slice(0, 10);
   const readable = `${snapshotName.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 40).replace(/-+$/, '');
   return `${readable}-snapshot-request-${hash}`;
 }
@@ -120,8 +120,8 @@ export function buildRequest(input: {
   release?: RequestRelease;
 }): RequestObjects {
   const { cluster } = input.policy;
-  const name = requestNameFor(cluster, input.snapshotName);
   const { options, url } = storageOptionsFor(input.policy.storage, input.snapshotName, input.credentials);
+  const name = requestNameFor(cluster, input.snapshotName, url);
   const release = input.release && {
     releaseName: input.release.releaseName,
     releaseNamespace: input.release.releaseNamespace,

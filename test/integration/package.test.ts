@@ -17,7 +17,7 @@ import { applyPolicy, describe, parsePolicy, scheduleIdFor, type SnapshotPolicy 
 async function main(): Promise<void> {
   const [address, namespace, name] = process.argv.slice(2);
   const parsed = parsePolicy('snapshots:\\n  auto:\\n    schedule: "@daily"\\n    storage:\\n      type: container\\n      container:\\n        path: /data/snapshots\\n', { name, namespace: 'platform' });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed));
+  if (!parsed.ok || !parsed.policy) throw new Error(JSON.stringify(parsed));
   const policy: SnapshotPolicy = parsed.policy;
   const connection = await Connection.connect({ address });
   try {

@@ -6,8 +6,8 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { ensureTestRuntime } from '../harness/runtime';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { ensureTestRuntime, quietLogger } from '../harness/runtime';
 
 const HISTORY_DIR = join(__dirname, '..', 'fixtures', 'histories');
 
@@ -16,7 +16,7 @@ describe('workflow replay of committed histories', () => {
     ensureTestRuntime();
     const files = readdirSync(HISTORY_DIR).filter((f) => f.endsWith('.json'));
     assert.ok(files.length >= 6, `expected committed histories in ${HISTORY_DIR}`);
-    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+    const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
     // The file name is the workflow ID the history was recorded under (child workflow IDs derive from it).
     const histories = files.map((file) => ({ workflowId: file.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(join(HISTORY_DIR, file), 'utf8'))) }));
     const replayed: string[] = [];

@@ -9,13 +9,15 @@ const cluster = { name: 'demo', namespace: 'team-a' };
 const snapshotName = 'demo-2026-11-23T12-00-00Z';
 
 describe('vCluster snapshot requests (lib/vcluster/request)', () => {
-  it('names a request deterministically, lowercase and distinct per snapshot and cluster', () => {
-    const name = requestNameFor(cluster, snapshotName);
-    assert.equal(name, requestNameFor(cluster, snapshotName));
+  it('names a request deterministically, lowercase and distinct per snapshot, cluster and location', () => {
+    const url = `s3://snaps/${snapshotName}.tar.gz`;
+    const name = requestNameFor(cluster, snapshotName, url);
+    assert.equal(name, requestNameFor(cluster, snapshotName, url));
     assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
     assert.ok(name.length <= 63, name);
-    assert.notEqual(name, requestNameFor({ ...cluster, namespace: 'team-b' }, snapshotName));
-    assert.notEqual(name, requestNameFor(cluster, 'demo-2026-11-23T13-00-00Z'));
+    assert.notEqual(name, requestNameFor({ ...cluster, namespace: 'team-b' }, snapshotName, url));
+    assert.notEqual(name, requestNameFor(cluster, 'demo-2026-11-23T13-00-00Z', url));
+    assert.notEqual(name, requestNameFor(cluster, snapshotName, `s3://other/${snapshotName}.tar.gz`), 'another location is another request');
   });
 
   it('builds the S3 options vCluster reads: full key, custom endpoint with a region, path style, credentials only in the Secret', () => {

@@ -9,11 +9,12 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type LogEntry, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
 import { SEARCH_ATTRIBUTES, type SnapshotPolicy } from '../../contracts/definitions';
 import { temporalCliPath } from '../../scripts/servers/temporal';
 import { eventually } from '../harness/eventually';
+import { ensureTestRuntime, quietLogger } from '../harness/runtime';
 
 export type Activities = ReturnType<typeof createActivities>;
 export type ActivityName = keyof Activities;
@@ -36,34 +37,12 @@ const WORKFLOW_ACTIVITIES = [
   'restoreArchiveToEtcd',
 ] as const satisfies readonly ActivityName[];
 
-/** What the workflows log when a test makes them fail on purpose; the assertions look at those failures instead. */
-const EXPECTED_FAILURE_LOGS = new Set(['Activity failed', 'Workflow failed']);
-
-/** Warnings and errors only, without the expected failures' stack traces. */
-function quietLog(entry: LogEntry): void {
-  if (EXPECTED_FAILURE_LOGS.has(entry.message)) return;
-  const error = entry.meta?.error;
-  const detail = error instanceof Error ? `: ${error.message}` : '';
-  process.stderr.write(`[temporal ${entry.level}] ${entry.message}${detail}\n`);
-}
-
-let runtimeInstalled = false;
-function installQuietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN', quietLog) });
-  } catch {
-    // Another suite in this process installed the runtime first; its logger stays.
-  }
-}
-
 let bundle: Promise<WorkflowBundle> | undefined;
 /** workflows/index.ts bundled once per process (every test file shares it). */
 function workflowBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    logger: new DefaultLogger('WARN', quietLog),
+    logger: quietLogger,
   });
   return bundle;
 }
@@ -98,7 +77,7 @@ export function useTestEnvironment(): () => FastEnv {
     this.timeout(60_000);
     const cli = temporalCliPath();
     if (!existsSync(cli)) throw new Error(`temporal CLI not built at ${cli}: run scripts/install-servers.sh`);
-    installQuietRuntime();
+    ensureTestRuntime();
     dir = mkdtempSync(join(tmpdir(), 'vcsnap-fast-tier-'));
     const [env, code] = await Promise.all([
       TestWorkflowEnvironment.createLocal({

@@ -3,7 +3,8 @@
 //   FAULT_TEMPORAL_ADDRESS, FAULT_TEMPORAL_NAMESPACE, FAULT_TASK_QUEUE, FAULT_WORKFLOW_BUNDLE, KUBECONFIG
 // It prints `worker ready` once polling, and shuts down cleanly on SIGTERM.
 import * as k8s from '@kubernetes/client-node';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { quietLogger } from '../../harness/runtime';
 import { createActivities } from '../../../activities';
 
 export const READY_LINE = 'worker ready';
@@ -15,7 +16,7 @@ function required(name: string): string {
 }
 
 async function main(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: quietLogger });
   const kube = new k8s.KubeConfig();
   kube.loadFromFile(required('KUBECONFIG'));
   const connection = await NativeConnection.connect({ address: required('FAULT_TEMPORAL_ADDRESS') });
