@@ -18,6 +18,8 @@ export async function startRegistry(opts: {
   name: string;
   auth?: { username: string; password: string };
   port?: number;
+  /** Relative Location headers, so the registry also works behind a TLS front (it sees plain HTTP). */
+  relativeUrls?: boolean;
 }): Promise<RegistryServer> {
   const port = opts.port ?? (await freePort());
   const base = join(opts.dir, opts.name);
@@ -40,6 +42,7 @@ export async function startRegistry(opts: {
     'http:',
     `  addr: 127.0.0.1:${port}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
+    ...(opts.relativeUrls ? ['  relativeurls: true'] : []),
   ];
   if (opts.auth) {
     const htpasswd = join(base, 'htpasswd');

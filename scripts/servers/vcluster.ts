@@ -47,6 +47,13 @@ export interface VclusterOptions {
   values?: Record<string, unknown>;
   /** More host loopback ports to make reachable inside the namespace (MinIO, a registry); the kube port always is. */
   hostPorts?: number[];
+  /**
+   * Inside port -> host port, where the vCluster must see a host server at another port than its own (e.g. a TLS
+   * front of a plain server, at the port the plain one has outside).
+   */
+  portMap?: Record<number, number>;
+  /** More environment for the syncer (e.g. SSL_CERT_FILE for a test CA). */
+  env?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -170,13 +177,14 @@ export async function startVcluster(opts: VclusterOptions): Promise<VclusterServ
   // forwarding: unix sockets in a short directory (the sun_path limit is 108 bytes)
   const sockDir = mkdtempSync(join(tmpdir(), 'vcns-'));
   const kubePort = Number(new URL(kube.server).port);
-  const hostPorts = [...new Set([kubePort, ...(opts.hostPorts ?? [])])];
+  const portMap = opts.portMap ?? {};
+  const hostPorts = [...new Set([kubePort, ...(opts.hostPorts ?? []), ...Object.keys(portMap).map(Number)])];
   const clash = hostPorts.filter((p) => FIXED_PORTS.includes(p));
   if (clash.length > 0) throw new Error(`host ports ${clash.join(', ')} clash with vCluster's own ports`);
   const servers: Server[] = [];
   const inbound = hostPorts.map((port) => ({ port, socket: join(sockDir, `in-${port}.sock`) }));
   for (const f of inbound) {
-    const server = createServer((c) => pipeBoth(c, connect(f.port, '127.0.0.1')));
+    const server = createServer((c) => pipeBoth(c, connect(portMap[f.port] ?? f.port, '127.0.0.1')));
     servers.push(server);
     await listen(server, f.socket);
   }
@@ -253,6 +261,7 @@ export async function startVcluster(opts: VclusterOptions): Promise<VclusterServ
         KUBECONFIG: kube.kubeconfigFile,
         TMPDIR: join(base, 'tmp'),
         HOME: join(base, 'home'),
+        ...opts.env,
       },
       logDir: opts.dir,
       stopSignal: 'SIGKILL', // unshare ignores SIGTERM; its death (--kill-child) kills the namespace's init

@@ -18,6 +18,8 @@ import { applyPolicy, describe as describePolicy, triggerNow, type ScheduleTarge
 import { snapshotNameFor } from '../../contracts/naming';
 import { createStore } from '../../lib/storage';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
+import { startRegistry, type RegistryServer } from '../../scripts/servers/registry';
+import { startTlsProxy, type TlsProxy } from '../../scripts/servers/tls-proxy';
 import type { KubeServer } from '../../scripts/servers/kube';
 import { startVcluster, type VclusterServer } from '../../scripts/servers/vcluster';
 import { eventually } from '../harness/eventually';
@@ -43,15 +45,24 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
   let connection: Connection;
   let target: ScheduleTarget;
   let bucket: string;
+  let registryTls: TlsProxy;
+  let registry: RegistryServer;
 
   before(async function () {
     const { kube, minio } = env();
+    // vCluster's OCI store pushes with https only: inside its namespace the registry's port is a TLS front of a
+    // plain registry of this test's, signed by a test CA the syncer trusts (SSL_CERT_FILE); the worker reads it plainly.
+    registry = await startRegistry({ dir: join(env().runDir, 'vclusters'), name: 'registry-vc', relativeUrls: true });
+    const registryPort = Number(registry.host.split(':')[1]);
+    registryTls = await startTlsProxy({ dir: join(env().runDir, 'vclusters', 'registry-tls'), targetPort: registryPort });
     vcluster = await startVcluster({
       dir: join(env().runDir, 'vclusters'),
       kube: kube as unknown as KubeServer,
       name,
       namespace,
       hostPorts: [Number(new URL(minio.endpoint).port)],
+      portMap: { [registryPort]: registryTls.port },
+      env: { SSL_CERT_FILE: registryTls.caFile },
     });
     const virtual = vcluster.kubeConfig().makeApiClient(k8s.CoreV1Api);
     await virtual.createNamespace({ body: { metadata: { name: 'apps' } } });
@@ -77,6 +88,8 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
     await connection?.close();
     await worker?.stop();
     await vcluster?.stop();
+    await registryTls?.stop();
+    await registry?.stop();
   });
 
   function policyFor(storage: StorageLocation): SnapshotPolicy {
@@ -186,6 +199,22 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
     assert.equal(view.url, `container://${path}/${view.snapshotName}.tar.gz`);
     const verified = await verifySnapshot(target, view.snapshotName!, { policy });
     assert.equal(verified.ok, true, verified.problem?.message);
+  });
+
+  it('a registry target: vCluster pushes its OCI artifact, the run completes, our catalog lists it and verify passes', async () => {
+    const repository = `${namespace}/snapshots`;
+    const policy = policyFor({ type: 'oci', registry: registry.host, repository, insecure: true });
+    const view = (await (await scheduledRun(policy)).result()) as SnapshotStatusView;
+    assert.equal(view.status, 'Completed', view.error);
+    assert.equal(view.engine, 'request');
+    const verified = await verifySnapshot(target, view.snapshotName!, { policy });
+    assert.equal(verified.ok, true, verified.problem?.message);
+    const manifest = (await (
+      await fetch(`http://${registry.host}/v2/${repository}/manifests/${view.snapshotName}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+    ).json()) as { artifactType?: string; layers: { mediaType: string }[] };
+    assert.equal(manifest.artifactType, 'application/vnd.loft.vcluster', 'the artifact vCluster itself pushed');
+    assert.deepEqual(manifest.layers.map((l) => l.mediaType), ['application/vnd.loft.vcluster.etcd.v1.tar+gzip']);
+    assert.ok((await listSnapshots(target, cluster)).some((e) => e.snapshotName === view.snapshotName && e.status === 'Completed'));
   });
 
   it('a request vCluster fails (missing bucket) ends the run Failed with vCluster\'s own message, no Secret left', async () => {
