@@ -1,6 +1,7 @@
 // `npm start`. With no configuration: an embedded default — a local Temporal dev server with its Web UI, MinIO, a
-// demo virtual cluster (kube-apiserver on its own etcd, seeded with sample objects), the worker, and a demo policy
-// that fires every minute. With TEMPORAL_ADDRESS / TEMPORAL_PROFILE / a temporal.toml set, it runs only the worker
+// host kube-apiserver with a demo virtual cluster (a real vCluster v0.36.1 control plane with its default embedded
+// SQLite store, snapshotted by the request engine, when run as root; else a kube-apiserver on its own etcd, by the
+// direct engine), seeded with sample objects, the worker, and a demo policy that fires every minute. With TEMPORAL_ADDRESS / TEMPORAL_PROFILE / a temporal.toml set, it runs only the worker
 // against that infrastructure. Ctrl-C stops everything it started and nothing else.
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -18,11 +19,13 @@ import { createProductWorker, runWorker } from '../worker/main';
 import { createProductMetrics, serveMetrics } from '../worker/metrics';
 import { startKube, adminKubeConfig } from './servers/kube';
 import { startMinio } from './servers/minio';
-import { freePort, serverGroup } from './servers/process';
+import { startVcluster } from './servers/vcluster';
+import { freePort, serverGroup, versions } from './servers/process';
 import { startTemporal, temporalCliPath } from './servers/temporal';
 
 const DEMO_CLUSTER = { name: 'demo', namespace: 'vcluster-demo' };
 const DEMO_BUCKET = 'vcsnap-demo';
+const VCLUSTER_CHART_VERSION = versions().VCLUSTER_VERSION.replace(/^v/, '');
 
 function configured(): boolean {
   const env = process.env;
@@ -30,14 +33,20 @@ function configured(): boolean {
   return Boolean(env.TEMPORAL_ADDRESS || env.TEMPORAL_PROFILE || existsSync(tomlFile));
 }
 
-async function seedDemoCluster(kube: k8s.KubeConfig): Promise<void> {
+/** 50 sample ConfigMaps in `namespace` of the cluster `kube` points at. */
+async function seedDemoCluster(kube: k8s.KubeConfig, namespace: string): Promise<void> {
   const core = kube.makeApiClient(k8s.CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: DEMO_CLUSTER.namespace } } }).catch(() => undefined);
+  await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
   for (let i = 0; i < 50; i++) {
     await core
-      .createNamespacedConfigMap({ namespace: DEMO_CLUSTER.namespace, body: { metadata: { name: `sample-${i}` }, data: { index: String(i), note: 'seeded by npm start' } } })
+      .createNamespacedConfigMap({ namespace, body: { metadata: { name: `sample-${i}` }, data: { index: String(i), note: 'seeded by npm start' } } })
       .catch(() => undefined);
   }
+}
+
+/** A real vCluster needs private mount, network and PID namespaces (unshare), so root. */
+function canRunVcluster(): boolean {
+  return process.getuid?.() === 0 && !process.env.VCSNAP_DEMO_DIRECT;
 }
 
 async function runEmbedded(): Promise<void> {
@@ -62,7 +71,12 @@ async function runEmbedded(): Promise<void> {
   const minio = await track(startMinio({ dir, accessKeyId: 'vcsnap-demo', secretAccessKey: 'vcsnap-demo-secret' }));
   const kube = await track(startKube({ dir }));
   const kubeConfig = adminKubeConfig(kube.server, kube.adminToken);
-  await seedDemoCluster(kubeConfig);
+  // The virtual cluster: vCluster's own control plane (request engine), or the host kube-apiserver's etcd stands in
+  // for one (direct engine).
+  const vcluster = canRunVcluster()
+    ? await track(startVcluster({ dir, kube, name: DEMO_CLUSTER.name, namespace: DEMO_CLUSTER.namespace, hostPorts: [Number(new URL(minio.endpoint).port)] }))
+    : undefined;
+  await seedDemoCluster(vcluster ? vcluster.kubeConfig() : kubeConfig, vcluster ? 'default' : DEMO_CLUSTER.namespace);
   const s3 = new S3Client({ endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey } });
   await s3.send(new CreateBucketCommand({ Bucket: DEMO_BUCKET })).catch(() => undefined);
   s3.destroy();
@@ -90,9 +104,15 @@ async function runEmbedded(): Promise<void> {
     type: 's3', bucket: DEMO_BUCKET, prefix: 'demo', endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true,
     insecureSkipTlsVerify: false, skipClientCredentials: false, credential: { name: 'demo-s3', namespace: DEMO_CLUSTER.namespace },
   };
-  const policy = policyFor(DEMO_CLUSTER, { schedule: '* * * * *', storage, etcdEndpoints: [kube.etcd.endpoint] }, {
+  const policy = policyFor(DEMO_CLUSTER, { schedule: '* * * * *', storage, etcdEndpoints: vcluster ? [] : [kube.etcd.endpoint] }, {
     retention: { periodDays: 1, maxSnapshots: 10 },
     catchupWindowSeconds: 60,
+    // What discovery derives from the vCluster's vc-config Secret: the embedded SQLite store, reachable only by the
+    // vCluster itself, and the chart's version.
+    ...(vcluster && {
+      state: { endpoints: [], origin: 'none' as const, unavailableReason: 'embedded SQLite store' },
+      release: { chartName: 'vcluster', chartVersion: VCLUSTER_CHART_VERSION },
+    }),
   });
   const outcome = await applyPolicy({ client }, policy);
   await triggerNow({ client }, DEMO_CLUSTER);
@@ -105,7 +125,11 @@ vcsnap demo is running (schedule ${outcome}).
   Temporal:      ${temporal.address} (namespace default)
   Schedule ID:   ${scheduleId}  (fires every minute, overlap SKIP)
   Snapshots in:  s3://${DEMO_BUCKET}/demo/  on MinIO ${minio.endpoint} (user ${minio.accessKeyId})
-  Demo cluster:  kube-apiserver ${kube.server}, etcd ${kube.etcd.endpoint}
+  Demo cluster:  ${
+    vcluster
+      ? `vCluster ${VCLUSTER_CHART_VERSION} (embedded SQLite, request engine), API ${vcluster.server}, KUBECONFIG=${vcluster.kubeconfigFile}`
+      : `kube-apiserver ${kube.server}, etcd ${kube.etcd.endpoint} (direct engine; run as root for a real vCluster)`
+  }
   Metrics:       http://127.0.0.1:${metricsServer.port}/metrics (product), http://127.0.0.1:${runtimeMetricsPort}/metrics (Temporal runtime)
 
   ${cli} list

@@ -92,6 +92,8 @@ describe('npm start (first run, no configuration)', function () {
     assert.match(output, /Schedule ID:\s+vcsnap\.vcluster-demo\.demo/);
     assert.match(output, /Snapshots in:\s+s3:\/\/vcsnap-demo\/demo\//);
     for (const command of ['list', 'trigger', 'pause']) assert.match(output, new RegExp(`npx vcsnap ${command}`));
+    // As root (CI, this suite) the demo is a real vCluster with its default store, snapshotted by the request engine.
+    if (process.getuid?.() === 0) assert.match(output, /Demo cluster:\s+vCluster \d+\.\d+\.\d+ \(embedded SQLite, request engine\)/);
 
     const cliEnv = { ...env, TEMPORAL_ADDRESS: printed.temporal };
     const completed = await until('a Completed snapshot in `vcsnap snapshots`', deadline, async () => {
