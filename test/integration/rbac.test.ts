@@ -142,7 +142,8 @@ describe('deploy/ RBAC on the real kube-apiserver, with a ServiceAccount token',
 
   it('grants exactly what the code calls, and nothing it does not', async () => {
     assert.deepEqual(grants(byKind(manifests('rbac.yaml'), 'ClusterRole')), {
-      secrets: ['get', 'list'],
+      secrets: ['create', 'delete', 'get', 'list'],
+      configmaps: ['create', 'delete', 'get'],
       persistentvolumeclaims: ['list'],
       persistentvolumes: ['get'],
       volumesnapshotclasses: ['list'],
@@ -153,8 +154,9 @@ describe('deploy/ RBAC on the real kube-apiserver, with a ServiceAccount token',
     await untilAuthorized(kube);
     assert.equal(await can(kube, 'get', 'secrets', 'kube-system'), true);
     for (const [verb, resource, group] of [
-      ['create', 'secrets', ''],
+      ['update', 'secrets', ''],
       ['watch', 'secrets', ''],
+      ['update', 'configmaps', ''],
       ['delete', 'persistentvolumeclaims', ''],
       ['create', 'pods', ''],
       ['update', 'volumesnapshots', 'snapshot.storage.k8s.io'],
