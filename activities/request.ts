@@ -2,6 +2,7 @@
 // phases until the vCluster control plane has stored the archive, then read the stored archive back through our own
 // store for its digest and key count. The storage credentials travel only inside the request Secret, in the
 // cluster's own namespace; vCluster deletes it when done, and so do we, whatever the outcome.
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import type { SnapshotPolicy, StoredSnapshot } from '../contracts/definitions';
@@ -76,13 +77,7 @@ export function createRequestActivities(deps: ActivityDeps) {
               `vCluster ${where} did not pick up snapshot request ${name} within ${deps.requestPickupTimeoutSeconds}s: is its control plane running (and version ${policy.release?.chartVersion ?? 'unknown'} ≥ 0.30)?`,
             );
           }
-          await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(resolve, deps.pollIntervalMs);
-            context.cancellationSignal.addEventListener('abort', () => {
-              clearTimeout(timer);
-              reject(context.cancellationSignal.reason);
-            }, { once: true });
-          });
+          await sleep(deps.pollIntervalMs, undefined, { signal: context.cancellationSignal });
         }
       } catch (err) {
         // The run was cancelled: withdraw the request as vCluster does (deleting the ConfigMap makes its controller

@@ -233,12 +233,8 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
     assert.equal(record, undefined, 'the record lives in the missing bucket too: nothing was written');
   });
 
-  it('a worker killed while waiting on a request: the next attempt follows it, no second request; retention prunes the older request snapshot', async () => {
-    // One successful snapshot kept: the run below (named an hour ahead, so it is the newest) prunes the first test's.
-    const policy = { ...policyFor(s3Storage(bucket)), retention: { periodDays: 30, maxSnapshots: 1 } };
-    const nominalTime = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
-    const snapshotName = snapshotNameFor(name, nominalTime);
-    // The vCluster is paused (SIGSTOP on its namespace), so the request waits in phase ''.
+  /** Runs `body` with the vCluster's processes stopped (SIGSTOP), so a request waits in phase ''. */
+  async function withVclusterPaused<T>(body: (resume: () => void) => Promise<T>): Promise<T> {
     const paused = vcluster.processes().map((p) => p.pid);
     for (const pid of paused) process.kill(pid, 'SIGSTOP');
     let resumed = false;
@@ -248,27 +244,58 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
       for (const pid of paused) process.kill(pid, 'SIGCONT');
     };
     try {
+      return await body(resume);
+    } finally {
+      resume();
+    }
+  }
+
+  function requestsFor(snapshotName: string) {
+    return adminKube().makeApiClient(k8s.CoreV1Api).listNamespacedConfigMap({ namespace, labelSelector: `${REQUEST_LABEL},vcsnap.io/snapshot=${snapshotName.toLowerCase()}` });
+  }
+
+  it('a cancelled run withdraws its request (ConfigMap and Secret deleted) and records why', async () => {
+    const policy = policyFor(s3Storage(bucket));
+    const nominalTime = new Date('2026-11-20T08:00:00Z');
+    await withVclusterPaused(async () => {
+      const handle = await target.client.workflow.start(WORKFLOW_TYPES.snapshot, {
+        taskQueue: worker.taskQueue,
+        workflowId: uniqueName('req-cancelled'),
+        args: [{ policy, nominalTime: nominalTime.toISOString() }],
+      });
+      await eventually('the request to be filed', async () => (await requestsFor(snapshotNameFor(name, nominalTime))).items.length === 1);
+      await handle.cancel();
+      await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && /cancel/i.test(String(err.cause?.message ?? err.message)));
+      assert.equal((await requestsFor(snapshotNameFor(name, nominalTime))).items.length, 0, 'the request ConfigMap is withdrawn');
+      assert.deepEqual(await requestSecretsLeft(), []);
+      const record = await createStore(policy.storage, { accessKeyId: env().minio.accessKeyId, secretAccessKey: env().minio.secretAccessKey }).getRecord(snapshotNameFor(name, nominalTime));
+      assert.deepEqual([record?.status, record?.error, record?.engine], ['Failed', 'cancelled', 'request']);
+    });
+  });
+
+  it('a worker killed while waiting on a request: the next attempt follows it, no second request; retention prunes the older request snapshot', async () => {
+    // One successful snapshot kept: the run below (named an hour ahead, so it is the newest) prunes the first test's.
+    const policy = { ...policyFor(s3Storage(bucket)), retention: { periodDays: 30, maxSnapshots: 1 } };
+    const nominalTime = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
+    const snapshotName = snapshotNameFor(name, nominalTime);
+    await withVclusterPaused(async (resume) => {
       const handle = await target.client.workflow.start(WORKFLOW_TYPES.snapshot, {
         taskQueue: worker.taskQueue,
         workflowId: uniqueName('req-killed'),
         args: [{ policy, nominalTime: nominalTime.toISOString() }],
       });
-      const core = adminKube().makeApiClient(k8s.CoreV1Api);
-      const requests = () => core.listNamespacedConfigMap({ namespace, labelSelector: `${REQUEST_LABEL},vcsnap.io/snapshot=${snapshotName.toLowerCase()}` });
-      await eventually('the request to be filed', async () => (await requests()).items.length === 1);
+      await eventually('the request to be filed', async () => (await requestsFor(snapshotName)).items.length === 1);
       // The worker goes away mid-wait; a new one on the same task queue takes the retried attempt.
       await worker.stop();
       worker = await startTestWorker({ pollIntervalMs: 200 }, undefined, worker.taskQueue);
       resume();
       const view = (await handle.result()) as SnapshotStatusView;
       assert.equal(view.status, 'Completed', view.error);
-      assert.equal((await requests()).items.length, 1, 'one request for the snapshot, followed by both attempts');
+      assert.equal((await requestsFor(snapshotName)).items.length, 1, 'one request for the snapshot, followed by both attempts');
       assert.deepEqual(view.retention, { deleted: [stored.view.snapshotName], failed: [] });
       const store = createStore(policy.storage, { accessKeyId: env().minio.accessKeyId, secretAccessKey: env().minio.secretAccessKey });
       assert.deepEqual((await store.listArchives()).map((a) => a.snapshotName), [snapshotName], 'the pruned archive is gone');
-      assert.deepEqual((await store.listRecords()).map((r) => r.snapshotName), [snapshotName], 'and its record');
-    } finally {
-      resume();
-    }
+      assert.deepEqual((await store.listRecords()).map((r) => r.snapshotName).filter((n) => n !== snapshotNameFor(name, new Date('2026-11-20T08:00:00Z'))), [snapshotName], 'and its record');
+    });
   });
 });
