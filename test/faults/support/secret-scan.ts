@@ -139,7 +139,10 @@ export class SecretScanner {
         const path = join(dir, entry.name);
         if (skip.includes(path)) continue;
         if (entry.isDirectory()) {
+          // The servers' own state: the host kube-apiserver's certificates, MinIO's metadata, etcd data, and a
+          // vCluster's data dir (its PKI and SQLite store: the cluster's own Secrets live there, as in etcd).
           if (entry.name === 'kube' || entry.name === '.minio.sys' || existsSync(join(path, 'member', 'wal'))) continue;
+          if (/^vcluster-/.test(entry.name) && existsSync(join(path, 'data'))) continue;
           walk(path);
         } else if (entry.isFile() && !SKIPPED_FILES.has(entry.name) && !EXTRACTED_CLUSTER_SECRET.test(path) && statSync(path).size > 0) {
           this.scan(readFileSync(path), `file ${relative(runDir, path)}`);
