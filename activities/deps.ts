@@ -1,5 +1,6 @@
 // What every activity closes over: injected clients, clock and limits, so tests swap endpoints, not logic.
 import type * as k8s from '@kubernetes/client-node';
+import type { SecretScope } from '../lib/kube/secrets';
 import type { ClusterRef, EngineChoice, RetentionReport, SnapshotRecord } from '../contracts/definitions';
 
 /** The product's own metrics (worker/metrics.ts records them with prom-client). */
@@ -30,4 +31,11 @@ export interface ActivityDeps {
   requestPickupTimeoutSeconds: number;
   /** Engine for discovered clusters whose vc-config Secret does not choose (VCSNAP_ENGINE). */
   defaultEngine: EngineChoice;
+  /** Namespaces (globs) whose Secrets every virtual cluster may reference (VCSNAP_SHARED_NAMESPACES). */
+  sharedNamespaces: string[];
+}
+
+/** The Secrets an input about `cluster` may name: its own namespace's, the shared ones, and those granted to it. */
+export function secretScope(deps: ActivityDeps, cluster: { namespace: string } | undefined): SecretScope {
+  return { namespace: cluster?.namespace, sharedNamespaces: deps.sharedNamespaces };
 }

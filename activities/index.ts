@@ -20,6 +20,7 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     volumeReadyTimeoutSeconds: DEFAULT_VOLUME_READY_TIMEOUT_SECONDS,
     requestPickupTimeoutSeconds: DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS,
     defaultEngine: 'auto',
+    sharedNamespaces: [],
     ...partial,
   };
   return {

@@ -9,8 +9,8 @@ import type { RestoreArchiveInput, RestoreBatchLimits, RestoreProgress, RestoreR
 import { verifyArchive } from '../lib/archive/verify';
 import { commonEtcdFailure, connectEtcd, etcdFailureOf } from '../lib/etcd/client';
 import { SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
-import { readEtcdTls } from '../lib/kube/secrets';
-import type { ActivityDeps } from './deps';
+import { readEtcdTls, type SecretScope } from '../lib/kube/secrets';
+import { secretScope, type ActivityDeps } from './deps';
 import { openSnapshotStore, verifyStoredSnapshot } from './verify';
 
 /** etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB (keys and values, plus framing). */
@@ -18,9 +18,10 @@ const DEFAULT_BATCH = { keys: 100, bytes: 1024 * 1024 };
 const REQUEST_TIMEOUT_MS = 30_000;
 const ALL_KEYS = { key: Buffer.from([0]), range_end: Buffer.from([0]) };
 
-async function connect(deps: ActivityDeps, target: RestoreTarget): Promise<Etcd3> {
+/** `scope`: the grants of the cluster the restore input names. */
+async function connect(deps: ActivityDeps, target: RestoreTarget, scope: SecretScope): Promise<Etcd3> {
   const endpoints = target.endpoints.join(', ');
-  const tls = target.tlsSecret && (await readEtcdTls(deps.kube, target.tlsSecret, `TLS of the restore target etcd ${endpoints}`));
+  const tls = target.tlsSecret && (await readEtcdTls(deps.kube, target.tlsSecret, `TLS of the restore target etcd ${endpoints}`, scope));
   return connectEtcd({ endpoints: target.endpoints, tls }, endpoints);
 }
 
@@ -116,7 +117,7 @@ export function createRestoreActivities(deps: ActivityDeps) {
       const resumeAfter = lastKey === undefined ? undefined : Buffer.from(lastKey, 'utf8');
       const store = await openSnapshotStore(deps, snapshot);
       const archive = await store.getArchive(snapshot.snapshotName);
-      const client = await connect(deps, target).catch((err: unknown) => {
+      const client = await connect(deps, target, secretScope(deps, snapshot.cluster)).catch((err: unknown) => {
         archive.destroy();
         throw err;
       });

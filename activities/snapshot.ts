@@ -10,7 +10,7 @@ import type { EtcdConnection } from '../lib/etcd/client';
 import { dumpEtcd, type ReleaseInfo } from '../lib/etcd/dump';
 import { pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
 import type { SnapshotStore } from '../lib/storage/types';
-import type { ActivityDeps } from './deps';
+import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
 
 async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<EtcdConnection> {
@@ -19,7 +19,7 @@ async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
     throw failure('StateSourceUnavailable', `cluster ${cluster.namespace}/${cluster.name}: state not reachable: ${state.unavailableReason ?? 'no etcd endpoint configured'}`);
   }
   if (!state.tlsSecret) return { endpoints: state.endpoints };
-  return { endpoints: state.endpoints, tls: await readEtcdTls(deps.kube, state.tlsSecret, `etcd TLS of ${cluster.namespace}/${cluster.name}`) };
+  return { endpoints: state.endpoints, tls: await readEtcdTls(deps.kube, state.tlsSecret, `etcd TLS of ${cluster.namespace}/${cluster.name}`, secretScope(deps, cluster)) };
 }
 
 /** The release entry, from the cluster's `vc-config-<name>` Secret (values) and the policy's chart identity. */
@@ -29,7 +29,7 @@ export async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
   const ref = { name: `vc-config-${name}`, namespace };
   let data: SecretData;
   try {
-    data = await readSecret(deps.kube, ref, `release entry of ${namespace}/${name}`);
+    data = await readSecret(deps.kube, ref, `release entry of ${namespace}/${name}`, secretScope(deps, policy.cluster));
   } catch (err) {
     // No vc-config Secret (a policy applied from a file): the archive simply has no release entry.
     if (err instanceof ApplicationFailure && err.type === 'SecretNotFound') return undefined;

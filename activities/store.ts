@@ -7,7 +7,7 @@ import { pick, readSecret } from '../lib/kube/secrets';
 import { inlineCredentialsOf, type InlineCredentials } from '../lib/policy/inline-credentials';
 import { createStore } from '../lib/storage';
 import type { SnapshotStore, StorageCredentials } from '../lib/storage/types';
-import type { ActivityDeps } from './deps';
+import { secretScope, type ActivityDeps } from './deps';
 
 /**
  * Inline credentials (S3 URL query options, OCI username/password) are kept out of policies and histories: they are
@@ -15,7 +15,7 @@ import type { ActivityDeps } from './deps';
  */
 async function inlineCredentials(deps: ActivityDeps, policy: SnapshotPolicy, where: string): Promise<InlineCredentials> {
   const ref = { name: `vc-config-${policy.cluster.name}`, namespace: policy.cluster.namespace };
-  const data = await readSecret(deps.kube, ref, `${where} (inline credentials live in the vCluster's values)`);
+  const data = await readSecret(deps.kube, ref, `${where} (inline credentials live in the vCluster's values)`, secretScope(deps, policy.cluster));
   return inlineCredentialsOf(pick(data, ref, ['config.yaml'])!.toString('utf8'));
 }
 
@@ -23,7 +23,8 @@ function missingInline(where: string): ApplicationFailure {
   return failure('StorageBadConfiguration', `${where}: the configuration has inline credentials, but the vc-config Secret holds none; reference a Secret instead`);
 }
 
-export async function storageCredentialsFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<StorageCredentials | undefined> {
+/** `scope`: whose grants apply (default: the policy's cluster). */
+export async function storageCredentialsFor(deps: ActivityDeps, policy: SnapshotPolicy, scope = secretScope(deps, policy.cluster)): Promise<StorageCredentials | undefined> {
   const { storage, cluster } = policy;
   const where = `storage of ${cluster.namespace}/${cluster.name}`;
   if (storage.type === 's3') {
@@ -33,7 +34,7 @@ export async function storageCredentialsFor(deps: ActivityDeps, policy: Snapshot
       return inline.s3;
     }
     if (!storage.credential || storage.skipClientCredentials) return undefined;
-    const data = await readSecret(deps.kube, storage.credential, where);
+    const data = await readSecret(deps.kube, storage.credential, where, scope);
     return {
       accessKeyId: pick(data, storage.credential, ['AWS_ACCESS_KEY_ID'])!.toString('utf8'),
       secretAccessKey: pick(data, storage.credential, ['AWS_SECRET_ACCESS_KEY'])!.toString('utf8'),
@@ -47,7 +48,7 @@ export async function storageCredentialsFor(deps: ActivityDeps, policy: Snapshot
       return inline.oci;
     }
     if (!storage.credential) return undefined;
-    const data = await readSecret(deps.kube, storage.credential, where);
+    const data = await readSecret(deps.kube, storage.credential, where, scope);
     return {
       username: pick(data, storage.credential, ['username'])!.toString('utf8'),
       password: pick(data, storage.credential, ['password'])!.toString('utf8'),
@@ -56,6 +57,6 @@ export async function storageCredentialsFor(deps: ActivityDeps, policy: Snapshot
   return undefined;
 }
 
-export async function openStore(deps: ActivityDeps, policy: SnapshotPolicy): Promise<SnapshotStore> {
-  return createStore(policy.storage, await storageCredentialsFor(deps, policy));
+export async function openStore(deps: ActivityDeps, policy: SnapshotPolicy, scope = secretScope(deps, policy.cluster)): Promise<SnapshotStore> {
+  return createStore(policy.storage, await storageCredentialsFor(deps, policy, scope));
 }

@@ -4,14 +4,15 @@ import type { SnapshotPolicy } from '../contracts/definitions';
 import type { SnapshotLocationRef, VerifyResult } from '../contracts/restore';
 import { verifyArchive } from '../lib/archive/verify';
 import type { SnapshotStore } from '../lib/storage';
-import type { ActivityDeps } from './deps';
+import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
 
 /** The store a snapshot reference points at, with its credentials resolved here, inside the activity. */
 export function openSnapshotStore(deps: ActivityDeps, snapshot: SnapshotLocationRef): Promise<SnapshotStore> {
-  // openStore reads only the location and, for its messages, the cluster.
+  // openStore reads only the location and, for its messages, the cluster. Only the named cluster's grants apply
+  // (none but the shared namespaces when the input names no cluster).
   const cluster = snapshot.cluster ?? { namespace: 'snapshot', name: snapshot.snapshotName };
-  return openStore(deps, { cluster, storage: snapshot.storage } as SnapshotPolicy);
+  return openStore(deps, { cluster, storage: snapshot.storage } as SnapshotPolicy, secretScope(deps, snapshot.cluster));
 }
 
 export async function verifyStoredSnapshot(deps: ActivityDeps, input: { snapshot: SnapshotLocationRef }): Promise<VerifyResult> {

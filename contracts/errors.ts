@@ -16,6 +16,7 @@ export const ERROR_TYPES = {
   StorageObjectNotFound: { retryable: false },
   // Host cluster (lib/kube).
   SecretNotFound: { retryable: false },
+  SecretNotGranted: { retryable: false },
   KubeForbidden: { retryable: false },
   KubeUnavailable: { retryable: false },
   // etcd (lib/etcd): reading a cluster's state and writing a restore.

@@ -39,6 +39,8 @@ export interface RuntimeConfig {
   requestPickupTimeoutSeconds: number;
   /** Engine for discovered clusters whose vc-config Secret does not choose (VCSNAP_ENGINE: auto, direct, request). */
   defaultEngine: EngineChoice;
+  /** Namespaces (comma-separated, `*` globs) whose Secrets every virtual cluster may reference (VCSNAP_SHARED_NAMESPACES). */
+  sharedNamespaces: string[];
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -91,5 +93,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     volumeReadyTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_VOLUME_READY_TIMEOUT', DEFAULT_VOLUME_READY_TIMEOUT_SECONDS),
     requestPickupTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_REQUEST_PICKUP_TIMEOUT', DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS),
     defaultEngine: engineFrom(env),
+    sharedNamespaces: (env.VCSNAP_SHARED_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
   };
 }

@@ -19,6 +19,7 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
       volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
       requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
       defaultEngine: config.defaultEngine,
+      sharedNamespaces: config.sharedNamespaces,
     }),
   });
 }

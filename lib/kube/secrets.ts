@@ -1,5 +1,5 @@
-// Resolves Secret references inside activities. Secret values never leave this process: they are not returned to
-// workflows, not logged, and not written to archives or records.
+// Resolves Secret references inside activities, within the asking tenant's reach. Secret values never leave this
+// process: they are not returned to workflows, not logged, and not written to archives or records.
 import * as k8s from '@kubernetes/client-node';
 import type { SecretRef } from '../../contracts/definitions';
 import { failure } from '../../contracts/errors';
@@ -7,13 +7,59 @@ import { statusCodeOf } from './errors';
 
 export type SecretData = Record<string, Buffer>;
 
-export async function readSecret(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string): Promise<SecretData> {
+/** On a Secret shared with other namespaces: the label lets a worker find it without reading anything else. */
+export const GRANT_LABEL = 'vcsnap.io/shareable';
+/** On a shared Secret: the namespaces (comma-separated, `*` globs) whose virtual clusters may use it. */
+export const GRANT_ANNOTATION = 'vcsnap.io/allowed-namespaces';
+
+/**
+ * Who is asking: the host namespace of the virtual cluster whose input names the Secret (absent for an input that
+ * names no cluster), and the namespaces the operator shares with every cluster (VCSNAP_SHARED_NAMESPACES).
+ */
+export interface SecretScope {
+  namespace?: string;
+  sharedNamespaces: readonly string[];
+}
+
+function globMatch(pattern: string, value: string): boolean {
+  const regex = new RegExp(`^${pattern.trim().split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return regex.test(value);
+}
+
+function grantedBy(patterns: string | undefined, namespace: string | undefined): boolean {
+  if (!namespace || !patterns) return false;
+  return patterns.split(',').some((pattern) => pattern.trim() !== '' && globMatch(pattern, namespace));
+}
+
+function decoded(secret: k8s.V1Secret): SecretData {
+  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')]));
+}
+
+/**
+ * Reads a Secret a tenant's input names, within the tenant's reach (SPEC 9): its own namespace, the operator's shared
+ * namespaces, or a Secret that grants itself to that namespace (label GRANT_LABEL=true and annotation
+ * GRANT_ANNOTATION, in the spirit of Gateway API's ReferenceGrant). An ungranted Secret is never fetched: the worker
+ * lists only Secrets of that name that carry the grant label, so the API server returns nothing of any other.
+ */
+export async function readSecret(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string, scope: SecretScope): Promise<SecretData> {
   if (!kube) {
     throw failure('SecretNotFound', `${purpose}: Secret ${ref.namespace}/${ref.name} is referenced but the worker has no host-cluster connection (set KUBECONFIG)`);
   }
+  const core = kube.makeApiClient(k8s.CoreV1Api);
+  const own = ref.namespace === scope.namespace || scope.sharedNamespaces.some((pattern) => globMatch(pattern, ref.namespace));
   try {
-    const secret = await kube.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: ref.name, namespace: ref.namespace });
-    return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64')]));
+    if (own) return decoded(await core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace }));
+    const listed = await core.listNamespacedSecret({ namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, labelSelector: `${GRANT_LABEL}=true` });
+    const secret = listed.items[0];
+    if (!secret || !grantedBy(secret.metadata?.annotations?.[GRANT_ANNOTATION], scope.namespace)) {
+      const who = scope.namespace ? `virtual clusters in namespace ${scope.namespace}` : 'a request that names no virtual cluster';
+      throw failure(
+        'SecretNotGranted',
+        `${purpose}: Secret ${ref.namespace}/${ref.name} is not granted to ${who}; grant it with the label ${GRANT_LABEL}=true and the annotation ` +
+          `${GRANT_ANNOTATION}: "${scope.namespace ?? '<namespace>'}" on the Secret (globs allowed), or share its namespace with VCSNAP_SHARED_NAMESPACES`,
+      );
+    }
+    return decoded(secret);
   } catch (err) {
     const code = statusCodeOf(err);
     if (code === 404) throw failure('SecretNotFound', `${purpose}: Secret ${ref.namespace}/${ref.name} not found`);
@@ -30,8 +76,8 @@ export function pick(data: SecretData, ref: SecretRef, keys: string[], optional 
 }
 
 /** PEM material for an etcd client, from vCluster's `<name>-certs` Secret keys or the generic `ca.crt`/`tls.*`. */
-export async function readEtcdTls(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string): Promise<{ ca: Buffer; cert?: Buffer; key?: Buffer }> {
-  const data = await readSecret(kube, ref, purpose);
+export async function readEtcdTls(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string, scope: SecretScope): Promise<{ ca: Buffer; cert?: Buffer; key?: Buffer }> {
+  const data = await readSecret(kube, ref, purpose, scope);
   return {
     ca: pick(data, ref, ['etcd-ca.crt', 'ca.crt'])!,
     cert: pick(data, ref, ['apiserver-etcd-client.crt', 'etcd-client.crt', 'tls.crt'], true),

@@ -15,6 +15,8 @@ export interface KubeServer extends RunningProcess {
   etcd: EtcdServer;
   /** Tokens of the static token file, by user name (for RBAC tests). */
   tokens: Record<string, string>;
+  /** The API server's audit log (JSON lines): every request on Secrets and ConfigMaps, at Metadata level. */
+  auditLogFile: string;
 }
 
 export function adminKubeConfig(server: string, token: string): k8s.KubeConfig {
@@ -60,6 +62,12 @@ export async function startKube(opts: { dir: string; extraUsers?: string[]; /** 
     tokenLines.push(`${tokens[user]},${user},${user}-uid`);
   }
   writeFileSync(join(base, 'tokens.csv'), tokenLines.join('\n') + '\n');
+  // What security tests prove refusals with: who read which Secret (or ConfigMap), never the contents.
+  const auditLogFile = join(base, 'audit.log');
+  writeFileSync(
+    join(base, 'audit-policy.yaml'),
+    ['apiVersion: audit.k8s.io/v1', 'kind: Policy', 'omitStages: [RequestReceived]', 'rules:', '  - level: Metadata', '    resources: [{ group: "", resources: [secrets, configmaps] }]', '  - level: None', ''].join('\n'),
+  );
   const port = await freePort();
   const server = `https://127.0.0.1:${port}`;
   let running: RunningProcess;
@@ -80,6 +88,9 @@ export async function startKube(opts: { dir: string; extraUsers?: string[]; /** 
         `--service-account-signing-key-file=${join(base, 'sa.key')}`,
         '--service-cluster-ip-range=10.96.0.0/24',
         '--enable-priority-and-fairness=false',
+        `--audit-policy-file=${join(base, 'audit-policy.yaml')}`,
+        `--audit-log-path=${auditLogFile}`,
+        '--audit-log-mode=blocking',
         '--v=1',
       ],
       logDir: opts.dir,
@@ -102,7 +113,7 @@ export async function startKube(opts: { dir: string; extraUsers?: string[]; /** 
     await stop();
     throw err;
   }
-  return { ...running, stop, server, adminToken: tokens.admin, kubeconfigFile, etcd, tokens };
+  return { ...running, stop, server, adminToken: tokens.admin, kubeconfigFile, etcd, tokens, auditLogFile };
 }
 
 export function snapshotCrdDir(): string {

@@ -16,7 +16,7 @@ export interface TestEnv {
   registry: { host: string };
   authRegistry: { host: string; username: string; password: string };
   etcd: { endpoint: string };
-  kube: { server: string; adminToken: string; kubeconfigFile: string; tokens: Record<string, string>; etcdEndpoint: string };
+  kube: { server: string; adminToken: string; kubeconfigFile: string; tokens: Record<string, string>; etcdEndpoint: string; auditLogFile: string };
 }
 
 let cached: TestEnv | undefined;

@@ -62,6 +62,7 @@ export async function mochaGlobalSetup(): Promise<void> {
       server: servers.kube.server,
       adminToken: servers.kube.adminToken,
       kubeconfigFile: servers.kube.kubeconfigFile,
+      auditLogFile: servers.kube.auditLogFile,
       tokens: servers.kube.tokens,
       etcdEndpoint: servers.kube.etcd.endpoint,
     },
