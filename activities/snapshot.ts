@@ -9,6 +9,7 @@ import { DumpSlots } from '../lib/dump-slots';
 import type { EtcdConnection } from '../lib/etcd/client';
 import { dumpEtcd, type ReleaseInfo } from '../lib/etcd/dump';
 import { pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
+import { redactValues } from '../lib/policy/redact';
 import type { SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
@@ -22,7 +23,10 @@ async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
   return { endpoints: state.endpoints, tls: await readEtcdTls(deps.kube, state.tlsSecret, `etcd TLS of ${cluster.namespace}/${cluster.name}`, secretScope(deps, cluster)) };
 }
 
-/** The release entry, from the cluster's `vc-config-<name>` Secret (values) and the policy's chart identity. */
+/**
+ * The release entry, from the cluster's `vc-config-<name>` Secret (values, every credential removed) and the policy's
+ * chart identity. Both engines put it in the archive.
+ */
 export async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<ReleaseInfo | undefined> {
   if (!deps.kube || !policy.release) return undefined;
   const { name, namespace } = policy.cluster;
@@ -36,7 +40,7 @@ export async function releaseFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
     throw err;
   }
   const values = pick(data, ref, ['config.yaml'], true);
-  return values && { releaseName: name, releaseNamespace: namespace, ...policy.release, valuesYaml: values.toString('utf8') };
+  return values && { releaseName: name, releaseNamespace: namespace, ...policy.release, valuesYaml: redactValues(values.toString('utf8')) };
 }
 
 /**
