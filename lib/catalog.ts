@@ -1,6 +1,7 @@
 // Pure catalog rules: records plus the archive listing make the stored side of a cluster's catalog.
 import type { StoredSnapshotEntry } from '../contracts/catalog';
-import type { SnapshotPolicy, SnapshotRecord } from '../contracts/definitions';
+import type { ClusterRef, SnapshotPolicy, SnapshotRecord } from '../contracts/definitions';
+import { nominalTimeOf, snapshotNameFor } from '../contracts/naming';
 
 /** Pure: combine records and the archive listing. */
 export function catalogEntries(records: SnapshotRecord[], archiveNames: Set<string>, urlFor: (name: string) => string): StoredSnapshotEntry[] {
@@ -20,6 +21,15 @@ export function catalogEntries(records: SnapshotRecord[], archiveNames: Set<stri
     if (!recorded.has(name)) entries.push({ snapshotName: name, status: 'Completed', url: urlFor(name), origin: 'external' });
   }
   return entries.sort((a, b) => b.snapshotName.localeCompare(a.snapshotName));
+}
+
+/**
+ * An archive is this cluster's when its name is exactly `<cluster>-<timestamp>`: `demo-2-<timestamp>` belongs to
+ * `demo-2`, not to `demo` (a prefix match would list one cluster's snapshots in another's catalog).
+ */
+export function isClusterArchive(cluster: ClusterRef, snapshotName: string): boolean {
+  const taken = nominalTimeOf(snapshotName);
+  return taken !== undefined && snapshotNameFor(cluster.name, taken) === snapshotName;
 }
 
 export function isClusterRecord(policy: SnapshotPolicy, record: SnapshotRecord): boolean {

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { isClusterArchive } from '../../lib/catalog';
 import { planRetention, type RetentionCandidate } from '../../lib/retention-plan';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -59,4 +60,14 @@ describe('planRetention', () => {
       for (const decision of plan) assert.match(decision.reason, /older than|beyond the newest/);
     });
   }
+});
+
+describe('catalog identity (lib/catalog)', () => {
+  it("lists an archive only under the cluster whose exact name it carries: demo's catalog has no demo-2 snapshot", () => {
+    const demo = { name: 'demo', namespace: 'team-a' };
+    assert.equal(isClusterArchive(demo, 'demo-2026-11-23T12-00-00Z'), true);
+    assert.equal(isClusterArchive(demo, 'demo-2-2026-11-23T12-00-00Z'), false);
+    assert.equal(isClusterArchive({ name: 'demo-2', namespace: 'team-a' }, 'demo-2-2026-11-23T12-00-00Z'), true);
+    assert.equal(isClusterArchive(demo, 'demo-backup.tar'), false);
+  });
 });
