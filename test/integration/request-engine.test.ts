@@ -4,7 +4,7 @@
 // uploads it, and the run ends Completed with a record; the archive passes verify and, restored into an empty etcd,
 // holds every ConfigMap the virtual cluster's own API server lists.
 import { strict as assert } from 'node:assert';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
@@ -199,6 +199,10 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
     assert.equal(view.url, `container://${path}/${view.snapshotName}.tar.gz`);
     const verified = await verifySnapshot(target, view.snapshotName!, { policy });
     assert.equal(verified.ok, true, verified.problem?.message);
+    // NotFound detection as for direct snapshots: the archive gone, the record stays.
+    rmSync(join(path, `${view.snapshotName}.tar.gz`));
+    const catalog = await listSnapshots(target, cluster);
+    assert.equal(catalog.find((e) => e.snapshotName === view.snapshotName)?.status, 'NotFound', JSON.stringify(catalog));
   });
 
   it('a registry target: vCluster pushes its OCI artifact, the run completes, our catalog lists it and verify passes', async () => {
@@ -231,6 +235,20 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
     assert.deepEqual(await requestSecretsLeft(), []);
     const record = await createStore(policy.storage, { accessKeyId: env().minio.accessKeyId, secretAccessKey: env().minio.secretAccessKey }).getRecord(view.snapshotName!).catch(() => undefined);
     assert.equal(record, undefined, 'the record lives in the missing bucket too: nothing was written');
+  });
+
+  it('a request vCluster fails (wrong credentials) ends the run Failed with vCluster\'s message naming the S3 error', async () => {
+    await adminKube()
+      .makeApiClient(k8s.CoreV1Api)
+      .createNamespacedSecret({ namespace, body: { metadata: { name: 'minio-wrong' }, stringData: { AWS_ACCESS_KEY_ID: env().minio.accessKeyId, AWS_SECRET_ACCESS_KEY: 'not-the-secret-key' } } });
+    const policy = policyFor({ ...s3Storage(bucket), credential: { name: 'minio-wrong', namespace } } as StorageLocation);
+    const handle = await scheduledRun(policy);
+    await assert.rejects(handle.result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String(err.cause?.message), /failed snapshot request .*(SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|403)/i);
+      return true;
+    });
+    assert.deepEqual(await requestSecretsLeft(), []);
   });
 
   /** Runs `body` with the vCluster's processes stopped (SIGSTOP), so a request waits in phase ''. */
