@@ -8,6 +8,26 @@
 // - manifests by tag or digest, digest resolution (HEAD), delete by digest, tag listing with Link pagination;
 // - transient failures (connection errors, 429, 5xx) are retried a few times with exponential backoff.
 // It knows nothing about Temporal: failures are `RegistryError`s with a `kind` the store maps to its vocabulary.
+//
+// Credentials go only where they belong (SPEC section 9). The registry's origin is the scheme, host and port the
+// repository is configured with, and `send()` attaches Authorization (Basic credentials or the Bearer token) to
+// nothing else:
+// - token realm: Basic credentials go to a realm only over https, or over plain http when the repository itself is
+//   configured `insecure` and the realm is on the registry's host (any port: a token service beside a development
+//   registry); anything else is refused (kind `refused`, naming the realm) before a byte is sent. Without configured
+//   credentials the token request carries nothing, so any http(s) realm may answer it. The Bearer token it returns
+//   goes only to the registry's origin, never back to the realm;
+// - a blob upload `Location` on another origin is followed WITHOUT Authorization. The distribution spec lets a
+//   registry hand the upload session to another host (S3- or CDN-backed registries do), and such a session URL is
+//   its own capability, so refusing would break real registries while forwarding would leak the credentials. That
+//   origin's 401 challenges are not answered (refused: it would make us fetch a token for a host we do not trust),
+//   and it must be https unless the repository is insecure, as the snapshot bytes travel there;
+// - a tag list `Link` on another origin is refused: pagination has no reason to leave the registry, and the list
+//   it would return is not the registry's word;
+// - redirects are followed by fetch, which drops Authorization when one leaves the origin (Fetch standard,
+//   tested); a 401 from wherever a redirect ended on another origin is not answered either.
+// Error messages name origins and realms (without userinfo or query), never credentials or tokens, and text a
+// server sends back is scrubbed of them before it becomes part of a message.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -47,6 +67,7 @@ export type RegistryErrorKind =
   | 'repositoryNotFound' // 404 NAME_UNKNOWN
   | 'unsupported' // 405: e.g. deletes disabled on the registry
   | 'unavailable' // connection errors or 5xx/429 after the retries
+  | 'refused' // this client refused: credentials or snapshot bytes would go where they do not belong
   | 'rejected'; // any other answer the protocol does not expect
 
 export class RegistryError extends Error {
@@ -92,6 +113,8 @@ const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 
 export class RegistryClient {
   readonly baseUrl: string;
+  /** scheme://host:port of the configured registry: the only place Authorization is ever sent. */
+  private readonly origin: string;
   private readonly repoPath: string;
   private readonly chunkSize: number;
   private readonly retry: { attempts: number; initialDelayMs: number };
@@ -100,6 +123,7 @@ export class RegistryClient {
 
   constructor(private readonly options: RegistryClientOptions) {
     this.baseUrl = `${options.insecure ? 'http' : 'https'}://${options.registry}`;
+    this.origin = new URL(this.baseUrl).origin;
     this.repoPath = `/v2/${options.repository}`;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.retry = options.retry ?? { attempts: 4, initialDelayMs: 250 };
@@ -241,6 +265,12 @@ export class RegistryClient {
       const page = (await res.json()) as { tags?: string[] | null };
       tags.push(...(page.tags ?? []));
       next = nextLink(res.headers.get('link'));
+      if (next && !this.isOwnOrigin(next)) {
+        throw new RegistryError(
+          `${this.where('list tags')}: the registry's next page Link points to ${originOf(next, this.baseUrl)}; pages are read only from ${this.origin}`,
+          'refused',
+        );
+      }
     }
     return tags;
   }
@@ -318,7 +348,16 @@ export class RegistryClient {
   private uploadLocation(res: Response, operation: string): string {
     const location = res.headers.get('location');
     if (!location) throw new RegistryError(`${this.where(operation)}: the registry sent no upload Location`, 'rejected', res.status);
-    return new URL(location, this.baseUrl).toString();
+    // Relative to the URL that answered (RFC 9110), which is another origin when the session already moved there.
+    const url = new URL(location, res.url || this.baseUrl);
+    if (url.origin !== this.origin && !(url.protocol === 'https:' || (url.protocol === 'http:' && this.options.insecure))) {
+      throw new RegistryError(
+        `${this.where(operation)}: the registry sent the upload to ${url.protocol}//${url.host}; snapshot data goes to another host only over https`,
+        'refused',
+        res.status,
+      );
+    }
+    return url.toString();
   }
 
   /** One logical request: retries transient failures, answers one auth challenge, maps unexpected statuses. */
@@ -334,7 +373,8 @@ export class RegistryClient {
       : res.status === 405 ? 'unsupported'
       : TRANSIENT_STATUSES.has(res.status) ? 'unavailable'
       : 'rejected';
-    throw new RegistryError(`${this.where(spec.operation)} failed (${detail})`, kind, res.status, error.code);
+    const at = this.isOwnOrigin(res.url || spec.url) ? '' : ` at ${originOf(res.url || spec.url, this.baseUrl)}`;
+    throw new RegistryError(`${this.where(spec.operation)} failed${at} (${this.scrub(detail)})`, kind, res.status, error.code);
   }
 
   private async sendAuthorized(spec: RequestSpec): Promise<Response> {
@@ -342,6 +382,15 @@ export class RegistryClient {
     const res = await this.send(spec, used);
     if (res.status !== 401) return res;
     await drain(res);
+    // A challenge from another origin (an upload Location there, or where a redirect ended) is not ours to answer.
+    const answeredBy = res.url || new URL(spec.url, this.baseUrl).toString();
+    if (!this.isOwnOrigin(answeredBy)) {
+      throw new RegistryError(
+        `${this.where(spec.operation)}: ${originOf(answeredBy, this.baseUrl)} asks for credentials; they are sent only to ${this.origin}`,
+        'refused',
+        401,
+      );
+    }
     // Another request may have authenticated meanwhile; otherwise answer this challenge. Same answer = rejected.
     if (this.authorization === used) this.authorization = await this.authorize(res.headers.get('www-authenticate'), spec.signal);
     if (this.authorization === used) throw this.unauthorized('rejected the credentials');
@@ -353,10 +402,50 @@ export class RegistryClient {
     return retried;
   }
 
+  /** The one place registry requests leave: Authorization only ever goes to the registry's own origin. */
   private send(spec: RequestSpec, authorization: string | undefined): Promise<Response> {
+    const url = new URL(spec.url, this.baseUrl);
     const headers: Record<string, string> = { ...spec.headers };
-    if (authorization) headers.authorization = authorization;
-    return fetch(new URL(spec.url, this.baseUrl), { method: spec.method, headers, body: spec.body, signal: spec.signal });
+    if (authorization && url.origin === this.origin) headers.authorization = authorization;
+    return fetch(url, { method: spec.method, headers, body: spec.body, signal: spec.signal });
+  }
+
+  private isOwnOrigin(url: string): boolean {
+    return URL.canParse(url, this.baseUrl) && new URL(url, this.baseUrl).origin === this.origin;
+  }
+
+  /**
+   * The token endpoint of a Bearer challenge, or a refusal when the configured credentials must not go there.
+   * The registry's `insecure` flag speaks for the registry's host only, so plain http is tolerated there alone.
+   */
+  private tokenUrl(realm: string, withCredentials: boolean): URL {
+    const url = URL.canParse(realm) ? new URL(realm) : undefined;
+    const named = url ? `${url.origin}${url.pathname}` : JSON.stringify(this.scrub(realm.slice(0, 200)));
+    const refuse = (why: string): RegistryError =>
+      new RegistryError(`registry ${this.options.registry} named the token realm ${named}; ${why} (repository ${this.options.repository})`, 'refused');
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw refuse('a token realm must be an http(s) URL');
+    url.username = '';
+    url.password = '';
+    const registryHost = new URL(this.baseUrl).hostname;
+    if (withCredentials && url.protocol === 'http:' && !(this.options.insecure && url.hostname === registryHost)) {
+      throw refuse(
+        this.options.insecure
+          ? `credentials go to a plain-http token realm only on the registry's own host (${registryHost}); use https for the token service`
+          : 'credentials go to a token realm only over https',
+      );
+    }
+    return url;
+  }
+
+  /** Server text that becomes part of a message, without the credentials or token should the server echo them. */
+  private scrub(text: string): string {
+    const credentials = this.options.credentials;
+    const secrets = [
+      this.authorization?.replace(/^\S+\s+/, ''),
+      credentials && Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64'),
+      credentials?.password,
+    ].filter((secret): secret is string => Boolean(secret && secret.length >= 4));
+    return secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join('[redacted]'), text);
   }
 
   private async authorize(header: string | null, signal?: AbortSignal): Promise<string> {
@@ -368,9 +457,10 @@ export class RegistryClient {
       return basic;
     }
     if (challenge?.scheme !== 'bearer' || !challenge.params.realm) {
-      throw this.unauthorized(`sent an authentication challenge this client does not support (${header ?? 'none'})`);
+      throw this.unauthorized(`sent an authentication challenge this client does not support (${this.scrub((header ?? 'none').slice(0, 200))})`);
     }
-    const tokenUrl = new URL(challenge.params.realm);
+    const tokenUrl = this.tokenUrl(challenge.params.realm, Boolean(basic));
+    const realm = `${tokenUrl.origin}${tokenUrl.pathname}`;
     if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
     const scopes = new Set([...(challenge.params.scope?.split(' ') ?? []), `repository:${this.options.repository}:pull,push`]);
     for (const scope of scopes) tokenUrl.searchParams.append('scope', scope);
@@ -379,15 +469,18 @@ export class RegistryClient {
     );
     if (res.status === 401 || res.status === 403) {
       await drain(res);
-      throw this.unauthorized(`token service ${tokenUrl.origin} refused the credentials (${res.status})`);
+      throw this.unauthorized(`token service ${realm} refused the credentials (${res.status})`);
     }
     if (res.status !== 200) {
       await drain(res);
-      throw new RegistryError(`${this.where('fetch registry token')} from ${tokenUrl.origin} failed (${res.status})`, TRANSIENT_STATUSES.has(res.status) ? 'unavailable' : 'rejected', res.status);
+      throw new RegistryError(`${this.where('fetch registry token')} from ${realm} failed (${res.status})`, TRANSIENT_STATUSES.has(res.status) ? 'unavailable' : 'rejected', res.status);
     }
-    const body = (await res.json()) as { token?: string; access_token?: string };
+    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown };
     const token = body.token ?? body.access_token;
-    if (!token) throw new RegistryError(`token service ${tokenUrl.origin} answered without a token`, 'rejected', res.status);
+    // Visible ASCII only: anything else could not be a header value, and fetch's complaint would quote it.
+    if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new RegistryError(`token service ${realm} answered without a usable token`, 'rejected', res.status);
+    }
     return `Bearer ${token}`;
   }
 
@@ -442,6 +535,11 @@ export function nextLink(header: string | null): string | undefined {
     if (match) return match[1];
   }
   return undefined;
+}
+
+/** scheme://host:port of a URL (relative ones resolved against `base`), for messages: no userinfo, path or query. */
+function originOf(url: string, base: string): string {
+  return URL.canParse(url, base) ? new URL(url, base).origin : 'an unparseable URL';
 }
 
 async function drain(res: Response): Promise<void> {

@@ -175,6 +175,8 @@ function mapRegistryError(err: unknown, repository: string): unknown {
       return badCredentials(`${err.message}: check the registry username and password for ${repository}`, err);
     case 'repositoryNotFound':
       return locationNotFound(`OCI repository ${repository} does not exist (${err.message})`, err);
+    case 'refused':
+      return badConfiguration(err.message, err);
     case 'unsupported':
       return badConfiguration(`${err.message}: the registry does not allow this operation (deletes may be disabled)`, err);
     default:
