@@ -33,6 +33,8 @@ export interface ActivityDeps {
   defaultEngine: EngineChoice;
   /** Namespaces (globs) whose Secrets every virtual cluster may reference (VCSNAP_SHARED_NAMESPACES). */
   sharedNamespaces: string[];
+  /** The worker's record signing key; absent = records unsigned, and retention leaves volume snapshots in place. */
+  recordKey?: Buffer;
 }
 
 /** The Secrets an input about `cluster` may name: its own namespace's, the shared ones, and those granted to it. */

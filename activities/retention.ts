@@ -1,17 +1,33 @@
 // The retention step: prune a cluster's snapshots by its policy, after a successful store. Only snapshots with the
 // product's metadata record are ever deleted; a deletion that fails is reported and retried by the next run.
 import { Context } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { RetentionReport, SnapshotPolicy, SnapshotRecord, VolumeResult } from '../contracts/definitions';
 import { isClusterRecord } from '../lib/catalog';
+import { statusCodeOf, unlessNotFound } from '../lib/kube/errors';
+import { verifyRecord } from '../lib/record-signature';
 import { planRetention } from '../lib/retention-plan';
 import type { ActivityDeps } from './deps';
 import { openStore } from './store';
 
 const SNAPSHOT_API = { group: 'snapshot.storage.k8s.io', version: 'v1' } as const;
 
-function ignoreNotFound(err: unknown): void {
-  if ((err as { code?: number }).code !== 404) throw err;
+/** One name per backend snapshot (driver and handle): handles longer than a name never share one. */
+export function pruneObjectName(driver: string, handle: string): string {
+  return `vcsnap-prune-${createHash('sha256').update(`${driver}\n${handle}`).digest('hex').slice(0, 32)}`;
+}
+
+/** Creates `create()`'s object, or accepts the one there if it is ours (same handle); anything else is refused. */
+async function createOrAdopt(create: () => Promise<unknown>, read: () => Promise<unknown>, handle: string, what: string): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (statusCodeOf(err) !== 409) throw err;
+    const existing = (await read()) as { spec?: { source?: { snapshotHandle?: string; volumeSnapshotContentName?: string } } };
+    const source = existing.spec?.source;
+    if (source?.snapshotHandle !== undefined && source.snapshotHandle !== handle) throw new Error(`${what} already exists for another snapshot handle; not deleting through it`);
+  }
 }
 
 /**
@@ -21,9 +37,10 @@ function ignoreNotFound(err: unknown): void {
  */
 async function releaseRetainedVolume(kube: k8s.KubeConfig, record: SnapshotRecord, volume: VolumeResult): Promise<void> {
   if (!volume.snapshotHandle || !volume.driver) return;
+  const handle = volume.snapshotHandle;
   const custom = kube.makeApiClient(k8s.CustomObjectsApi);
   const namespace = record.cluster.namespace;
-  const name = `vcsnap-prune-${volume.snapshotHandle.replace(/[^a-z0-9-]/gi, '-').toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
+  const name = pruneObjectName(volume.driver, handle);
   const content = {
     apiVersion: 'snapshot.storage.k8s.io/v1',
     kind: 'VolumeSnapshotContent',
@@ -31,7 +48,7 @@ async function releaseRetainedVolume(kube: k8s.KubeConfig, record: SnapshotRecor
     spec: {
       deletionPolicy: 'Delete',
       driver: volume.driver,
-      source: { snapshotHandle: volume.snapshotHandle },
+      source: { snapshotHandle: handle },
       volumeSnapshotClassName: volume.volumeSnapshotClass,
       volumeSnapshotRef: { name, namespace },
     },
@@ -42,16 +59,20 @@ async function releaseRetainedVolume(kube: k8s.KubeConfig, record: SnapshotRecor
     metadata: { name, namespace },
     spec: { source: { volumeSnapshotContentName: name } },
   };
-  for (const create of [
+  await createOrAdopt(
     () => custom.createClusterCustomObject({ ...SNAPSHOT_API, plural: 'volumesnapshotcontents', body: content }),
+    () => custom.getClusterCustomObject({ ...SNAPSHOT_API, plural: 'volumesnapshotcontents', name }),
+    handle,
+    `VolumeSnapshotContent ${name}`,
+  );
+  await createOrAdopt(
     () => custom.createNamespacedCustomObject({ ...SNAPSHOT_API, namespace, plural: 'volumesnapshots', body: snapshot }),
-  ]) {
-    await create().catch((err: unknown) => {
-      if ((err as { code?: number }).code !== 409) throw err;
-    });
-  }
-  await custom.deleteNamespacedCustomObject({ ...SNAPSHOT_API, namespace, plural: 'volumesnapshots', name }).catch(ignoreNotFound);
-  await custom.deleteClusterCustomObject({ ...SNAPSHOT_API, plural: 'volumesnapshotcontents', name }).catch(ignoreNotFound);
+    () => custom.getNamespacedCustomObject({ ...SNAPSHOT_API, namespace, plural: 'volumesnapshots', name }),
+    handle,
+    `VolumeSnapshot ${namespace}/${name}`,
+  );
+  await unlessNotFound(custom.deleteNamespacedCustomObject({ ...SNAPSHOT_API, namespace, plural: 'volumesnapshots', name }));
+  await unlessNotFound(custom.deleteClusterCustomObject({ ...SNAPSHOT_API, plural: 'volumesnapshotcontents', name }));
 }
 
 export function createRetentionActivities(deps: ActivityDeps) {
@@ -75,8 +96,17 @@ export function createRetentionActivities(deps: ActivityDeps) {
         Context.current().heartbeat(decision.snapshotName);
         const record = byName.get(decision.snapshotName)!;
         try {
-          for (const volume of record.volumes) {
-            if (volume.snapshotHandle && deps.kube) await releaseRetainedVolume(deps.kube, record, volume);
+          const handles = record.volumes.filter((volume) => volume.snapshotHandle);
+          // Handles come from the tenant's storage: act only on those the worker itself signed.
+          const trusted = deps.recordKey !== undefined && verifyRecord(record, deps.recordKey);
+          if (handles.length > 0 && !trusted) {
+            report.failed.push({
+              name: record.snapshotName,
+              reason: `${handles.length} volume snapshot(s) left in place: the record is not signed by this worker's key (written by hand, changed, or by a worker without VCSNAP record signing)`,
+            });
+          }
+          for (const volume of trusted ? handles : []) {
+            if (deps.kube) await releaseRetainedVolume(deps.kube, record, volume);
           }
           if (archiveNames.has(record.snapshotName)) await store.deleteArchive(record.snapshotName);
           // The record goes last: while it exists, a failed prune is retried by the next run.

@@ -10,6 +10,7 @@ import type { EtcdConnection } from '../lib/etcd/client';
 import { dumpEtcd, type ReleaseInfo } from '../lib/etcd/dump';
 import { pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
 import { redactValues } from '../lib/policy/redact';
+import { signRecord } from '../lib/record-signature';
 import type { SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
@@ -174,7 +175,7 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       // Counted first, so a run whose record cannot be stored still shows its outcome; retries are counted once.
       deps.metrics?.snapshotFinished(args.record);
       const store = await openStore(deps, args.policy);
-      await store.putRecord(args.record);
+      await store.putRecord(deps.recordKey ? signRecord(args.record, deps.recordKey) : args.record);
     },
   };
 }

@@ -199,6 +199,8 @@ export interface SnapshotRecord {
   runId?: string;
   /** Which engine took the state (absent in records written before the request engine: direct). */
   engine?: SnapshotEngine;
+  /** The worker's HMAC over the rest of the record (lib/record-signature): retention trusts only signed volume handles. */
+  signature?: string;
 }
 
 export const statusQuery = defineQuery<SnapshotStatusView>('status');

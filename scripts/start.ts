@@ -3,6 +3,7 @@
 // SQLite store, snapshotted by the request engine, when run as root; else a kube-apiserver on its own etcd, by the
 // direct engine), seeded with sample objects, the worker, and a demo policy that fires every minute. With TEMPORAL_ADDRESS / TEMPORAL_PROFILE / a temporal.toml set, it runs only the worker
 // against that infrastructure. Ctrl-C stops everything it started and nothing else.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -96,7 +97,8 @@ async function runEmbedded(): Promise<void> {
   // The worker settings (dump limits, ready timeout, bundle) come from the environment as for `npm run worker`;
   // Temporal, the host cluster and the task queue are the demo's own.
   const temporalConfig = { connectionOptions: { address: temporal.address }, namespace: temporal.namespace };
-  const worker = await createProductWorker(nativeConnection, { ...loadRuntimeConfig(), temporal: temporalConfig, kube: kubeConfig, taskQueue: TASK_QUEUE }, metrics);
+  // The demo's records are signed with a key of its own lifetime (a deployed worker keeps its key in a Secret).
+  const worker = await createProductWorker(nativeConnection, { ...loadRuntimeConfig(), temporal: temporalConfig, kube: kubeConfig, taskQueue: TASK_QUEUE }, metrics, randomBytes(32));
   running.worker = worker;
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });

@@ -1,11 +1,15 @@
 // Worker entry: connect, load the workflow bundle, wire the activities to the host cluster, run until SIGINT/SIGTERM.
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { loadRecordKey } from '../lib/kube/record-key';
 import { loadRuntimeConfig, type RuntimeConfig } from '../lib/runtime-config';
 import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
 
-/** The product's worker on `connection`, as `config` says: task queue, workflow bundle, host cluster, dump limits. */
-export function createProductWorker(connection: NativeConnection, config: RuntimeConfig, metrics: ProductMetrics): Promise<Worker> {
+/**
+ * The product's worker on `connection`, as `config` says: task queue, workflow bundle, host cluster, dump limits;
+ * `recordKey` signs the metadata records it writes (loadRecordKey).
+ */
+export function createProductWorker(connection: NativeConnection, config: RuntimeConfig, metrics: ProductMetrics, recordKey: Buffer | undefined): Promise<Worker> {
   return Worker.create({
     connection,
     namespace: config.temporal.namespace ?? 'default',
@@ -20,6 +24,7 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
       requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
       defaultEngine: config.defaultEngine,
       sharedNamespaces: config.sharedNamespaces,
+      recordKey,
     }),
   });
 }
@@ -40,7 +45,9 @@ export async function runWorker(): Promise<void> {
       metricsServer = await serveMetrics(metrics.registry, config.productMetricsPort);
       console.log(`[worker] product metrics on :${metricsServer.port}/metrics`);
     }
-    const worker = await createProductWorker(connection, config, metrics);
+    const recordKey = await loadRecordKey(config.kube, process.env.POD_NAMESPACE || 'vcsnap');
+    if (!recordKey) console.warn('[worker] no record signing key (no host cluster, no VCSNAP_RECORD_KEY): retention will leave volume snapshots in place');
+    const worker = await createProductWorker(connection, config, metrics, recordKey);
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
     await worker.run();
   } finally {

@@ -15,7 +15,7 @@ export interface KubeServer extends RunningProcess {
   etcd: EtcdServer;
   /** Tokens of the static token file, by user name (for RBAC tests). */
   tokens: Record<string, string>;
-  /** The API server's audit log (JSON lines): every request on Secrets and ConfigMaps, at Metadata level. */
+  /** The API server's audit log (JSON lines): every request on Secrets, ConfigMaps and CSI snapshots, at Metadata level. */
   auditLogFile: string;
 }
 
@@ -62,11 +62,12 @@ export async function startKube(opts: { dir: string; extraUsers?: string[]; /** 
     tokenLines.push(`${tokens[user]},${user},${user}-uid`);
   }
   writeFileSync(join(base, 'tokens.csv'), tokenLines.join('\n') + '\n');
-  // What security tests prove refusals with: who read which Secret (or ConfigMap), never the contents.
+  // What security tests prove refusals with: who read which Secret (or ConfigMap) and made which CSI snapshot object,
+  // never the contents.
   const auditLogFile = join(base, 'audit.log');
   writeFileSync(
     join(base, 'audit-policy.yaml'),
-    ['apiVersion: audit.k8s.io/v1', 'kind: Policy', 'omitStages: [RequestReceived]', 'rules:', '  - level: Metadata', '    resources: [{ group: "", resources: [secrets, configmaps] }]', '  - level: None', ''].join('\n'),
+    ['apiVersion: audit.k8s.io/v1', 'kind: Policy', 'omitStages: [RequestReceived]', 'rules:', '  - level: Metadata', '    resources: [{ group: "", resources: [secrets, configmaps] }, { group: snapshot.storage.k8s.io, resources: [volumesnapshots, volumesnapshotcontents] }]', '  - level: None', ''].join('\n'),
   );
   const port = await freePort();
   const server = `https://127.0.0.1:${port}`;

@@ -25,6 +25,9 @@ export function adminKube(): k8s.KubeConfig {
 /** One Temporal runtime per test process, logging warnings only. */
 export { ensureTestRuntime };
 
+/** The record signing key of every test worker of this run (workers in one run verify each other's records). */
+export const TEST_RECORD_KEY = Buffer.from('vcsnap-test-record-signing-key-0001');
+
 /** `server` defaults to the harness's dev server; a test that starts its own (e.g. with the Web UI) passes it. */
 /** `taskQueue`: poll an existing queue (a replacement worker taking over); default a fresh one. */
 export async function startTestWorker(deps: Partial<ActivityDeps> = {}, server?: { address: string; namespace: string }, taskQueue = `test-${randomUUID()}`): Promise<TestWorker> {
@@ -37,7 +40,7 @@ export async function startTestWorker(deps: Partial<ActivityDeps> = {}, server?:
     namespace,
     taskQueue,
     workflowBundle: { codePath: env.workflowBundlePath },
-    activities: createActivities({ kube: adminKube(), ...deps }),
+    activities: createActivities({ kube: adminKube(), recordKey: TEST_RECORD_KEY, ...deps }),
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
