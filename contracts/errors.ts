@@ -17,6 +17,7 @@ export const ERROR_TYPES = {
   // Host cluster (lib/kube).
   SecretNotFound: { retryable: false },
   SecretNotGranted: { retryable: false },
+  EndpointNotGranted: { retryable: false },
   KubeForbidden: { retryable: false },
   KubeUnavailable: { retryable: false },
   // etcd (lib/etcd): reading a cluster's state and writing a restore.

@@ -84,3 +84,23 @@ export async function readEtcdTls(kube: k8s.KubeConfig | undefined, ref: SecretR
     key: pick(data, ref, ['apiserver-etcd-client.key', 'etcd-client.key', 'tls.key'], true),
   };
 }
+
+/** `svc.ns`, `svc.ns.svc`, `svc.ns.svc.cluster.local`: a Service of another namespace, by its DNS name. */
+const SERVICE_HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.svc(\.cluster\.local)?)?\.?$/;
+
+/**
+ * Why an etcd endpoint is out of the tenant's reach, or undefined: a Service in another host namespace than the
+ * cluster's is reachable only when the operator shares that namespace (VCSNAP_SHARED_NAMESPACES). Addresses and other
+ * host names cannot be told apart by namespace and are the operator's to allow (network policy).
+ */
+export function endpointOutOfScope(endpoint: string, scope: SecretScope): string | undefined {
+  let host: string;
+  try {
+    host = new URL(endpoint.includes('://') ? endpoint : `https://${endpoint}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  const namespace = SERVICE_HOST.exec(host)?.[2];
+  if (!namespace || namespace === scope.namespace || scope.sharedNamespaces.some((pattern) => globMatch(pattern, namespace))) return undefined;
+  return `etcd endpoint ${host} is a Service in namespace ${namespace}, outside the cluster's namespace ${scope.namespace ?? '(none)'}; share that namespace with VCSNAP_SHARED_NAMESPACES to allow it`;
+}
