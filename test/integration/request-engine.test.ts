@@ -22,6 +22,7 @@ import { startRegistry, type RegistryServer } from '../../scripts/servers/regist
 import { startTlsProxy, type TlsProxy } from '../../scripts/servers/tls-proxy';
 import type { KubeServer } from '../../scripts/servers/kube';
 import { startVcluster, type VclusterServer } from '../../scripts/servers/vcluster';
+import { spawnWorkerProcess, type WorkerProcess } from '../faults/support/workers';
 import { eventually } from '../harness/eventually';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';
@@ -291,29 +292,35 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
     });
   });
 
-  it('a worker killed while waiting on a request: the next attempt follows it, no second request; retention prunes the older request snapshot', async () => {
+  it('a worker killed (kill -9) while waiting on a request: the next attempt follows it, no second request; retention prunes the older request snapshot', async () => {
     // One successful snapshot kept: the run below (named an hour ahead, so it is the newest) prunes the first test's.
     const policy = { ...policyFor(s3Storage(bucket)), retention: { periodDays: 30, maxSnapshots: 1 } };
     const nominalTime = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
     const snapshotName = snapshotNameFor(name, nominalTime);
-    await withVclusterPaused(async (resume) => {
-      const handle = await target.client.workflow.start(WORKFLOW_TYPES.snapshot, {
-        taskQueue: worker.taskQueue,
-        workflowId: uniqueName('req-killed'),
-        args: [{ policy, nominalTime: nominalTime.toISOString() }],
+    // Worker processes of their own on a queue of their own, so the first one can die without any cleanup.
+    const taskQueue = uniqueName('req-killed');
+    const first = await spawnWorkerProcess({ name: `${taskQueue}-first`, taskQueue });
+    let second: WorkerProcess | undefined;
+    try {
+      await withVclusterPaused(async (resume) => {
+        const handle = await target.client.workflow.start(WORKFLOW_TYPES.snapshot, { taskQueue, workflowId: taskQueue, args: [{ policy, nominalTime: nominalTime.toISOString() }] });
+        await eventually('the request to be filed', async () => (await requestsFor(snapshotName)).items.length === 1);
+        await first.kill();
+        second = await spawnWorkerProcess({ name: `${taskQueue}-second`, taskQueue });
+        resume();
+        // The retry starts once the killed attempt's heartbeat times out (30 s).
+        const view = (await handle.result()) as SnapshotStatusView;
+        assert.equal(view.status, 'Completed', view.error);
+        assert.equal((await requestsFor(snapshotName)).items.length, 1, 'one request for the snapshot, followed by both attempts');
+        assert.deepEqual(view.retention, { deleted: [stored.view.snapshotName], failed: [] });
+        const store = createStore(policy.storage, { accessKeyId: env().minio.accessKeyId, secretAccessKey: env().minio.secretAccessKey });
+        assert.deepEqual((await store.listArchives()).map((a) => a.snapshotName), [snapshotName], 'the pruned archive is gone');
+        assert.deepEqual((await store.listRecords()).map((r) => r.snapshotName).filter((n) => n !== snapshotNameFor(name, new Date('2026-11-20T08:00:00Z'))), [snapshotName], 'and its record');
+        assert.deepEqual(await requestSecretsLeft(), []);
       });
-      await eventually('the request to be filed', async () => (await requestsFor(snapshotName)).items.length === 1);
-      // The worker goes away mid-wait; a new one on the same task queue takes the retried attempt.
-      await worker.stop();
-      worker = await startTestWorker({ pollIntervalMs: 200 }, undefined, worker.taskQueue);
-      resume();
-      const view = (await handle.result()) as SnapshotStatusView;
-      assert.equal(view.status, 'Completed', view.error);
-      assert.equal((await requestsFor(snapshotName)).items.length, 1, 'one request for the snapshot, followed by both attempts');
-      assert.deepEqual(view.retention, { deleted: [stored.view.snapshotName], failed: [] });
-      const store = createStore(policy.storage, { accessKeyId: env().minio.accessKeyId, secretAccessKey: env().minio.secretAccessKey });
-      assert.deepEqual((await store.listArchives()).map((a) => a.snapshotName), [snapshotName], 'the pruned archive is gone');
-      assert.deepEqual((await store.listRecords()).map((r) => r.snapshotName).filter((n) => n !== snapshotNameFor(name, new Date('2026-11-20T08:00:00Z'))), [snapshotName], 'and its record');
-    });
+    } finally {
+      await first.kill();
+      await second?.stop();
+    }
   });
 });
