@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { TASK_QUEUE, type EngineChoice } from '../contracts/definitions';
 import { parseGoDuration } from './policy/duration';
+import { POLICY_LIMITS, type PolicyLimits } from './policy/limits';
 
 /** Four dumps at once: about 4 × 60 MiB of buffers, and more than enough to keep a few cores busy. */
 export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
@@ -41,6 +42,8 @@ export interface RuntimeConfig {
   defaultEngine: EngineChoice;
   /** Namespaces (comma-separated, `*` globs) whose Secrets every virtual cluster may reference (VCSNAP_SHARED_NAMESPACES). */
   sharedNamespaces: string[];
+  /** Bounds on what a tenant's vcluster.yaml may ask for (see loadPolicyLimits). */
+  policyLimits: PolicyLimits;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -79,6 +82,20 @@ function durationSecondsFrom(env: NodeJS.ProcessEnv, name: string, fallback: num
   return milliseconds / 1000;
 }
 
+/**
+ * The worker's bounds on tenant policies, passed to the parser (discovery reads them here by default):
+ * - VCSNAP_MIN_SCHEDULE_INTERVAL (Go duration, default 1m): the shortest time between two snapshots a schedule may
+ *   ask for; `@every 30s` is refused under the default, and so is every other minute (`0-59/2 * * * *`) under `5m`.
+ * - VCSNAP_MAX_VOLUME_CONCURRENCY (integer, default 50): the largest `volumes.concurrency`, i.e. how many volume
+ *   snapshots one run may cut at once.
+ */
+export function loadPolicyLimits(env: NodeJS.ProcessEnv = process.env): PolicyLimits {
+  return {
+    minScheduleIntervalSeconds: durationSecondsFrom(env, 'VCSNAP_MIN_SCHEDULE_INTERVAL', POLICY_LIMITS.minScheduleIntervalSeconds),
+    maxVolumeConcurrency: positiveIntegerFrom(env, 'VCSNAP_MAX_VOLUME_CONCURRENCY', POLICY_LIMITS.maxVolumeConcurrency),
+  };
+}
+
 export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const metricsPort = portFrom(env, 'VCSNAP_METRICS_PORT');
   const productMetricsPort = portFrom(env, 'VCSNAP_PRODUCT_METRICS_PORT', DEFAULT_PRODUCT_METRICS_PORT);
@@ -94,5 +111,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     requestPickupTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_REQUEST_PICKUP_TIMEOUT', DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS),
     defaultEngine: engineFrom(env),
     sharedNamespaces: (env.VCSNAP_SHARED_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    policyLimits: loadPolicyLimits(env),
   };
 }

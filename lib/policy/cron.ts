@@ -56,6 +56,12 @@ function checkEvery(duration: string): string | undefined {
 }
 
 function checkFields(fields: ReadonlyArray<string>): string | undefined {
+  const parsed = parseFields(fields);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
+/** The five fields' value sets, or why they are invalid. */
+function parseFields(fields: ReadonlyArray<string>): Array<Set<number>> | string {
   if (fields.length !== 5) {
     const hint = fields.length === 6 ? ': a seconds field is not supported' : '';
     return `expected ${FIVE_FIELDS}; got ${fields.length}${hint}`;
@@ -74,7 +80,56 @@ function checkFields(fields: ReadonlyArray<string>): string | undefined {
   const [, , days, months] = values;
   const fires = [...months].some((month) => [...days].some((day) => day <= MONTH_DAYS[month - 1]));
   if (!fires) return 'never fires: none of the selected months has the selected day of month';
-  return undefined;
+  return values;
+}
+
+// The descriptors as the 5-field expressions robfig/cron defines them.
+const DESCRIPTOR_FIELDS: Readonly<Record<string, string>> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+};
+
+const MINUTES_PER_DAY = 24 * 60;
+
+/**
+ * The shortest time between two fires of a schedule that checkSchedule accepted, in seconds (wall-clock time, so a
+ * daylight-saving shift is not counted). `@every 30s` -> 30, `* * * * *` -> 60, `0 9,17 * * MON-FRI` -> 8 hours.
+ */
+export function shortestIntervalSeconds(schedule: string): number {
+  if (schedule.startsWith('@every ')) return (parseGoDuration(schedule.slice('@every '.length)) ?? 0) / 1000;
+  const values = parseFields((DESCRIPTOR_FIELDS[schedule] ?? schedule).split(' '));
+  if (typeof values === 'string') return 0;
+  const [minuteSet, hourSet, days, months, weekdays] = values;
+  const minutes = [...minuteSet].sort((a, b) => a - b);
+  const hours = [...hourSet].sort((a, b) => a - b);
+  // Every fire time of a day, in minutes since midnight, in order; then the gaps inside a day and across days.
+  const times = hours.flatMap((hour) => minutes.map((minute) => hour * 60 + minute));
+  let shortest = (shortestDayGap(days, months, weekdays) - 1) * MINUTES_PER_DAY + (MINUTES_PER_DAY - times[times.length - 1] + times[0]);
+  for (let index = 1; index < times.length; index += 1) shortest = Math.min(shortest, times[index] - times[index - 1]);
+  return shortest * 60;
+}
+
+/**
+ * Fewest days between two firing days. The day-of-week calendar repeats every 28 years (between century years), so
+ * walking 28 years from 2001 sees every pairing of month, day of month and weekday.
+ */
+function shortestDayGap(days: Set<number>, months: Set<number>, weekdays: Set<number>): number {
+  let previous: number | undefined;
+  let shortest = Number.POSITIVE_INFINITY;
+  const start = Date.UTC(2001, 0, 1) / 86_400_000;
+  for (let day = start; day < start + 28 * 366 && shortest > 1; day += 1) {
+    const date = new Date(day * 86_400_000);
+    if (!months.has(date.getUTCMonth() + 1) || !days.has(date.getUTCDate()) || !weekdays.has(date.getUTCDay())) continue;
+    if (previous !== undefined) shortest = Math.min(shortest, day - previous);
+    previous = day;
+  }
+  // A schedule firing on one day only in 28 years (29 February on a Monday, say) is as good as never.
+  return Number.isFinite(shortest) ? shortest : 28 * 366;
 }
 
 function parseField(field: string, spec: FieldSpec): Set<number> | string {

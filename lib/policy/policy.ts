@@ -1,10 +1,11 @@
 // vcluster.yaml -> one normalized SnapshotPolicy (SPEC section 2). Pure: no I/O, no clock.
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
 import type { ClusterRef, SnapshotPolicy, StateSource } from '../../contracts/definitions';
 import { POLICY_DEFAULTS, type PolicyDefaults } from './defaults';
 import { joinPath, PolicyValidationError, type ConfigIssue } from './issues';
+import { MAX_CONFIG_DEPTH, MAX_CONFIG_VALUES, POLICY_LIMITS, type PolicyLimits } from './limits';
 import { blockSchema, type BlockForm, type ParsedBlock } from './schema';
 import { deriveStateSource } from './state';
+import { parseYamlValues } from './text';
 import { describeType, getIn, isRecord } from './values';
 
 export interface PolicyOverrides {
@@ -16,6 +17,8 @@ export interface PolicyOverrides {
   release?: { chartName: string; chartVersion: string };
   /** The `chart` label of `vc-config-<name>` (e.g. `vcluster-0.30.0`): the release when `release` is not given. */
   chartLabel?: string;
+  /** The worker's bounds on what a policy may ask for (the product's POLICY_LIMITS otherwise). */
+  limits?: Partial<PolicyLimits>;
 }
 
 export type PolicyParseResult =
@@ -27,22 +30,30 @@ const CURRENT_PATH = ['snapshots', 'auto'];
 const LEGACY_PATH = ['external', 'platform', 'autoSnapshot'];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Parses vcluster.yaml text (YAML 1.1, as Helm reads values: `enabled: yes` is true). */
+/**
+ * Parses vcluster.yaml text (YAML 1.1, as Helm reads values: `enabled: yes` is true). Hostile text (too large, too
+ * deep, an alias bomb) is an issue like any other: this never throws on input.
+ */
 export function parsePolicy(yamlText: string, cluster: ClusterRef, overrides: PolicyOverrides = {}): PolicyParseResult {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(yamlText, { version: '1.1', prettyErrors: false, lineCounter });
-  if (document.errors.length > 0) {
-    return { ok: false, errors: document.errors.map((error) => ({ path: '', message: yamlErrorMessage(error, lineCounter) })) };
-  }
-  return parsePolicyValues(document.toJS({ maxAliasCount: 100 }), cluster, overrides);
+  const parsed = parseYamlValues(yamlText);
+  return parsed.ok ? parseValues(parsed.values, cluster, overrides) : { ok: false, errors: parsed.errors };
 }
 
 /** Parses already-decoded values, e.g. Helm values from `vc-config-<name>` or an object from the client API. */
 export function parsePolicyValues(values: unknown, cluster: ClusterRef, overrides: PolicyOverrides = {}): PolicyParseResult {
+  // Values built in code may be deeper or larger than any YAML we would read, share subtrees exponentially, or be
+  // cyclic: they are bounded before anything recurses into them.
+  const shape = valuesShape(values);
+  if (shape !== undefined) return { ok: false, errors: [{ path: '', message: `the vcluster.yaml values ${shape}` }] };
+  return parseValues(values, cluster, overrides);
+}
+
+function parseValues(values: unknown, cluster: ClusterRef, overrides: PolicyOverrides): PolicyParseResult {
   if (values === undefined || values === null) return { ok: true, policy: null, reason: 'absent' };
   if (!isRecord(values)) {
     return { ok: false, errors: [{ path: '', message: `the vcluster.yaml must be a mapping, got ${describeType(values)}` }] };
   }
+  const limits: PolicyLimits = { ...POLICY_LIMITS, ...overrides.limits };
   const errors: ConfigIssue[] = [...checkCluster(cluster), ...checkParents(values)];
   const current = getIn(values, CURRENT_PATH);
   const legacy = getIn(values, LEGACY_PATH);
@@ -63,13 +74,32 @@ export function parsePolicyValues(values: unknown, cluster: ClusterRef, override
     return errors.length > 0 ? { ok: false, errors } : { ok: true, policy: null, reason: 'absent' };
   }
   const blockPath = joinPath('', form === 'current' ? CURRENT_PATH : LEGACY_PATH);
-  const parsed = blockSchema(form, cluster.namespace).safeParse(form === 'current' ? current : legacy);
+  const parsed = blockSchema(form, cluster.namespace, limits).safeParse(form === 'current' ? current : legacy);
   if (!parsed.success) {
     errors.push(...parsed.error.issues.map((issue) => ({ path: joinPath(blockPath, issue.path), message: issue.message })));
   }
   if (!parsed.success || errors.length > 0) return { ok: false, errors: dedupe(errors) };
   const state = overrides.state ?? parsed.data.etcd ?? deriveStateSource(values, cluster, blockPath);
-  return { ok: true, policy: buildPolicy(parsed.data, cluster, state, overrides) };
+  if ('path' in state) return { ok: false, errors: [state] };
+  return { ok: true, policy: buildPolicy(parsed.data, cluster, state, overrides, limits) };
+}
+
+/**
+ * What is wrong with the values' shape, or undefined: held to the bounds a YAML document is (depth, number of
+ * values), counting a shared subtree once per reference, so a cycle or an exponential DAG is refused too. Iterative.
+ */
+function valuesShape(values: unknown): string | undefined {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value: values, depth: 0 }];
+  let count = 1;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth >= MAX_CONFIG_DEPTH) return `must not nest deeper than ${MAX_CONFIG_DEPTH} levels of mappings and lists (or refer to themselves)`;
+    for (const child of Object.values(next.value)) {
+      if (++count > MAX_CONFIG_VALUES) return `must not hold more than ${MAX_CONFIG_VALUES} values`;
+      pending.push({ value: child, depth: next.depth + 1 });
+    }
+  }
+  return undefined;
 }
 
 /** The policy, or null when auto snapshots are off; throws PolicyValidationError listing every issue. */
@@ -79,8 +109,10 @@ export function loadPolicyOrThrow(yamlText: string, cluster: ClusterRef, overrid
   return result.policy;
 }
 
-function buildPolicy(block: ParsedBlock, cluster: ClusterRef, state: StateSource, overrides: PolicyOverrides): SnapshotPolicy {
+function buildPolicy(block: ParsedBlock, cluster: ClusterRef, state: StateSource, overrides: PolicyOverrides, limits: PolicyLimits): SnapshotPolicy {
   const defaults: PolicyDefaults = { ...POLICY_DEFAULTS, ...overrides.defaults };
+  // A worker whose maximum is below the product's default concurrency gives its maximum instead.
+  defaults.volumeConcurrency = Math.min(defaults.volumeConcurrency, limits.maxVolumeConcurrency);
   const policy: SnapshotPolicy = {
     cluster: { name: cluster.name, namespace: cluster.namespace },
     schedule: block.schedule,
@@ -107,11 +139,6 @@ function buildPolicy(block: ParsedBlock, cluster: ClusterRef, state: StateSource
 export function releaseFromChartLabel(label: string | undefined): { chartName: string; chartVersion: string } | undefined {
   const match = /^(.+?)-(v?\d+\.\d+\.\d+\S*)$/.exec(label?.trim() ?? '');
   return match ? { chartName: match[1], chartVersion: match[2] } : undefined;
-}
-
-function yamlErrorMessage(error: YAMLError, lineCounter: LineCounter): string {
-  const { line, col } = lineCounter.linePos(error.pos[0]);
-  return `invalid YAML at line ${line}, column ${col}: ${error.message}`;
 }
 
 function checkCluster(cluster: ClusterRef): ConfigIssue[] {
