@@ -33,6 +33,8 @@ export interface ActivityDeps {
   defaultEngine: EngineChoice;
   /** Namespaces (globs) whose Secrets every virtual cluster may reference (VCSNAP_SHARED_NAMESPACES). */
   sharedNamespaces: string[];
+  /** The host namespaces this worker serves (VCSNAP_NAMESPACES); absent = every namespace. */
+  servedNamespaces?: string[];
   /** The worker's record signing key; absent = records unsigned, and retention leaves volume snapshots in place. */
   recordKey?: Buffer;
 }

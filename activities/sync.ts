@@ -10,7 +10,7 @@ export function createSyncActivities(deps: ActivityDeps) {
   return {
     async syncPolicies(args: { taskQueue: string }): Promise<SyncReport> {
       if (!deps.kube) throw failure('KubeUnavailable', 'sync needs a host-cluster connection (KUBECONFIG or in-cluster)');
-      const discovered = await discoverClusters(deps.kube, deps.defaultEngine);
+      const discovered = await discoverClusters(deps.kube, deps.defaultEngine, undefined, deps.servedNamespaces);
       return sync({ client: Context.current().client, taskQueue: args.taskQueue }, discovered);
     },
   };

@@ -16,6 +16,11 @@ export const DEFAULT_VOLUME_READY_TIMEOUT_SECONDS = 600;
 /** Ten minutes: a running vCluster picks a request up within seconds; past this it is down or too old. */
 export const DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS = 600;
 
+/** A comma-separated list, blanks dropped. */
+function listFrom(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 function engineFrom(env: NodeJS.ProcessEnv): EngineChoice {
   const value = env.VCSNAP_ENGINE || 'auto';
   if (value === 'auto' || value === 'direct' || value === 'request') return value;
@@ -42,6 +47,8 @@ export interface RuntimeConfig {
   defaultEngine: EngineChoice;
   /** Namespaces (comma-separated, `*` globs) whose Secrets every virtual cluster may reference (VCSNAP_SHARED_NAMESPACES). */
   sharedNamespaces: string[];
+  /** The host namespaces this worker serves (VCSNAP_NAMESPACES, the namespaced deploy mode); absent = all. */
+  servedNamespaces?: string[];
   /** Bounds on what a tenant's vcluster.yaml may ask for (see loadPolicyLimits). */
   policyLimits: PolicyLimits;
 }
@@ -110,7 +117,8 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     volumeReadyTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_VOLUME_READY_TIMEOUT', DEFAULT_VOLUME_READY_TIMEOUT_SECONDS),
     requestPickupTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_REQUEST_PICKUP_TIMEOUT', DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS),
     defaultEngine: engineFrom(env),
-    sharedNamespaces: (env.VCSNAP_SHARED_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    sharedNamespaces: listFrom(env.VCSNAP_SHARED_NAMESPACES),
+    servedNamespaces: env.VCSNAP_NAMESPACES ? listFrom(env.VCSNAP_NAMESPACES) : undefined,
     policyLimits: loadPolicyLimits(env),
   };
 }

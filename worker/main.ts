@@ -24,6 +24,7 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
       requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
       defaultEngine: config.defaultEngine,
       sharedNamespaces: config.sharedNamespaces,
+      servedNamespaces: config.servedNamespaces,
       recordKey,
     }),
   });

@@ -35,24 +35,32 @@ export interface DiscoveredCluster {
 
 /**
  * `defaultEngine`: the worker's choice (VCSNAP_ENGINE) for clusters whose Secret does not say. `limits`: the worker's
- * bounds on what a policy may ask for (VCSNAP_MIN_SCHEDULE_INTERVAL, VCSNAP_MAX_VOLUME_CONCURRENCY).
+ * bounds on what a policy may ask for (VCSNAP_MIN_SCHEDULE_INTERVAL, VCSNAP_MAX_VOLUME_CONCURRENCY). `namespaces`:
+ * the host namespaces the worker serves (VCSNAP_NAMESPACES, the namespaced deploy mode); absent = every namespace.
  */
 export async function discoverClusters(
   kube: k8s.KubeConfig,
   defaultEngine: EngineChoice = 'auto',
   limits: PolicyLimits = loadPolicyLimits(),
+  namespaces?: readonly string[],
 ): Promise<DiscoveredCluster[]> {
   const core = kube.makeApiClient(k8s.CoreV1Api);
   const found: DiscoveredCluster[] = [];
-  let _continue: string | undefined;
-  do {
-    const page = await core.listSecretForAllNamespaces({ labelSelector: 'app=vcluster', limit: PAGE_SIZE, _continue });
-    for (const secret of page.items) {
-      if (!(secret.metadata?.name ?? '').startsWith(CONFIG_SECRET_PREFIX)) continue;
-      found.push(clusterFromSecret(secret, defaultEngine, limits));
-    }
-    _continue = page.metadata?._continue;
-  } while (_continue);
+  // Namespaced mode lists each served namespace (all its RBAC allows); cluster-wide mode lists them all at once.
+  const listers = namespaces
+    ? namespaces.map((namespace) => (_continue?: string) => core.listNamespacedSecret({ namespace, labelSelector: 'app=vcluster', limit: PAGE_SIZE, _continue }))
+    : [(_continue?: string) => core.listSecretForAllNamespaces({ labelSelector: 'app=vcluster', limit: PAGE_SIZE, _continue })];
+  for (const list of listers) {
+    let _continue: string | undefined;
+    do {
+      const page = await list(_continue);
+      for (const secret of page.items) {
+        if (!(secret.metadata?.name ?? '').startsWith(CONFIG_SECRET_PREFIX)) continue;
+        found.push(clusterFromSecret(secret, defaultEngine, limits));
+      }
+      _continue = page.metadata?._continue;
+    } while (_continue);
+  }
   return found.sort((a, b) => `${a.cluster.namespace}/${a.cluster.name}`.localeCompare(`${b.cluster.namespace}/${b.cluster.name}`));
 }
 

@@ -78,6 +78,35 @@ async function serviceAccountKube(suffix = '', edit: (role: k8s.V1ClusterRole) =
   return kube;
 }
 
+/** A token of a fresh ServiceAccount given deploy/namespaced/'s RBAC, with `namespace` as its one served namespace. */
+async function namespacedServiceAccountKube(namespace: string): Promise<k8s.KubeConfig> {
+  await createIgnoringConflict(byKind(manifests('namespace.yaml'), 'Namespace'));
+  const account = structuredClone(byKind<k8s.V1ServiceAccount>(manifests('serviceaccount.yaml'), 'ServiceAccount'));
+  account.metadata!.name += `-${namespace}`;
+  const subject = { kind: 'ServiceAccount', name: account.metadata!.name!, namespace: account.metadata!.namespace! };
+  const rbac = [...manifests('namespaced/cluster-rbac.yaml'), ...manifests('namespaced/namespace-rbac.yaml')].map((o) => structuredClone(o));
+  for (const object of rbac) {
+    object.metadata!.name += `-${namespace}`;
+    if (object.metadata!.namespace === 'team-a') object.metadata!.namespace = namespace;
+    const binding = object as k8s.V1RoleBinding;
+    if (binding.roleRef) {
+      binding.roleRef.name += `-${namespace}`;
+      binding.subjects = [subject];
+    }
+  }
+  await objects.create(account);
+  for (const object of rbac) await createIgnoringConflict(object);
+  const tokenRequest = await core.createNamespacedServiceAccountToken({ name: subject.name, namespace: subject.namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const kube = new k8s.KubeConfig();
+  kube.loadFromOptions({
+    clusters: [{ name: 'test', server: testEnv().kube.server, skipTLSVerify: true }],
+    users: [{ name: subject.name, token: tokenRequest.status!.token }],
+    contexts: [{ name: 'test', cluster: 'test', user: subject.name }],
+    currentContext: 'test',
+  });
+  return kube;
+}
+
 async function can(kube: k8s.KubeConfig, verb: string, resource: string, namespace?: string, group = ''): Promise<boolean> {
   const review = await kube.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
     body: { spec: { resourceAttributes: { verb, resource, group, namespace } } },
@@ -194,6 +223,25 @@ describe('deploy/ RBAC on the real kube-apiserver, with a ServiceAccount token',
     const second = await runSnapshot(kube, { ...policy, volumes: { enabled: false, concurrency: 2 } }, '2026-11-23T13:00:00Z');
     assert.equal(second.status, 'Completed', second.error);
     assert.deepEqual(second.retention, { deleted: [first.snapshotName], failed: [] });
+  });
+
+  it('namespaced mode (deploy/namespaced/): only the served namespace is discovered and snapshotted; Secrets elsewhere are forbidden', async () => {
+    const served = await newHostCluster();
+    const other = await newHostCluster();
+    const kube = await namespacedServiceAccountKube(served.namespace);
+    await untilAuthorized(kube);
+    assert.equal(await can(kube, 'get', 'secrets', served.namespace), true);
+    assert.equal(await can(kube, 'get', 'secrets', other.namespace), false, 'no Secret outside the served namespaces');
+    assert.equal(await can(kube, 'list', 'secrets'), false, 'no cluster-wide Secret listing');
+    await assert.rejects(discoverClusters(kube), /forbidden|403/i, 'cluster-wide discovery is refused in this mode');
+    const found = await discoverClusters(kube, 'auto', undefined, [served.namespace]);
+    assert.deepEqual(found.map((d) => d.cluster), [served], 'discovery sees the served namespace only');
+
+    await playCsiController(served);
+    const policy = filePolicy({ cluster: served, volumes: { enabled: true, concurrency: 2 } });
+    const view = await runSnapshot(kube, policy, '2026-11-23T12:00:00Z');
+    assert.equal(view.status, 'Completed', view.error);
+    assert.equal(view.volumes[0]?.phase, 'Completed');
   });
 
   const removals = [

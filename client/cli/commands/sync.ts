@@ -16,7 +16,8 @@ function formatReport(report: SyncReport): string {
 async function syncNow({ json }: CommandLine, connection: ScheduleTarget): Promise<number> {
   const kube = loadKubeConfig();
   if (!kube) throw new UsageError('sync: no host cluster configured (set KUBECONFIG)');
-  const report = await sync(connection, await discoverClusters(kube, loadRuntimeConfig().defaultEngine));
+  const config = loadRuntimeConfig();
+  const report = await sync(connection, await discoverClusters(kube, config.defaultEngine, config.policyLimits, config.servedNamespaces));
   print(json, report, () => formatReport(report));
   return report.invalid.length + report.failed.length > 0 ? 1 : 0;
 }
