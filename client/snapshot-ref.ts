@@ -11,7 +11,7 @@ import { parseS3Url } from '../lib/policy/s3-url';
 export interface SnapshotRefOptions {
   /** For a catalog name: the storage location of the cluster's snapshots (e.g. its policy's `storage`). */
   storage?: StorageLocation;
-  /** For a catalog name: the cluster (messages only). */
+  /** The cluster the snapshot belongs to: its grants decide which Secrets the reference may name. */
   cluster?: ClusterRef;
   /** For a URL: the Secret with the storage credentials (S3: AWS_ACCESS_KEY_ID/..., OCI: username/password). */
   credential?: SecretRef;
@@ -36,10 +36,13 @@ export function parseSnapshotRef(input: string, options: SnapshotRefOptions = {}
   const text = input.trim();
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)?.[1]?.toLowerCase();
   if (scheme === undefined) return catalogRef(text, options);
-  if (scheme === 's3') return s3Ref(text, options.credential);
-  if (scheme === 'oci') return ociRef(text, options.credential);
-  if (scheme === 'container') return containerRef(text);
-  return { ok: false, reasons: [`unsupported scheme "${scheme}": use a catalog name, s3://bucket/prefix/name.tar.gz, oci://registry/repository:tag or container:///dir/name.tar.gz`] };
+  const located: SnapshotRefResult =
+    scheme === 's3' ? s3Ref(text, options.credential)
+    : scheme === 'oci' ? ociRef(text, options.credential)
+    : scheme === 'container' ? containerRef(text)
+    : ({ ok: false, reasons: [`unsupported scheme "${scheme}": use a catalog name, s3://bucket/prefix/name.tar.gz, oci://registry/repository:tag or container:///dir/name.tar.gz`] });
+  // A URL names no cluster by itself: the one given decides whose Secret grants apply.
+  return located.ok && options.cluster ? { ok: true, ref: { ...located.ref, cluster: options.cluster } } : located;
 }
 
 function named(snapshotName: string, storage: StorageLocation, cluster?: ClusterRef): SnapshotRefResult {

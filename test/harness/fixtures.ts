@@ -21,3 +21,8 @@ export function basePolicy(storage: StorageLocation, overrides: Partial<Snapshot
   const target = { schedule: '0 * * * *', storage, etcdEndpoints: [testEnv().etcd.endpoint] };
   return policyFor({ name: uniqueName('vc'), namespace: 'team-a' }, target, overrides);
 }
+
+/** Metadata that grants a Secret to virtual clusters in `namespaces` (label and annotation, see the Security model). */
+export function grantTo(...namespaces: string[]): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return { labels: { 'vcsnap.io/shareable': 'true' }, annotations: { 'vcsnap.io/allowed-namespaces': namespaces.join(',') } };
+}

@@ -19,10 +19,10 @@ import { applyPolicy, removePolicy } from '../../lib/schedules';
 import type { ScheduleTarget } from '../../lib/schedules';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { adminKubeConfig, startKube } from '../../scripts/servers/kube';
-import type { SecretRef, SnapshotPolicy } from '../../contracts/definitions';
+import type { ClusterRef, SecretRef, SnapshotPolicy } from '../../contracts/definitions';
 import { restoreWorkflow, snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
-import { basePolicy, uniqueName } from '../harness/fixtures';
+import { basePolicy, grantTo, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 
 const CONFIG_MAPS = 1001;
@@ -72,6 +72,8 @@ describe('restore and verify (real servers)', function () {
   const secretNamespace = uniqueName('restore-creds');
   const bucket = uniqueName('restore-bucket');
   const credential: SecretRef = { name: 's3-creds', namespace: secretNamespace };
+  /** The cluster URL references name, so its grants (the credential Secret is granted to team-a) apply. */
+  const TEAM_A = { name: 'restore', namespace: 'team-a' };
   const stoppers: Array<() => Promise<void>> = [];
   let worker: TestWorker;
   let target: ScheduleTarget;
@@ -107,7 +109,7 @@ describe('restore and verify (real servers)', function () {
   }
 
   /** Restores `ref` into a fresh etcd, starts a kube-apiserver on it and lists the namespace through it. */
-  async function roundTrip(ref: string, options: { credential?: SecretRef } = {}) {
+  async function roundTrip(ref: string, options: { credential?: SecretRef; cluster?: ClusterRef } = {}) {
     const etcd = await freshEtcd('etcd-b');
     const result = await restoreSnapshot(target, ref, { endpoints: [etcd.endpoint], ...options });
     assert.equal(result.verify.ok, true, result.verify.problem?.message);
@@ -128,7 +130,7 @@ describe('restore and verify (real servers)', function () {
     await core.createNamespace({ body: { metadata: { name: secretNamespace } } });
     await core.createNamespacedSecret({
       namespace: secretNamespace,
-      body: { metadata: { name: credential.name }, stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: '' } },
+      body: { metadata: { name: credential.name, ...grantTo('team-a') }, stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: '' } },
     });
     const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -170,7 +172,7 @@ describe('restore and verify (real servers)', function () {
   });
 
   it('round trip through MinIO: a kube-apiserver on the restored etcd serves the same objects', async () => {
-    const { result, restored } = await roundTrip(s3Url('snaps', s3SnapshotName), { credential });
+    const { result, restored } = await roundTrip(s3Url('snaps', s3SnapshotName), { credential, cluster: TEAM_A });
     assert.equal(result.verify.sha256, result.verify.record?.sha256);
     assert.equal(result.verify.keys, result.verify.record?.keys);
     assert.ok(result.verify.keys > CONFIG_MAPS);
@@ -204,7 +206,7 @@ describe('restore and verify (real servers)', function () {
     });
 
     it('fails verify with the offset of a flipped byte', async () => {
-      const report = await verifySnapshot(target, s3Url('snaps', `${s3SnapshotName}-flipped`), { credential });
+      const report = await verifySnapshot(target, s3Url('snaps', `${s3SnapshotName}-flipped`), { credential, cluster: TEAM_A });
       assert.equal(report.ok, false);
       assert.ok(report.problem, 'a problem is reported');
       if (report.problem.kind !== 'digest') {
@@ -339,7 +341,7 @@ describe('restore and verify (real servers)', function () {
       };
       return () => (stopped ??= stop());
     };
-    const snapshot: SnapshotLocationRef = { storage: s3Policy.storage, snapshotName: s3SnapshotName };
+    const snapshot: SnapshotLocationRef = { storage: s3Policy.storage, snapshotName: s3SnapshotName, cluster: s3Policy.cluster };
     const stopFirst = await startWorker();
     let stopSecond: (() => Promise<void>) | undefined;
     try {

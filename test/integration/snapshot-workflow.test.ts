@@ -15,7 +15,7 @@ import { createStore } from '../../lib/storage';
 import { SEARCH_ATTRIBUTES, statusQuery, type SnapshotPolicy, type SnapshotStatusView } from '../../contracts/definitions';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
-import { basePolicy, filePolicy, uniqueName } from '../harness/fixtures';
+import { basePolicy, filePolicy, grantTo, uniqueName } from '../harness/fixtures';
 import { startEtcd } from '../../scripts/servers/etcd';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 
@@ -34,10 +34,11 @@ describe('snapshot workflow', function () {
     const { accessKeyId, secretAccessKey } = testEnv().minio;
     await core.createNamespacedSecret({
       namespace: secretNamespace,
-      body: { metadata: { name: 's3-creds' }, stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: '' } },
+      // Like the seeds' example: the credentials live in a namespace of their own, granted to the clusters' namespace.
+      body: { metadata: { name: 's3-creds', ...grantTo('team-a') }, stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: '' } },
     });
     const { username, password } = testEnv().authRegistry;
-    await core.createNamespacedSecret({ namespace: secretNamespace, body: { metadata: { name: 'oci-creds' }, stringData: { username, password } } });
+    await core.createNamespacedSecret({ namespace: secretNamespace, body: { metadata: { name: 'oci-creds', ...grantTo('team-a') }, stringData: { username, password } } });
   });
   after(async () => {
     etcd.close();

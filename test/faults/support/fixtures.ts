@@ -15,7 +15,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Etcd3 } from 'etcd3';
 import type { SecretRef } from '../../../contracts/definitions';
 import { adminKube } from '../../harness/temporal';
-import { uniqueName } from '../../harness/fixtures';
+import { grantTo, uniqueName } from '../../harness/fixtures';
 
 /** Writes `count` keys of `valueBytes` random bytes under `/registry/faults/`, with bounded concurrency. */
 export async function fillEtcd(endpoint: string, count: number, valueBytes: number): Promise<void> {
@@ -110,6 +110,7 @@ export async function credentialSecret(data: Record<string, string>): Promise<Se
   const core = adminKube().makeApiClient(k8s.CoreV1Api);
   const namespace = uniqueName('fault-creds');
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'storage' }, stringData: data } });
+  // A namespace of its own, granted to the test clusters' namespace (team-a), as an operator would set it up.
+  await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'storage', ...grantTo('team-a') }, stringData: data } });
   return { name: 'storage', namespace };
 }
