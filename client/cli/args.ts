@@ -78,6 +78,8 @@ export function requiredArg(value: string | undefined, message: string): string 
 }
 
 /** Where verify and restore find a SNAPSHOT given by catalog name (-n) and with which storage credential (--secret). */
+/** For a URL, `-n NS --name CLUSTER` names the cluster it belongs to: that cluster's Secret grants apply. */
 export function snapshotSourceArgs(options: CliOptions): SnapshotSourceOptions {
-  return { namespace: options.namespace, credential: secretArg('secret', options.secret) };
+  const cluster = options.namespace && options.name ? { name: options.name, namespace: options.namespace } : undefined;
+  return { namespace: options.namespace, credential: secretArg('secret', options.secret), ...(cluster ? { cluster } : {}) };
 }

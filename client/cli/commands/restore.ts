@@ -5,7 +5,7 @@ import { print } from '../output';
 
 export const restoreCommand: ConnectedCommand = {
   name: 'restore',
-  usage: 'restore SNAPSHOT --etcd URL [--tls-secret NS/NAME] [--force]',
+  usage: 'restore SNAPSHOT --etcd URL [-n NS [--name CLUSTER]] [--tls-secret NS/NAME] [--force]',
   summary: 'verify, then write every key into the target etcd (refuses a non-empty one\nunless --force, which clears it first)',
   async run({ target, options, json }, connection) {
     const snapshot = requiredArg(target, 'restore: a SNAPSHOT is required');

@@ -11,8 +11,8 @@ function formatVerdict(result: VerifyResult): string {
 export const verifyCommand = reportCommand(
   {
     name: 'verify',
-    usage: 'verify SNAPSHOT [-n NS] [--secret NS/NAME]',
-    summary: "check an archive's digest and vCluster format; SNAPSHOT is a catalog name\n(with -n), an s3:// URL or an oci:// reference",
+    usage: 'verify SNAPSHOT [-n NS [--name CLUSTER]] [--secret NS/NAME]',
+    summary: "check an archive's digest and vCluster format; SNAPSHOT is a catalog name\n(with -n), an s3:// URL or an oci:// reference (with -n and --name: the cluster whose\nSecret grants apply)",
   },
   {
     fetch: ({ target, options }, connection) => verifySnapshot(connection, requiredArg(target, 'verify: a SNAPSHOT is required'), snapshotSourceArgs(options)),
