@@ -1,7 +1,8 @@
 // What every activity closes over: injected clients, clock and limits, so tests swap endpoints, not logic.
 import type * as k8s from '@kubernetes/client-node';
 import type { SecretScope } from '../lib/kube/secrets';
-import type { ClusterRef, EngineChoice, RetentionReport, SnapshotRecord } from '../contracts/definitions';
+import type { ClusterRef, RetentionReport, SnapshotRecord } from '../contracts/definitions';
+import type { WorkerSettings } from '../lib/runtime-config';
 
 /** The product's own metrics (worker/metrics.ts records them with prom-client). */
 export interface SnapshotMetrics {
@@ -12,7 +13,7 @@ export interface SnapshotMetrics {
   dumpSlotsChanged?(running: number, waiting: number): void;
 }
 
-export interface ActivityDeps {
+export interface ActivityDeps extends WorkerSettings {
   /** Host-cluster connection: Secrets, vc-config, PVCs and CSI snapshots. Absent = no kube features. */
   kube?: k8s.KubeConfig;
   /** Injectable clock (retention ages, record timestamps). */
@@ -23,18 +24,6 @@ export interface ActivityDeps {
   progressIntervalMs: number;
   /** Absent = no product metrics. */
   metrics?: SnapshotMetrics;
-  /** Dumps this worker runs at once; more wait, heartbeating, oldest first (VCSNAP_MAX_CONCURRENT_DUMPS). */
-  maxConcurrentDumps: number;
-  /** How long a CSI driver may take to make a volume snapshot ready, unless the run says (VCSNAP_VOLUME_READY_TIMEOUT). */
-  volumeReadyTimeoutSeconds: number;
-  /** How long a snapshot request may wait for its vCluster to pick it up (VCSNAP_REQUEST_PICKUP_TIMEOUT). */
-  requestPickupTimeoutSeconds: number;
-  /** Engine for discovered clusters whose vc-config Secret does not choose (VCSNAP_ENGINE). */
-  defaultEngine: EngineChoice;
-  /** Namespaces (globs) whose Secrets every virtual cluster may reference (VCSNAP_SHARED_NAMESPACES). */
-  sharedNamespaces: string[];
-  /** The host namespaces this worker serves (VCSNAP_NAMESPACES); absent = every namespace. */
-  servedNamespaces?: string[];
   /** The worker's record signing key; absent = records unsigned, and retention leaves volume snapshots in place. */
   recordKey?: Buffer;
 }

@@ -27,19 +27,11 @@ function engineFrom(env: NodeJS.ProcessEnv): EngineChoice {
   throw new Error(`VCSNAP_ENGINE must be auto, direct or request, got ${JSON.stringify(value)}`);
 }
 
-export interface RuntimeConfig {
-  temporal: ReturnType<typeof loadClientConnectConfig>;
-  taskQueue: string;
-  kube?: k8s.KubeConfig;
-  /** Temporal runtime metrics (VCSNAP_METRICS_PORT); absent = off. */
-  metricsPort?: number;
-  /** The product's own metrics (VCSNAP_PRODUCT_METRICS_PORT, default 9465; `off` = none). */
-  productMetricsPort?: number;
-  /** Path of a prebuilt workflow bundle (VCSNAP_WORKFLOW_BUNDLE); absent = bundle from source at start. */
-  workflowBundle?: string;
-  /** Dumps this worker runs at once (VCSNAP_MAX_CONCURRENT_DUMPS, default 4); more wait their turn. */
+/** The worker's settings its activities use (ActivityDeps extends them), read from the environment. */
+export interface WorkerSettings {
+  /** Dumps this worker runs at once (VCSNAP_MAX_CONCURRENT_DUMPS, default 4); more wait their turn, oldest first. */
   maxConcurrentDumps: number;
-  /** How long a volume snapshot may take to become ready (VCSNAP_VOLUME_READY_TIMEOUT, a Go duration; default 10m). */
+  /** How long a volume snapshot may take to become ready, unless the run says (VCSNAP_VOLUME_READY_TIMEOUT, default 10m). */
   volumeReadyTimeoutSeconds: number;
   /** How long a snapshot request may wait for its vCluster to pick it up (VCSNAP_REQUEST_PICKUP_TIMEOUT). */
   requestPickupTimeoutSeconds: number;
@@ -49,6 +41,18 @@ export interface RuntimeConfig {
   sharedNamespaces: string[];
   /** The host namespaces this worker serves (VCSNAP_NAMESPACES, the namespaced deploy mode); absent = all. */
   servedNamespaces?: string[];
+}
+
+export interface RuntimeConfig extends WorkerSettings {
+  temporal: ReturnType<typeof loadClientConnectConfig>;
+  taskQueue: string;
+  kube?: k8s.KubeConfig;
+  /** Temporal runtime metrics (VCSNAP_METRICS_PORT); absent = off. */
+  metricsPort?: number;
+  /** The product's own metrics (VCSNAP_PRODUCT_METRICS_PORT, default 9465; `off` = none). */
+  productMetricsPort?: number;
+  /** Path of a prebuilt workflow bundle (VCSNAP_WORKFLOW_BUNDLE); absent = bundle from source at start. */
+  workflowBundle?: string;
   /** Bounds on what a tenant's vcluster.yaml may ask for (see loadPolicyLimits). */
   policyLimits: PolicyLimits;
 }

@@ -1,8 +1,8 @@
 // Worker entry: connect, load the workflow bundle, wire the activities to the host cluster, run until SIGINT/SIGTERM.
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 import { loadRecordKey } from '../lib/kube/record-key';
-import { loadRuntimeConfig, type RuntimeConfig } from '../lib/runtime-config';
+import { loadRuntimeConfig, type RuntimeConfig, type WorkerSettings } from '../lib/runtime-config';
 import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
 
 /**
@@ -19,14 +19,14 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
     activities: createActivities({
       kube: config.kube,
       metrics,
+      recordKey,
       maxConcurrentDumps: config.maxConcurrentDumps,
       volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
       requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
       defaultEngine: config.defaultEngine,
       sharedNamespaces: config.sharedNamespaces,
       servedNamespaces: config.servedNamespaces,
-      recordKey,
-    }),
+    } satisfies Partial<ActivityDeps> & Required<Omit<WorkerSettings, 'servedNamespaces'>>),
   });
 }
 
