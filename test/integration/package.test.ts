@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     await connection.close();
   }
 }
-main().catch((err: unknown) => { console.error(err); process.exit(1); });
+main().catch((err: unknown) => { console.error(err); process.exitCode = 1; });
 `;
 
 describe('the vcsnap package as platform code imports it', function () {
