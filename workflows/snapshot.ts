@@ -84,8 +84,10 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     try {
       run.view.retention = await applyRetention({ policy, justTaken: snapshotName });
     } catch (err) {
-      // Pruning is retried by the next run; it never fails the snapshot just taken.
-      run.view.retention = { deleted: [], failed: [{ name: '*', reason: rootMessage(err) }] };
+      // Pruning is retried by the next run; it never fails the snapshot just taken. A cancel stops it, and the run
+      // ends cancelled as asked, its snapshot kept.
+      run.view.retention = { deleted: [], failed: [{ name: '*', reason: isCancellation(err) ? 'cancelled' : rootMessage(err) }] };
+      if (isCancellation(err)) cancellation = err;
     }
   }
 

@@ -490,6 +490,28 @@ describe('snapshotWorkflow (stub activities)', function () {
     });
   });
 
+  it('cancelled during retention: the snapshot stays Completed with its record, pruning stops, the workflow is cancelled', async () => {
+    const stubs = happyStubs({
+      applyRetention: async () => {
+        await heartbeatUntil(new Promise(() => undefined));
+        throw new Error('unreachable');
+      },
+    });
+    await fast().withWorker(stubs, async (taskQueue) => {
+      const handle = await start(taskQueue);
+      await soon('retention', () => stubs.calls('applyRetention').length === 1);
+      await handle.cancel();
+      const cause = await failureOf(handle.result());
+
+      assert.ok(cause instanceof CancelledFailure, `expected a cancellation, got ${cause}`);
+      const [{ record }] = stubs.calls('writeRecord');
+      assert.equal(record.status, 'Completed', 'the stored snapshot and its record stand');
+      const view = await handle.query(statusQuery);
+      assert.deepEqual([view.status, view.phase, view.retention], ['Completed', 'done', { deleted: [], failed: [{ name: '*', reason: 'cancelled' }] }]);
+      assert.equal((await handle.describe()).status.name, 'CANCELLED');
+    });
+  });
+
   it('cancelled mid-dump: the dump is cancelled, a Failed record says cancelled, the workflow is cancelled', async () => {
     let dumpCancelled = false;
     const stubs = happyStubs({
