@@ -38,7 +38,8 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
+    // main's finally has closed the connection, so the process ends by itself, with this code.
     console.error(err);
-    process.exit(1);
+    process.exitCode = 1;
   });
 }
