@@ -5,7 +5,7 @@ import type { SnapshotPolicy } from '../contracts/definitions';
 import { failure } from '../contracts/errors';
 import { pick, readSecret } from '../lib/kube/secrets';
 import { inlineCredentialsOf, type InlineCredentials } from '../lib/policy/inline-credentials';
-import { createStore } from '../lib/storage';
+import { createStore, credentialHost } from '../lib/storage';
 import type { SnapshotStore, StorageCredentials } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 
@@ -34,7 +34,7 @@ export async function storageCredentialsFor(deps: ActivityDeps, policy: Snapshot
       return inline.s3;
     }
     if (!storage.credential || storage.skipClientCredentials) return undefined;
-    const data = await readSecret(deps.kube, storage.credential, where, scope);
+    const data = await readSecret(deps.kube, storage.credential, where, scope, credentialHost(storage));
     return {
       accessKeyId: pick(data, storage.credential, ['AWS_ACCESS_KEY_ID'])!.toString('utf8'),
       secretAccessKey: pick(data, storage.credential, ['AWS_SECRET_ACCESS_KEY'])!.toString('utf8'),
@@ -48,7 +48,7 @@ export async function storageCredentialsFor(deps: ActivityDeps, policy: Snapshot
       return inline.oci;
     }
     if (!storage.credential) return undefined;
-    const data = await readSecret(deps.kube, storage.credential, where, scope);
+    const data = await readSecret(deps.kube, storage.credential, where, scope, credentialHost(storage));
     return {
       username: pick(data, storage.credential, ['username'])!.toString('utf8'),
       password: pick(data, storage.credential, ['password'])!.toString('utf8'),

@@ -28,3 +28,16 @@ export function createStore(location: StorageLocation, credentials?: StorageCred
       return createFileStore(location);
   }
 }
+
+/** The host (`host[:port]`) a location's credentials are sent to, as a credential Secret's endpoint pin names it. */
+export function credentialHost(location: StorageLocation): string | undefined {
+  switch (location.type) {
+    case 's3':
+      if (location.endpoint) return new URL(location.endpoint).host;
+      return location.region ? `s3.${location.region}.amazonaws.com` : 's3.amazonaws.com';
+    case 'oci':
+      return location.registry;
+    case 'container':
+      return undefined;
+  }
+}
