@@ -130,3 +130,11 @@ export function endpointOutOfScope(endpoint: string, scope: SecretScope): string
   if (!namespace || namespace === scope.namespace || scope.sharedNamespaces.some((pattern) => globMatch(pattern, namespace))) return undefined;
   return `etcd endpoint ${host} is a Service in namespace ${namespace}, outside the cluster's namespace ${scope.namespace ?? '(none)'}; share that namespace with VCSNAP_SHARED_NAMESPACES to allow it`;
 }
+
+/** Fails (EndpointNotGranted) on the first endpoint out of `scope`, naming `whose` endpoints they are. */
+export function assertEndpointsInScope(endpoints: readonly string[], scope: SecretScope, whose: string): void {
+  for (const endpoint of endpoints) {
+    const outOfScope = endpointOutOfScope(endpoint, scope);
+    if (outOfScope) throw failure('EndpointNotGranted', `${whose}: ${outOfScope}`);
+  }
+}

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
-import { verifySnapshot } from '../../client/restore';
+import { restoreSnapshot, verifySnapshot } from '../../client/restore';
 import type { SnapshotPolicy, SnapshotStatusView } from '../../contracts/definitions';
 import { ENDPOINTS_ANNOTATION, GRANT_ANNOTATION, GRANT_LABEL } from '../../lib/kube/secrets';
 import { snapshotWorkflow } from '../../workflows';
@@ -176,6 +176,20 @@ describe('security: Secret references stay within the tenant (audit log proof)',
     } finally {
       await foreign.close();
     }
+  });
+
+  it("a restore naming team-a's cluster cannot write into an etcd Service of team-b: refused before it connects", async () => {
+    const own = uniqueName('creds');
+    await storageSecret(teamA, own);
+    const policy = teamAPolicy(await bucket(), { name: own, namespace: teamA });
+    const view = await run(worker, policy);
+    assert.equal(view.status, 'Completed', view.error);
+    const snapshot = { storage: policy.storage, snapshotName: view.snapshotName!, cluster: policy.cluster };
+    const target = { client: worker.client, taskQueue: worker.taskQueue };
+    await assert.rejects(restoreSnapshot(target, snapshot, { endpoints: [`https://vc-etcd.${teamB}:2379`] }), (err: unknown) => {
+      assert.match(String((err as Error).message), new RegExp(`restore target: etcd endpoint vc-etcd.${teamB} is a Service in namespace ${teamB}, outside the cluster's namespace ${teamA}`));
+      return true;
+    });
   });
 
   it('a client-started verify naming no cluster cannot borrow a Secret: refused, never read', async () => {
