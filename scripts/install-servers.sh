@@ -94,7 +94,11 @@ chart_tool_build() { # chart_tool_build OUTDIR BINARY
   fi
   cd "$work"
   case "$2" in
-    helm) go build -trimpath -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" -o "$1/helm" helm.sh/helm/v3/cmd/helm ;;
+    helm) # Helm's default Kubernetes version (Capabilities.KubeVersion) comes from its client-go, as its Makefile sets it.
+      local kminor; kminor=$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+      go build -trimpath -o "$1/helm" -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+        -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$kminor \
+        -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$kminor" helm.sh/helm/v3/cmd/helm ;;
     promtool) go build -trimpath -ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}" -o "$1/promtool" github.com/prometheus/prometheus/cmd/promtool ;;
   esac
 }
