@@ -698,6 +698,48 @@ describe('config: secrets stay out of the policy', () => {
   });
 });
 
+describe('config: Azure Blob storage', () => {
+  const azure = (blobUrl: string) => withStorage(`azure:\n  blobUrl: "${blobUrl}"\n  credential:\n    secretName: az-cred`);
+  const storageOf = (yaml: string) => {
+    const result = parsePolicy(yaml, CLUSTER);
+    assert.ok(result.ok && result.policy, JSON.stringify(result));
+    return result.policy.storage;
+  };
+
+  it("reads vCluster's blobUrl: the account from the host, the container and directory from the path", () => {
+    assert.deepEqual(storageOf(azure('https://acct1.blob.core.windows.net/snapshots/team-a/demo/')), {
+      type: 'azure', serviceUrl: 'https://acct1.blob.core.windows.net', accountName: 'acct1', container: 'snapshots', prefix: 'team-a/demo',
+      credential: { name: 'az-cred', namespace: 'team-a' },
+    });
+    assert.deepEqual(storageOf(azure('https://acct1.blob.core.chinacloudapi.cn:443/snapshots')), {
+      type: 'azure', serviceUrl: 'https://acct1.blob.core.chinacloudapi.cn', accountName: 'acct1', container: 'snapshots', prefix: '',
+      credential: { name: 'az-cred', namespace: 'team-a' },
+    });
+  });
+
+  it("takes an emulator's path-style URL on loopback, over http", () => {
+    for (const [url, serviceUrl] of [
+      ['http://127.0.0.1:10000/devstoreaccount1/snaps/x', 'http://127.0.0.1:10000/devstoreaccount1'],
+      ['http://localhost:10000/devstoreaccount1/snaps/x', 'http://localhost:10000/devstoreaccount1'],
+      ['http://[::1]:10000/devstoreaccount1/snaps/x', 'http://[::1]:10000/devstoreaccount1'],
+    ]) {
+      assert.deepEqual(storageOf(azure(url)), { type: 'azure', serviceUrl, accountName: 'devstoreaccount1', container: 'snaps', prefix: 'x', credential: { name: 'az-cred', namespace: 'team-a' } });
+    }
+  });
+
+  it('refuses bad account and container names, other schemes and user info', () => {
+    const reasons = (url: string) => {
+      const result = parsePolicy(azure(url), CLUSTER);
+      return result.ok ? [] : result.errors.map((e) => e.message);
+    };
+    assert.match(reasons('https://ab.blob.core.windows.net/snaps')[0], /invalid storage account name "ab"/);
+    assert.match(reasons('https://acct1.blob.core.windows.net/Bad--Name')[0], /invalid container name "Bad--Name"/);
+    assert.match(reasons('s3://acct1/snaps')[0], /got scheme "s3"/);
+    assert.match(reasons('https://user:pw@acct1.blob.core.windows.net/snaps')[0], /must not carry a user name or password/);
+    assert.doesNotMatch(JSON.stringify(reasons('https://user:pw@acct1.blob.core.windows.net/snaps')), /pw/);
+  });
+});
+
 describe('config: forms, defaults and overrides', () => {
   it('treats a legacy block without enabled as disabled', () => {
     assert.deepEqual(parsePolicy(legacy('schedule: "@daily"'), CLUSTER), { ok: true, policy: null, reason: 'disabled' });
