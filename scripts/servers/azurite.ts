@@ -1,7 +1,9 @@
 // Azurite, Microsoft's Azure Storage emulator (the pinned `azurite` npm devDependency), as the real Azure Blob server
 // of the tests: its blob service only, on loopback, with its own data dir and a test account whose key is not the
-// well-known emulator key (so the secret scan can tell it apart). Accounts are path-style:
-// `http://127.0.0.1:<port>/<account>/<container>/<blob>`.
+// well-known emulator key (so the secret scan can tell it apart). On the loopback address accounts are path-style,
+// `http://127.0.0.1:<port>/<account>/<container>/<blob>`; Azurite's product-style URLs stay on, so a request whose Host
+// is `<account>.blob.<anything>` (vCluster's Azure store takes the account from the host's first label) reaches the
+// account too.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,7 +34,6 @@ export async function startAzurite(opts: { dir: string; accountName?: string; po
       '--blobHost', '127.0.0.1',
       '--blobPort', String(port),
       '--location', dataDir,
-      '--disableProductStyleUrl',
       '--disableTelemetry',
       '--skipApiVersionCheck',
       '--silent',
