@@ -149,8 +149,19 @@ vcluster_build() {
   rm -rf "$work" && mkdir -p "$work" && cp -r "$src"/{go.mod,go.sum,cmd,pkg,config} "$work/" && chmod -R u+w "$work" && cd "$work" &&
   go mod edit -droprequire github.com/loft-sh/e2e-framework &&
   go build -mod=mod -trimpath -ldflags="-s -w -X github.com/loft-sh/vcluster/pkg/telemetry.SyncerVersion=$VCLUSTER_VERSION" -o "$1/vcluster" ./cmd/vcluster &&
-  cp "$src/chart/values.yaml" "$1/values.yaml" && chmod u+w "$1/values.yaml"
+  cp "$src/chart/values.yaml" "$1/values.yaml" && chmod u+w "$1/values.yaml" && vcluster_schema "$1"
+}
+# The chart's values.schema.json goes there too: the config parity test (test/unit/config-parity.test.ts) reads it.
+vcluster_schema() {
+  local src
+  src=$(go mod download -json "github.com/loft-sh/vcluster@$VCLUSTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$src/chart/values.schema.json" "$1/values.schema.json" && chmod u+w "$1/values.schema.json"
 }
 step vcluster "$dir" vcluster -- vcluster_build "$dir"
+# A vCluster built before the schema was copied: add it without rebuilding.
+if [[ ! -s "$dir/values.schema.json" ]]; then
+  echo "[install] vcluster-schema: copying the chart's values.schema.json into $dir"
+  vcluster_schema "$dir" >"$cache/install-vcluster-schema.log" 2>&1 || { echo "[install] FAILED step 'vcluster-schema'" >&2; tail -n 40 "$cache/install-vcluster-schema.log" >&2; exit 1; }
+fi
 
 echo "[install] all servers ready in $(( $(date +%s) - started ))s (cache: $cache)"
