@@ -164,4 +164,18 @@ if [[ ! -s "$dir/values.schema.json" ]]; then
   vcluster_schema "$dir" >"$cache/install-vcluster-schema.log" 2>&1 || { echo "[install] FAILED step 'vcluster-schema'" >&2; tail -n 40 "$cache/install-vcluster-schema.log" >&2; exit 1; }
 fi
 
+if [[ "${VCSNAP_INSTALL_BENCH:-}" == 1 ]]; then
+  # The Temporal server and temporal-sql-tool from one tools module, and the server's SQL schema files beside them.
+  dir="$cache/temporal-server-$TEMPORAL_SERVER_VERSION"
+  temporal_server_build() {
+    local work="$cache/src/temporal-server" src
+    tools_module "$work" "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql"
+    go build -trimpath -ldflags='-s -w' -o "$1/temporal-sql-tool" go.temporal.io/server/cmd/tools/sql
+    src=$(go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    cp -r "$src/schema" "$1/schema" && chmod -R u+w "$1/schema"
+    go build -trimpath -ldflags='-s -w' -o "$1/temporal-server" go.temporal.io/server/cmd/server
+  }
+  step temporal-server "$dir" temporal-server -- temporal_server_build "$dir"
+fi
+
 echo "[install] all servers ready in $(( $(date +%s) - started ))s (cache: $cache)"
