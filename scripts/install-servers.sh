@@ -143,4 +143,7 @@ vcluster_compat_build() {
 }
 step vcluster-compat "$dir" vcluster-compat -- vcluster_compat_build "$dir"
 
+dir="$cache/oras-$ORAS_VERSION"
+step oras "$dir" oras -- gobin_install "$dir" "oras.land/oras/cmd/oras@$ORAS_VERSION"
+
 echo "[install] all servers ready in $(( $(date +%s) - started ))s (cache: $cache)"

@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract, type Extract } from 'tar-stream';
 import type { VerifyProblem, VerifyReport } from '../../contracts/restore';
-import { RELEASE_KEY, REQUEST_KEY, SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
+import { DB_KEY, RELEASE_KEY, REQUEST_KEY, REVISION_KEY, SKIP_KEYS_KEY, SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
 import { readEntryBody } from './writer';
 
 /** Output step of gunzip: smaller steps locate damage more precisely, at some CPU cost. */
@@ -54,21 +54,49 @@ class OffsetTrail {
   }
 }
 
-/** vCluster's layout: release entry first, then the request entry, then keys strictly ascending in byte order. */
-export function createFormatCheck(): (name: string, type: string) => string | undefined {
+/**
+ * vCluster's layouts. Key/value kind: release entry first, then the request entry, then the revision entry (vCluster's
+ * newest writer), then keys strictly ascending in byte order. Keys under /vcluster/snapshot/ among the keys are
+ * copies an earlier vCluster restore Put into etcd (v0.36.1 writes every entry as a key): they are taken in key order
+ * and never restored. Database kind (vCluster's embedded etcd): release and request entries, then the etcd database
+ * snapshot `/vcluster/snapshot/db`, then optionally `/vcluster/snapshot/skipkeys`, nothing else.
+ */
+export function createFormatCheck(onKind?: (kind: ArchiveKind) => void): (name: string, type: string) => string | undefined {
   let position = 0;
   let lastKey: Buffer | undefined;
   let sawRequest = false;
+  let sawRevision = false;
+  let database: 'db' | 'skipkeys' | undefined;
   return (name, type) => {
     const index = position++;
     if (type !== 'file') return `is a ${type} entry; a snapshot holds regular files only`;
-    if (name === RELEASE_KEY) return index === 0 ? undefined : 'is the release entry, which must be the first entry';
-    if (name === REQUEST_KEY) {
-      if (sawRequest || lastKey) return 'is the request entry, which must come once, before every key';
-      sawRequest = true;
-      return undefined;
+    if (database) {
+      if (name === SKIP_KEYS_KEY && database === 'db') {
+        database = 'skipkeys';
+        return undefined;
+      }
+      return `follows the etcd database entry ${DB_KEY}, after which only ${SKIP_KEYS_KEY} may come`;
     }
-    if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) return `is under ${SNAPSHOT_METADATA_PREFIX}, where only the release and request entries belong`;
+    if (!lastKey) {
+      if (name === RELEASE_KEY) return index === 0 ? undefined : 'is the release entry, which must be the first entry';
+      if (name === REQUEST_KEY) {
+        if (sawRequest || sawRevision) return 'is the request entry, which must come once, after the release entry and before every other';
+        sawRequest = true;
+        return undefined;
+      }
+      if (name === REVISION_KEY) {
+        if (sawRevision) return 'repeats the revision entry';
+        sawRevision = true;
+        return undefined;
+      }
+      if (name === DB_KEY) {
+        if (sawRevision) return 'is the etcd database entry, which cannot follow a revision entry';
+        database = 'db';
+        onKind?.('etcd-db');
+        return undefined;
+      }
+      if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) return `is under ${SNAPSHOT_METADATA_PREFIX} before the first key, where only the release, request, revision and database entries belong`;
+    }
     if (name === '') return 'has an empty name';
     const key = Buffer.from(name, 'utf8');
     const order = lastKey ? Buffer.compare(key, lastKey) : 1;
@@ -77,6 +105,8 @@ export function createFormatCheck(): (name: string, type: string) => string | un
     return undefined;
   };
 }
+
+export type ArchiveKind = 'key-value' | 'etcd-db';
 
 /** A value that claims a Kubernetes encoding but does not parse: a hint where a checksum failure's damage is. */
 export function implausibleValue(value: Buffer): string | undefined {
@@ -201,10 +231,10 @@ function openArchive(archive: Readable, signal?: AbortSignal): ArchiveStream {
  */
 export async function verifyArchive(archive: Readable, expectedSha256?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { onEntry, onProgress } = options;
-  const report: VerifyReport = { ok: false, archiveBytes: 0, sha256: '', tarBytes: 0, entries: 0, keys: 0, valueBytes: 0 };
+  const report: VerifyReport = { ok: false, kind: 'key-value', archiveBytes: 0, sha256: '', tarBytes: 0, entries: 0, keys: 0, valueBytes: 0 };
   if (expectedSha256) report.expectedSha256 = expectedSha256.toLowerCase();
   const stream = openArchive(archive, options.signal);
-  const checkFormat = createFormatCheck();
+  const checkFormat = createFormatCheck((kind) => (report.kind = kind));
   let lastEntry: { name: string; next: number } | undefined;
   let suspect: { name: string; reason: string; tarOffset: number } | undefined;
   try {
@@ -257,7 +287,15 @@ export async function verifyArchive(archive: Readable, expectedSha256?: string, 
 
 /** The release and request entries must be what `vcluster restore` can read. */
 function metadataProblem(name: string, value: Buffer, report: VerifyReport): string | undefined {
-  if (name !== RELEASE_KEY && name !== REQUEST_KEY) return undefined;
+  if (name === REVISION_KEY && report.keys === 0) {
+    if (!/^[1-9]\d{0,18}$/.test(value.toString('latin1'))) return 'is not a decimal etcd revision';
+    report.revision = value.toString('latin1');
+    return undefined;
+  }
+  if (name === DB_KEY) return etcdDatabaseProblem(value, report);
+  if (name === SKIP_KEYS_KEY) return jsonObject(value) ? undefined : 'is not a JSON object';
+  // Copies among the keys (Put into etcd by an earlier vCluster restore) are not this archive's release or request.
+  if ((name !== RELEASE_KEY && name !== REQUEST_KEY) || report.keys > 0) return undefined;
   const json = jsonObject(value);
   if (!json) return 'is not a JSON object';
   if (name === RELEASE_KEY) {
@@ -297,3 +335,18 @@ function streamProblem(
   return { kind: 'gzip', message, compressedOffset: failure.compressedOffset, entry: last?.name };
 }
 
+
+/**
+ * etcd's snapshot (the Maintenance API's, as vCluster stores it) is a bbolt database followed by the sha256 of it,
+ * which `etcdutl snapshot restore` checks: the same check here, plus bbolt's magic in the first page's meta.
+ */
+function etcdDatabaseProblem(value: Buffer, report: VerifyReport): string | undefined {
+  const BOLT_MAGIC = 0xed0cdaed;
+  const hashAt = value.length - 32;
+  // bbolt page header (16 bytes), then meta: magic (u32), version (u32).
+  if (hashAt < 4096 || value.readUInt32LE(16) !== BOLT_MAGIC) return 'is not an etcd (bbolt) database snapshot';
+  const digest = createHash('sha256').update(value.subarray(0, hashAt)).digest();
+  if (!digest.equals(value.subarray(hashAt))) return "is an etcd database whose trailing sha256 does not match it (etcd's own snapshot integrity check)";
+  report.databaseBytes = hashAt;
+  return undefined;
+}

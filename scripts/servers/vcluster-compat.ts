@@ -20,14 +20,14 @@ export function etcdFlags(endpoint: string, tls: EtcdTls): string[] {
 }
 
 /**
- * Runs one vcluster-compat command; resolves with its stdout, rejects with the tail of its output. `env` adds to a
+ * Runs one vcluster-compat command; resolves with its stdout, rejects with the tail of its output (less klog's info lines). `env` adds to a
  * minimal environment (PATH, HOME and TMPDIR only), so credentials reach it only where a test passes them.
  */
 export function runVclusterCompat(args: string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer } = {}): Promise<Buffer> {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, ...options.env };
   return new Promise((resolve, reject) => {
     const child = execFile(vclusterCompatBinary(), args, { env, encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 600_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`vcluster-compat ${args[0]} failed (${err.message.split('\n')[0]}):\n${stderr.toString('utf8').split('\n').slice(-15).join('\n')}`));
+      if (err) reject(new Error(`vcluster-compat ${args[0]} failed (${err.message.split('\n')[0]}):\n${stderr.toString('utf8').split('\n').filter((line) => !/^I\d{4} /.test(line)).slice(-15).join('\n')}`));
       else resolve(stdout);
     });
     child.stdin?.end(options.input ?? Buffer.alloc(0));

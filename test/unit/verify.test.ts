@@ -11,6 +11,8 @@ import { clusterNameOf, parseSnapshotRef } from '../../client/snapshot-ref';
 
 const RELEASE = '/vcluster/snapshot/release';
 const REQUEST = '/vcluster/snapshot/request/v1beta1';
+const REVISION = '/vcluster/snapshot/revision';
+const DB = '/vcluster/snapshot/db';
 const releaseBody = Buffer.from(JSON.stringify({ releaseName: 'demo', releaseNamespace: 'team-a', chartName: 'vcluster', chartVersion: '0.30.0', values: '' }));
 const requestBody = Buffer.from(JSON.stringify({ metadata: { name: 'demo-1', creationTimestamp: '2026-11-23T12:00:00Z' }, spec: { url: 's3://b/p/demo-1.tar.gz' }, status: { phase: 'CreatingEtcdBackup' } }));
 
@@ -145,13 +147,15 @@ describe('verifyArchive', () => {
   });
 
   const layoutCases: Array<[string, Array<{ name: string; body?: Buffer; type?: 'file' | 'directory' }>, RegExp]> = [
-    ['the release entry after a key', [{ name: '/a' }, { name: RELEASE, body: releaseBody }], /"\/vcluster\/snapshot\/release" .* must be the first entry/],
-    ['the request entry after a key', [{ name: '/a' }, { name: REQUEST, body: requestBody }], /request entry, which must come once, before every key/],
+    ['the release entry after the request entry', [{ name: REQUEST, body: requestBody }, { name: RELEASE, body: releaseBody }], /"\/vcluster\/snapshot\/release" .* must be the first entry/],
+    ['the request entry after the revision entry', [{ name: REVISION, body: Buffer.from('7') }, { name: REQUEST, body: requestBody }], /request entry, which must come once, after the release entry/],
     ['the request entry twice', [{ name: REQUEST, body: requestBody }, { name: REQUEST, body: requestBody }], /must come once/],
+    ['a revision entry that is not a decimal revision', [{ name: REVISION, body: Buffer.from('7x') }], /not a decimal etcd revision/],
+    ['a database entry that is no etcd database', [{ name: DB, body: Buffer.alloc(8192, 1) }], /not an etcd \(bbolt\) database snapshot/],
     ['keys out of order', [{ name: '/b' }, { name: '/a' }], /entry #2 "\/a" .* out of order.*sorts before "\/b"/],
     ['a repeated key', [{ name: '/a' }, { name: '/a' }], /repeats the key before it/],
     ['byte order, not locale order', [{ name: '/a' }, { name: '/B' }], /out of order/],
-    ['another entry under /vcluster/snapshot/', [{ name: '/vcluster/snapshot/extra' }], /where only the release and request entries belong/],
+    ['another entry under /vcluster/snapshot/ before the keys', [{ name: '/vcluster/snapshot/extra' }], /where only the release, request, revision and database entries belong/],
     ['a directory entry', [{ name: '/dir/', type: 'directory' }], /directory entry/],
     ['a release entry that is not JSON', [{ name: RELEASE, body: Buffer.from('{not json') }], /not a JSON object/],
   ];
@@ -164,6 +168,15 @@ describe('verifyArchive', () => {
       assert.ok(report.problem?.entry);
     });
   }
+
+  it("accepts the revision entry, and vCluster's copies of its entries among the keys (not counted as keys)", async () => {
+    // vCluster v0.36.1's restore Puts every entry into etcd, so its next snapshot lists them again, in key order.
+    const entries: Array<[string, Buffer]> = [[RELEASE, releaseBody], [REQUEST, requestBody], [REVISION, Buffer.from('4242')], ...keys(3), [RELEASE, releaseBody], [REQUEST, requestBody], [REVISION, Buffer.from('17')]];
+    const report = await verify(await archiveOf(entries));
+    assert.equal(report.ok, true, report.problem?.message);
+    assert.deepEqual([report.kind, report.revision, report.keys, report.entries], ['key-value', '4242', 3, 9]);
+    assert.equal(report.request?.url, 's3://b/p/demo-1.tar.gz');
+  });
 
   it('accepts an archive with only a request entry and no keys', async () => {
     const report = await verify(await archiveOf([[REQUEST, requestBody]]));

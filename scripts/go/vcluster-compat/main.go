@@ -5,6 +5,8 @@
 //	restore URL        vCluster's RestoreClient.Run (key/value restore) into an external etcd over TLS
 //	snapshot URL       vCluster's Client.Run (writeKeyValueSnapshot) from an external etcd over TLS
 //	snapshot-db URL    the etcd-db kind (/vcluster/snapshot/db) from an etcd's own snapshot (see writeEtcdSnapshot below)
+//	restore-db DATADIR etcd's own snapshot restore (go.etcd.io/etcd/etcdutl/v3/snapshot, as vCluster's restoreEtcdSnapshot
+//	                   calls it) of the etcd database on stdin into a new data dir, for member etcd-db
 //	tar                the tar bytes vCluster's writeArchiveEntry produces for the entries on stdin (JSON), to stdout
 //
 // The URL is parsed, validated and completed with credentials by vCluster's SetURLAndFillCredentials, as
@@ -28,6 +30,10 @@ import (
 	"github.com/loft-sh/vcluster/pkg/config"
 	"github.com/loft-sh/vcluster/pkg/etcd"
 	"github.com/loft-sh/vcluster/pkg/snapshot"
+	etcdsnapshot "go.etcd.io/etcd/etcdutl/v3/snapshot"
+	"go.etcd.io/etcd/server/v3/storage/backend"
+	"go.etcd.io/etcd/server/v3/storage/datadir"
+	"go.uber.org/zap"
 )
 
 func main() {
@@ -44,6 +50,8 @@ func main() {
 		err = snapshotKV(ctx, args)
 	case "snapshot-db":
 		err = snapshotDB(ctx, args)
+	case "restore-db":
+		err = restoreDB(args)
 	case "tar":
 		err = writeTar(os.Stdin, os.Stdout)
 	default:
@@ -265,4 +273,36 @@ func writeTar(in io.Reader, out io.Writer) error {
 		}
 	}
 	return tarWriter.Close()
+}
+
+// restoreDB runs etcd's snapshot restore with the settings vCluster's restoreEtcdSnapshot uses (hash checked,
+// revision bumped by BumpRevision, compacted), for a single member `etcd-db` on a loopback peer URL.
+func restoreDB(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("restore-db: exactly one DATADIR argument expected")
+	}
+	db, err := os.CreateTemp("", "snapshot-db-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(db.Name())
+	if _, err := io.Copy(db, os.Stdin); err != nil {
+		return err
+	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	const name, peerURL = "etcd-db", "http://127.0.0.1:2380"
+	return etcdsnapshot.NewV3(zap.NewNop()).Restore(etcdsnapshot.RestoreConfig{
+		SnapshotPath:        db.Name(),
+		Name:                name,
+		OutputDataDir:       args[0],
+		OutputWALDir:        datadir.ToWALDir(args[0]),
+		PeerURLs:            []string{peerURL},
+		InitialCluster:      name + "=" + peerURL,
+		InitialClusterToken: "vcluster",
+		InitialMmapSize:     backend.InitialMmapSize,
+		RevisionBump:        uint64(snapshot.BumpRevision),
+		MarkCompacted:       true,
+	})
 }
