@@ -373,7 +373,7 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
       await assertSameObjects(etcd, 'vCluster key/value archive restored by vcsnap');
     });
 
-    it("key/value kind pushed by vCluster's OCI store (https): ours reads and verifies it", async () => {
+    it("key/value kind pushed by vCluster's OCI store (https): ours lists, verifies and restores it", async () => {
       const repository = `compat/${uniqueName('theirs')}`;
       const url = `oci://127.0.0.1:${registryTls.port}/${repository}:${snapshotName}`;
       await runVclusterCompat(['snapshot', ...etcdFlags(vclusterEtcd.endpoint, vclusterEtcd.tls!), url], { env: { SSL_CERT_FILE: registryTls.caFile } });
@@ -383,6 +383,10 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
       const verified = await verifySnapshot(target, { storage, snapshotName, cluster: vcCluster });
       assert.equal(verified.ok, true, verified.problem?.message);
       assert.ok(verified.keys > CONFIG_MAPS);
+      const etcd = await freshEtcd('etcd-ours-oci', false);
+      const result = await restoreSnapshot(target, { storage, snapshotName, cluster: vcCluster }, { endpoints: [etcd.endpoint] });
+      assert.equal(result.restore.keysRestored, verified.keys);
+      await assertSameObjects(etcd, "vCluster's OCI artifact restored by vcsnap");
     });
 
     it("etcd-db kind: verify passes (etcd's own hash checked), restore is refused with the reason, etcd's snapshot restore takes it", async () => {
