@@ -44,7 +44,7 @@ function writeOctal(block: Buffer, offset: number, length: number, value: number
 }
 
 /** Go's isASCII / toASCII: no byte at or above 0x80, no NUL (toASCII drops those characters). */
-const isAscii = (name: string): boolean => !/[^\x01-\x7f]/.test(name);
+const isAscii = (name: string): boolean => Buffer.byteLength(name) === name.length && !name.includes('\0');
 const toAscii = (name: string): string => name.replace(/[^\x01-\x7f]/gu, '');
 
 /** Go's splitUSTARPath: a prefix (at most 155 bytes) and a name (1 to 100 bytes) split at a '/', if there is one. */
@@ -77,24 +77,38 @@ function writeChecksum(block: Buffer): Buffer {
   return block;
 }
 
-/**
- * A regular-file header as templateV7Plus and writeUSTARHeader/writePAXHeader fill it for vCluster's header
- * (mode 0666, uid/gid 0, mtime 0, no link or user names, devices 0): `name` is ASCII, `prefix` its USTAR prefix.
- */
-function encodeFileHeader(block: Buffer, name: string, prefix: string, size: number): Buffer {
-  block.fill(0);
-  writeName(block, name);
+/** The fields every regular-file header shares (mode 0666, uid/gid 0, mtime 0, magic, devices 0), checksum as spaces. */
+const FILE_TEMPLATE = (() => {
+  const block = Buffer.alloc(BLOCK);
   writeOctal(block, 100, 8, 0o666);
   writeOctal(block, 108, 8, 0);
   writeOctal(block, 116, 8, 0);
-  writeOctal(block, 124, 12, size);
   writeOctal(block, 136, 12, 0);
+  block.fill(0x20, 148, 156);
   block[156] = TYPE_FILE;
   block.write('ustar\x0000', 257, 'latin1');
   writeOctal(block, 329, 8, 0);
   writeOctal(block, 337, 8, 0);
+  return block;
+})();
+const FILE_TEMPLATE_SUM = FILE_TEMPLATE.reduce((sum, byte) => sum + byte, 0);
+
+/**
+ * A regular-file header as templateV7Plus and writeUSTARHeader/writePAXHeader fill it for vCluster's header: `name`
+ * is ASCII, `prefix` its USTAR prefix. The checksum adds only the bytes written over the template (a million entries).
+ */
+function encodeFileHeader(block: Buffer, name: string, prefix: string, size: number): Buffer {
+  FILE_TEMPLATE.copy(block);
+  writeName(block, name);
+  writeOctal(block, 124, 12, size);
   block.write(prefix, 345, 'latin1');
-  return writeChecksum(block);
+  let checksum = FILE_TEMPLATE_SUM;
+  for (let i = Math.min(name.length, NAME_SIZE) - 1; i >= 0; i--) checksum += block[i]!;
+  for (let i = 124; i < 135; i++) checksum += block[i]!;
+  for (let i = 345 + prefix.length - 1; i >= 345; i--) checksum += block[i]!;
+  writeOctal(block, 148, 7, checksum);
+  block[155] = 0x20;
+  return block;
 }
 
 /** The PAX extended header's own header (Go's writeRawFile): v7 fields only, then the USTAR magic. */

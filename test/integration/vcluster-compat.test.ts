@@ -264,6 +264,8 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
       `/${'f'.repeat(200)}/${'g'.repeat(60)}`, // prefix too long to split: PAX
       '/registry/configmaps/ns/ünïcode', // not ASCII: PAX
       '/registry/emoji/🙂/x',
+      `/registry/${'h'.repeat(120)}//x`, // PAX; its header name is path.Join-cleaned
+      `/a/../${'z'.repeat(120)}`,
       ...Array.from({ length: 12 }, (_, i) => `/${'r'.repeat(985 + i)}`), // PAX record lengths around 1000
     ];
     const sizes = [0, 1, 511, 512, 513, 1024, 4097];
