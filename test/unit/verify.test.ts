@@ -120,15 +120,25 @@ describe('verifyArchive', () => {
   });
 
   it('locates corrupt gzip data close to the damage', async () => {
+    // Whether inflate itself trips on 64 bytes of 0xff depends on the Huffman codes around them (random values here):
+    // where it does not, only the member's CRC-32 catches the damage, so several places are damaged in turn.
     const archive = await archiveOf(keys(2000));
-    const position = archive.length >> 1;
-    const damaged = Buffer.from(archive);
-    damaged.fill(0xff, position, position + 64);
-    const report = await verify(damaged);
-    assert.ok(report.problem?.kind === 'gzip' || report.problem?.kind === 'tar', report.problem?.message);
-    assert.ok(Math.abs(offsetIn(report) - position) < 4096, `${report.problem?.message} (damage at ${position})`);
-    assert.match(report.problem!.message, /after entry #\d+ "\/registry\/configmaps\/ns\/cm-\d{5}"/);
+    let located = 0;
+    const places = 8;
+    for (let i = 0; i < places; i++) {
+      const position = Math.floor(archive.length * (0.3 + i / 20));
+      const damaged = Buffer.from(archive);
+      damaged.fill(0xff, position, position + 64);
+      const report = await verify(damaged);
+      assert.ok(report.problem?.kind === 'gzip' || report.problem?.kind === 'tar', report.problem?.message);
+      if (/gzip checksum/.test(report.problem.message)) continue;
+      located++;
+      assert.ok(Math.abs(offsetIn(report) - position) < 4096, `${report.problem.message} (damage at ${position})`);
+      assert.match(report.problem.message, /after entry #\d+ "\/registry\/configmaps\/ns\/cm-\d{5}"/);
+    }
+    assert.ok(located >= places - 3, `located ${located} of ${places} damaged places`);
   });
+
 
   it('names the entry and tar offset of a broken tar header', async () => {
     const tar = await rawTar([{ name: '/a', body: Buffer.from('x'.repeat(700)) }, { name: '/b', body: Buffer.from('y') }]);
