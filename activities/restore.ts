@@ -140,7 +140,7 @@ export function createRestoreActivities(deps: ActivityDeps) {
           // Also while a resumed attempt skips what is already written.
           onProgress: heartbeat,
           onEntry: async (name, value) => {
-            if (name === DB_KEY) throw failure('SnapshotNotRestorable', notRestorableMessage(snapshot.snapshotName, value.length - 32, endpoints));
+            if (name === DB_KEY) throw failure('SnapshotNotRestorable', notRestorableMessage(snapshot.snapshotName, undefined, endpoints));
             if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) report.skippedEntries++;
             else if (!resumeAfter || Buffer.compare(Buffer.from(name, 'utf8'), resumeAfter) > 0) await writer.put(name, value);
           },

@@ -140,7 +140,7 @@ export type RestoreWorkflow = (input: RestoreWorkflowInput) => Promise<RestoreRe
 /** Why vCluster's embedded-etcd kind is not written into an etcd, and how it is restored instead. */
 export function notRestorableMessage(snapshotName: string, databaseBytes: number | undefined, into: string): string {
   return (
-    `snapshot ${snapshotName} is vCluster's embedded-etcd kind: an etcd database (${databaseBytes ?? '?'} bytes in /vcluster/snapshot/db), not keys, ` +
+    `snapshot ${snapshotName} is vCluster's embedded-etcd kind: an etcd database (${databaseBytes === undefined ? '' : `${databaseBytes} bytes `}in /vcluster/snapshot/db), not keys, ` +
     `and a running etcd (${into}) cannot take a database over its API. Restore it with vCluster into its embedded etcd (\`vcluster restore\`), ` +
     'or extract /vcluster/snapshot/db and run `etcdutl snapshot restore` into a new data dir for an etcd to start on'
   );

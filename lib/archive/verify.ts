@@ -240,11 +240,13 @@ export async function verifyArchive(archive: Readable, expectedSha256?: string, 
   try {
     for await (const entry of stream.tar) {
       const { name, type, size } = entry.header;
-      const value = await readEntryBody(entry);
+      // The etcd database of vCluster's embedded-etcd kind can be any size: checked as it streams, never buffered.
+      const database = name === DB_KEY ? await readDatabaseEntry(entry) : undefined;
+      const value = database ? EMPTY : await readEntryBody(entry);
       report.entries++;
       report.tarBytes = entry.offset + TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
       lastEntry = { name, next: report.tarBytes };
-      const wrong = checkFormat(name, type) ?? metadataProblem(name, value, report);
+      const wrong = checkFormat(name, type) ?? (database ? databaseProblem(database, report) : metadataProblem(name, value, report));
       if (wrong) {
         const compressedOffset = stream.compressedAt(entry.offset);
         const message = `entry #${report.entries} "${name}" (tar byte ${entry.offset}, near compressed byte ${compressedOffset}) ${wrong}`;
@@ -292,7 +294,6 @@ function metadataProblem(name: string, value: Buffer, report: VerifyReport): str
     report.revision = value.toString('latin1');
     return undefined;
   }
-  if (name === DB_KEY) return etcdDatabaseProblem(value, report);
   if (name === SKIP_KEYS_KEY) return jsonObject(value) ? undefined : 'is not a JSON object';
   // Copies among the keys (Put into etcd by an earlier vCluster restore) are not this archive's release or request.
   if ((name !== RELEASE_KEY && name !== REQUEST_KEY) || report.keys > 0) return undefined;
@@ -336,17 +337,44 @@ function streamProblem(
 }
 
 
+const EMPTY = Buffer.alloc(0);
+const BOLT_MAGIC = 0xed0cdaed;
+const ETCD_HASH_BYTES = 32;
+
+interface DatabaseEntry {
+  bytes: number;
+  /** bbolt's magic in the first page's meta (page header 16 bytes, then magic u32 little-endian). */
+  boltMagic: boolean;
+  /** sha256 of everything but the last 32 bytes, and those last 32 bytes. */
+  digest: Buffer;
+  trailer: Buffer;
+}
+
 /**
  * etcd's snapshot (the Maintenance API's, as vCluster stores it) is a bbolt database followed by the sha256 of it,
- * which `etcdutl snapshot restore` checks: the same check here, plus bbolt's magic in the first page's meta.
+ * which `etcdutl snapshot restore` checks: the same check here, hashing as the entry streams.
  */
-function etcdDatabaseProblem(value: Buffer, report: VerifyReport): string | undefined {
-  const BOLT_MAGIC = 0xed0cdaed;
-  const hashAt = value.length - 32;
-  // bbolt page header (16 bytes), then meta: magic (u32), version (u32).
-  if (hashAt < 4096 || value.readUInt32LE(16) !== BOLT_MAGIC) return 'is not an etcd (bbolt) database snapshot';
-  const digest = createHash('sha256').update(value.subarray(0, hashAt)).digest();
-  if (!digest.equals(value.subarray(hashAt))) return "is an etcd database whose trailing sha256 does not match it (etcd's own snapshot integrity check)";
-  report.databaseBytes = hashAt;
+async function readDatabaseEntry(entry: AsyncIterable<unknown>): Promise<DatabaseEntry> {
+  const hash = createHash('sha256');
+  let head = EMPTY;
+  let tail = EMPTY;
+  let bytes = 0;
+  for await (const chunk of entry) {
+    const data = chunk as Buffer;
+    bytes += data.length;
+    if (head.length < 20) head = Buffer.concat([head, data.subarray(0, 20 - head.length)]);
+    // Everything but the last 32 bytes seen so far goes into the hash.
+    const joined = Buffer.concat([tail, data]);
+    const cut = Math.max(joined.length - ETCD_HASH_BYTES, 0);
+    hash.update(joined.subarray(0, cut));
+    tail = Buffer.from(joined.subarray(cut));
+  }
+  return { bytes, boltMagic: head.length >= 20 && head.readUInt32LE(16) === BOLT_MAGIC, digest: hash.digest(), trailer: tail };
+}
+
+function databaseProblem(database: DatabaseEntry, report: VerifyReport): string | undefined {
+  if (database.bytes < 4096 || !database.boltMagic) return 'is not an etcd (bbolt) database snapshot';
+  if (!database.digest.equals(database.trailer)) return "is an etcd database whose trailing sha256 does not match it (etcd's own snapshot integrity check)";
+  report.databaseBytes = database.bytes - ETCD_HASH_BYTES;
   return undefined;
 }

@@ -188,6 +188,21 @@ describe('verifyArchive', () => {
     assert.equal(report.request?.url, 's3://b/p/demo-1.tar.gz');
   });
 
+  it("reads vCluster's embedded-etcd kind: bbolt magic and etcd's trailing sha256 checked as the database streams", async () => {
+    const db = randomBytes(300_000);
+    db.writeUInt32LE(0xed0cdaed, 16);
+    const snapshot = Buffer.concat([db, createHash('sha256').update(db).digest()]);
+    const report = await verify(await archiveOf([[RELEASE, releaseBody], [DB, snapshot], ['/vcluster/snapshot/skipkeys', Buffer.from('{}')]]));
+    assert.equal(report.ok, true, report.problem?.message);
+    assert.deepEqual([report.kind, report.databaseBytes, report.keys], ['etcd-db', db.length, 0]);
+    const damaged = Buffer.from(snapshot);
+    damaged[150_000] ^= 1;
+    const broken = await verify(await archiveOf([[DB, damaged]]));
+    assert.match(broken.problem?.message ?? '', /trailing sha256 does not match/);
+    const followed = await verify(await archiveOf([[DB, snapshot], ['/registry/a', Buffer.from('x')]]));
+    assert.match(followed.problem?.message ?? '', /follows the etcd database entry/);
+  });
+
   it('accepts an archive with only a request entry and no keys', async () => {
     const report = await verify(await archiveOf([[REQUEST, requestBody]]));
     assert.equal(report.ok, true);
