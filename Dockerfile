@@ -1,6 +1,6 @@
 # The vcsnap worker (and CLI), compiled: a build stage runs `npm run build` (TypeScript to dist/ and the workflow
 # bundle), the runtime stage has production dependencies only (no tsx, TypeScript or test tools) and runs as non-root.
-#   docker build -t vcsnap:0.1.0 .
+#   docker build -t vcsnap:0.2.0 .
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -18,7 +18,9 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# @temporalio/core-bridge ships its native library for five platforms (~30 MB each): keep this image's only.
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && \
+    find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$(uname -m)-unknown-linux-gnu" -exec rm -rf {} +
 COPY bin ./bin
 COPY --from=build /src/dist ./dist
 RUN ln -s /app/bin/vcsnap.js /usr/local/bin/vcsnap

@@ -9,7 +9,7 @@ import { notRestorableMessage, type RestoreArchiveInput, type RestoreBatchLimits
 import { verifyArchive } from '../lib/archive/verify';
 import { commonEtcdFailure, connectEtcd, etcdFailureOf } from '../lib/etcd/client';
 import { DB_KEY, SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
-import { readEtcdTls, type SecretScope } from '../lib/kube/secrets';
+import { assertEndpointsInScope, readEtcdTls, type SecretScope } from '../lib/kube/secrets';
 import { secretScope, type ActivityDeps } from './deps';
 import { openSnapshotStore, verifyStoredSnapshot } from './verify';
 
@@ -21,6 +21,7 @@ const ALL_KEYS = { key: Buffer.from([0]), range_end: Buffer.from([0]) };
 /** `scope`: the grants of the cluster the restore input names. */
 async function connect(deps: ActivityDeps, target: RestoreTarget, scope: SecretScope): Promise<Etcd3> {
   const endpoints = target.endpoints.join(', ');
+  assertEndpointsInScope(target.endpoints, scope, 'restore target');
   const tls = target.tlsSecret && (await readEtcdTls(deps.kube, target.tlsSecret, `TLS of the restore target etcd ${endpoints}`, scope));
   return connectEtcd({ endpoints: target.endpoints, tls }, endpoints);
 }

@@ -8,7 +8,7 @@ import { createArchiveWriter } from '../lib/archive/writer';
 import { DumpSlots } from '../lib/dump-slots';
 import type { EtcdConnection } from '../lib/etcd/client';
 import { dumpEtcd, type ReleaseInfo } from '../lib/etcd/dump';
-import { endpointOutOfScope, pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
+import { assertEndpointsInScope, pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
 import { redactValues } from '../lib/policy/redact';
 import { signRecord } from '../lib/record-signature';
 import type { SnapshotStore } from '../lib/storage/types';
@@ -20,10 +20,7 @@ async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Pr
   if (state.origin === 'none' || state.endpoints.length === 0) {
     throw failure('StateSourceUnavailable', `cluster ${cluster.namespace}/${cluster.name}: state not reachable: ${state.unavailableReason ?? 'no etcd endpoint configured'}`);
   }
-  for (const endpoint of state.endpoints) {
-    const outOfScope = endpointOutOfScope(endpoint, secretScope(deps, cluster));
-    if (outOfScope) throw failure('EndpointNotGranted', `cluster ${cluster.namespace}/${cluster.name}: ${outOfScope}`);
-  }
+  assertEndpointsInScope(state.endpoints, secretScope(deps, cluster), `cluster ${cluster.namespace}/${cluster.name}`);
   if (!state.tlsSecret) return { endpoints: state.endpoints };
   return { endpoints: state.endpoints, tls: await readEtcdTls(deps.kube, state.tlsSecret, `etcd TLS of ${cluster.namespace}/${cluster.name}`, secretScope(deps, cluster)) };
 }

@@ -18,6 +18,7 @@ export const ERROR_TYPES = {
   SecretNotFound: { retryable: false },
   SecretNotGranted: { retryable: false },
   EndpointNotGranted: { retryable: false },
+  CredentialEndpointNotAllowed: { retryable: false },
   KubeForbidden: { retryable: false },
   KubeUnavailable: { retryable: false },
   // etcd (lib/etcd): reading a cluster's state and writing a restore.

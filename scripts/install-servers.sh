@@ -82,6 +82,31 @@ for cmd in "${kube_cmds[@]}"; do
   step "$cmd" "$dir" "$cmd" -- kube_build "$dir" "$cmd"
 done
 
+# helm and promtool build from ONE tools module (they share most of their dependencies: client-go, the
+# Prometheus client, grpc), prepared once per version pair, like the Kubernetes binaries above.
+chart_tools=(helm promtool)
+chart_tool_build() { # chart_tool_build OUTDIR BINARY
+  local work="$cache/src/chart-tools" stamp="$HELM_VERSION $PROMETHEUS_VERSION"
+  if [[ "$(cat "$work/.vcsnap-ready" 2>/dev/null)" != "$stamp" ]]; then
+    tools_module "$work" "helm.sh/helm/v3@$HELM_VERSION" "helm.sh/helm/v3/cmd/helm github.com/prometheus/prometheus/cmd/promtool"
+    go get "github.com/prometheus/prometheus@$PROMETHEUS_VERSION" && go mod tidy
+    echo "$stamp" > "$work/.vcsnap-ready"
+  fi
+  cd "$work"
+  case "$2" in
+    helm) # Helm's default Kubernetes version (Capabilities.KubeVersion) comes from its client-go, as its Makefile sets it.
+      local kminor; kminor=$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+      go build -trimpath -o "$1/helm" -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+        -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$kminor \
+        -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$kminor" helm.sh/helm/v3/cmd/helm ;;
+    promtool) go build -trimpath -ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}" -o "$1/promtool" github.com/prometheus/prometheus/cmd/promtool ;;
+  esac
+}
+dir="$cache/helm-$HELM_VERSION"
+step helm "$dir" helm -- chart_tool_build "$dir" helm
+dir="$cache/promtool-$PROMETHEUS_VERSION"
+step promtool "$dir" promtool -- chart_tool_build "$dir" promtool
+
 dir="$cache/snapshot-crds-$SNAPSHOTTER_CLIENT_VERSION"
 crds() {
   local src
@@ -128,9 +153,20 @@ vcluster_src() { # prepares $cache/src/vcluster once per version (stamped), for 
 vcluster_build() {
   vcluster_src && cd "$cache/src/vcluster" &&
   go build -mod=mod -trimpath -ldflags="-s -w -X github.com/loft-sh/vcluster/pkg/telemetry.SyncerVersion=$VCLUSTER_VERSION" -o "$1/vcluster" ./cmd/vcluster &&
-  cp chart/values.yaml "$1/values.yaml"
+  cp chart/values.yaml "$1/values.yaml" && vcluster_schema "$1"
+}
+# The chart's values.schema.json goes there too: the config parity test (test/unit/config-parity.test.ts) reads it.
+vcluster_schema() {
+  local src
+  src=$(go mod download -json "github.com/loft-sh/vcluster@$VCLUSTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$src/chart/values.schema.json" "$1/values.schema.json" && chmod u+w "$1/values.schema.json"
 }
 step vcluster "$dir" vcluster -- vcluster_build "$dir"
+# A vCluster built before the schema was copied: add it without rebuilding.
+if [[ ! -s "$dir/values.schema.json" ]]; then
+  echo "[install] vcluster-schema: copying the chart's values.schema.json into $dir"
+  vcluster_schema "$dir" >"$cache/install-vcluster-schema.log" 2>&1 || { echo "[install] FAILED step 'vcluster-schema'" >&2; tail -n 40 "$cache/install-vcluster-schema.log" >&2; exit 1; }
+fi
 
 # vcluster-compat (scripts/go/vcluster-compat): vCluster's own snapshot and restore code for the compatibility tests,
 # compiled inside vCluster's module work dir (same module graph, warm build cache). Its cache dir is keyed by the

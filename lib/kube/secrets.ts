@@ -11,6 +11,12 @@ export type SecretData = Record<string, Buffer>;
 export const GRANT_LABEL = 'vcsnap.io/shareable';
 /** On a shared Secret: the namespaces (comma-separated, `*` globs) whose virtual clusters may use it. */
 export const GRANT_ANNOTATION = 'vcsnap.io/allowed-namespaces';
+/**
+ * On a storage credential: the hosts (comma-separated `host[:port]`, `*` globs) it may be sent to. Enforced wherever
+ * present; required on a credential used from outside its own namespace (shared or granted), so a tenant cannot pair
+ * someone else's credential with a host of its choosing.
+ */
+export const ENDPOINTS_ANNOTATION = 'vcsnap.io/endpoints';
 
 /**
  * Who is asking: the host namespace of the virtual cluster whose input names the Secret (absent for an input that
@@ -41,14 +47,14 @@ function decoded(secret: k8s.V1Secret): SecretData {
  * GRANT_ANNOTATION, in the spirit of Gateway API's ReferenceGrant). An ungranted Secret is never fetched: the worker
  * lists only Secrets of that name that carry the grant label, so the API server returns nothing of any other.
  */
-export async function readSecret(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string, scope: SecretScope): Promise<SecretData> {
+export async function readSecret(kube: k8s.KubeConfig | undefined, ref: SecretRef, purpose: string, scope: SecretScope, sentTo?: string): Promise<SecretData> {
   if (!kube) {
     throw failure('SecretNotFound', `${purpose}: Secret ${ref.namespace}/${ref.name} is referenced but the worker has no host-cluster connection (set KUBECONFIG)`);
   }
   const core = kube.makeApiClient(k8s.CoreV1Api);
   const own = ref.namespace === scope.namespace || scope.sharedNamespaces.some((pattern) => globMatch(pattern, ref.namespace));
   try {
-    if (own) return decoded(await core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace }));
+    if (own) return credentialFor(await core.readNamespacedSecret({ name: ref.name, namespace: ref.namespace }), ref, purpose, scope, sentTo);
     const listed = await core.listNamespacedSecret({ namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, labelSelector: `${GRANT_LABEL}=true` });
     const secret = listed.items[0];
     if (!secret || !grantedBy(secret.metadata?.annotations?.[GRANT_ANNOTATION], scope.namespace)) {
@@ -59,13 +65,33 @@ export async function readSecret(kube: k8s.KubeConfig | undefined, ref: SecretRe
           `${GRANT_ANNOTATION}: "${scope.namespace ?? '<namespace>'}" on the Secret (globs allowed), or share its namespace with VCSNAP_SHARED_NAMESPACES`,
       );
     }
-    return decoded(secret);
+    return credentialFor(secret, ref, purpose, scope, sentTo);
   } catch (err) {
     const code = statusCodeOf(err);
     if (code === 404) throw failure('SecretNotFound', `${purpose}: Secret ${ref.namespace}/${ref.name} not found`);
     if (code === 403) throw failure('KubeForbidden', `${purpose}: not allowed to read Secret ${ref.namespace}/${ref.name} (RBAC: get secrets)`);
     throw err;
   }
+}
+
+/** The Secret's data, when it may be sent to `sentTo` (a storage host; absent = the values are not sent anywhere). */
+function credentialFor(secret: k8s.V1Secret, ref: SecretRef, purpose: string, scope: SecretScope, sentTo: string | undefined): SecretData {
+  if (sentTo === undefined) return decoded(secret);
+  const host = sentTo.toLowerCase();
+  const pinned = secret.metadata?.annotations?.[ENDPOINTS_ANNOTATION];
+  if (pinned === undefined) {
+    if (ref.namespace === scope.namespace) return decoded(secret);
+    throw failure(
+      'CredentialEndpointNotAllowed',
+      `${purpose}: Secret ${ref.namespace}/${ref.name} is used from outside its namespace but does not say where it may be sent; ` +
+        `add the annotation ${ENDPOINTS_ANNOTATION}: "${host}" (comma-separated hosts, globs allowed) to the Secret`,
+    );
+  }
+  if (pinned.split(',').some((pattern) => pattern.trim() !== '' && globMatch(pattern.toLowerCase(), host))) return decoded(secret);
+  throw failure(
+    'CredentialEndpointNotAllowed',
+    `${purpose}: Secret ${ref.namespace}/${ref.name} may be sent only to ${pinned.slice(0, 200)} (annotation ${ENDPOINTS_ANNOTATION}), not to ${host}`,
+  );
 }
 
 /** The first of `keys` present in the Secret, or an error naming the Secret and the keys looked for. */
@@ -103,4 +129,12 @@ export function endpointOutOfScope(endpoint: string, scope: SecretScope): string
   const namespace = SERVICE_HOST.exec(host)?.[2];
   if (!namespace || namespace === scope.namespace || scope.sharedNamespaces.some((pattern) => globMatch(pattern, namespace))) return undefined;
   return `etcd endpoint ${host} is a Service in namespace ${namespace}, outside the cluster's namespace ${scope.namespace ?? '(none)'}; share that namespace with VCSNAP_SHARED_NAMESPACES to allow it`;
+}
+
+/** Fails (EndpointNotGranted) on the first endpoint out of `scope`, naming `whose` endpoints they are. */
+export function assertEndpointsInScope(endpoints: readonly string[], scope: SecretScope, whose: string): void {
+  for (const endpoint of endpoints) {
+    const outOfScope = endpointOutOfScope(endpoint, scope);
+    if (outOfScope) throw failure('EndpointNotGranted', `${whose}: ${outOfScope}`);
+  }
 }

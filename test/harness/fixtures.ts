@@ -22,7 +22,13 @@ export function basePolicy(storage: StorageLocation, overrides: Partial<Snapshot
   return policyFor({ name: uniqueName('vc'), namespace: 'team-a' }, target, overrides);
 }
 
-/** Metadata that grants a Secret to virtual clusters in `namespaces` (label and annotation, see the Security model). */
+/**
+ * Metadata that grants a Secret to virtual clusters in `namespaces` (label and annotation, see the Security model),
+ * pinned to the harness's loopback servers (a credential used from another namespace must name where it may go).
+ */
 export function grantTo(...namespaces: string[]): { labels: Record<string, string>; annotations: Record<string, string> } {
-  return { labels: { 'vcsnap.io/shareable': 'true' }, annotations: { 'vcsnap.io/allowed-namespaces': namespaces.join(',') } };
+  return {
+    labels: { 'vcsnap.io/shareable': 'true' },
+    annotations: { 'vcsnap.io/allowed-namespaces': namespaces.join(','), 'vcsnap.io/endpoints': '127.0.0.1:*, localhost:*' },
+  };
 }

@@ -7,13 +7,14 @@ import { readFileSync } from 'node:fs';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
-import { verifySnapshot } from '../../client/restore';
+import { restoreSnapshot, verifySnapshot } from '../../client/restore';
 import type { SnapshotPolicy, SnapshotStatusView } from '../../contracts/definitions';
-import { GRANT_ANNOTATION, GRANT_LABEL } from '../../lib/kube/secrets';
+import { ENDPOINTS_ANNOTATION, GRANT_ANNOTATION, GRANT_LABEL } from '../../lib/kube/secrets';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
+import { FOREIGN_ADDRESS, startRecordingHost } from './support/recording-hosts';
 
 interface AuditEvent {
   verb: string;
@@ -61,12 +62,14 @@ describe('security: Secret references stay within the tenant (audit log proof)',
     await sharedWorker?.stop();
   });
 
-  async function storageSecret(namespace: string, name: string, grant?: string): Promise<void> {
+  /** MinIO's credentials in `namespace/name`; `grant`: the namespaces it grants itself to; `endpoints`: its pin. */
+  async function storageSecret(namespace: string, name: string, grant?: string, endpoints = new URL(testEnv().minio.endpoint).host): Promise<void> {
     const { minio } = testEnv();
+    const annotations = { ...(endpoints && { [ENDPOINTS_ANNOTATION]: endpoints }), ...(grant !== undefined && { [GRANT_ANNOTATION]: grant }) };
     await core().createNamespacedSecret({
       namespace,
       body: {
-        metadata: { name, ...(grant !== undefined && { labels: { [GRANT_LABEL]: 'true' }, annotations: { [GRANT_ANNOTATION]: grant } }) },
+        metadata: { name, annotations, ...(grant !== undefined && { labels: { [GRANT_LABEL]: 'true' } }) },
         stringData: { AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey },
       },
     });
@@ -136,6 +139,57 @@ describe('security: Secret references stay within the tenant (audit log proof)',
     const view = await run(sharedWorker, teamAPolicy(await bucket(), { name: secretName, namespace: platform }));
     assert.equal(view.status, 'Completed', view.error);
     await assert.rejects(run(worker, teamAPolicy(await bucket(), { name: secretName, namespace: platform })), refusedWith(/is not granted/));
+  });
+
+  it('a credential from outside the namespace must say where it may be sent: an unpinned one is refused', async () => {
+    const secretName = uniqueName('creds');
+    await storageSecret(teamB, secretName, teamA, '');
+    const target = await bucket();
+    await assert.rejects(
+      run(worker, teamAPolicy(target, { name: secretName, namespace: teamB })),
+      refusedWith(new RegExp(`Secret ${teamB}/${secretName} is used from outside its namespace but does not say where it may be sent; add the annotation ${ENDPOINTS_ANNOTATION}`)),
+    );
+    assert.deepEqual(await objectsIn(target), []);
+    // The cluster's own Secrets need no pin: they are the tenant's to send where it likes.
+    const own = uniqueName('creds');
+    await storageSecret(teamA, own, undefined, '');
+    assert.equal((await run(worker, teamAPolicy(await bucket(), { name: own, namespace: teamA }))).status, 'Completed');
+  });
+
+  it("a granted registry credential paired with another host is refused: that host receives nothing", async () => {
+    const foreign = await startRecordingHost((_req, res) => res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' }).end(), { address: FOREIGN_ADDRESS });
+    try {
+      const secretName = uniqueName('registry-creds');
+      await core().createNamespacedSecret({
+        namespace: platform,
+        body: {
+          metadata: { name: secretName, labels: { [GRANT_LABEL]: 'true' }, annotations: { [GRANT_ANNOTATION]: teamA, [ENDPOINTS_ANNOTATION]: testEnv().registry.host } },
+          stringData: { username: 'platform', password: 'p-platform-registry' },
+        },
+      });
+      const policy = basePolicy(
+        { type: 'oci', registry: foreign.host, repository: 'steal/it', insecure: true, credential: { name: secretName, namespace: platform } },
+        { cluster: { name: uniqueName('vc'), namespace: teamA } },
+      );
+      await assert.rejects(run(worker, policy), refusedWith(new RegExp(`may be sent only to ${testEnv().registry.host} \\(annotation ${ENDPOINTS_ANNOTATION}\\), not to ${foreign.host}`)));
+      assert.deepEqual(foreign.requests, [], 'the foreign host saw no request at all');
+    } finally {
+      await foreign.close();
+    }
+  });
+
+  it("a restore naming team-a's cluster cannot write into an etcd Service of team-b: refused before it connects", async () => {
+    const own = uniqueName('creds');
+    await storageSecret(teamA, own);
+    const policy = teamAPolicy(await bucket(), { name: own, namespace: teamA });
+    const view = await run(worker, policy);
+    assert.equal(view.status, 'Completed', view.error);
+    const snapshot = { storage: policy.storage, snapshotName: view.snapshotName!, cluster: policy.cluster };
+    const target = { client: worker.client, taskQueue: worker.taskQueue };
+    await assert.rejects(restoreSnapshot(target, snapshot, { endpoints: [`https://vc-etcd.${teamB}:2379`] }), (err: unknown) => {
+      assert.match(String((err as Error).message), new RegExp(`restore target: etcd endpoint vc-etcd.${teamB} is a Service in namespace ${teamB}, outside the cluster's namespace ${teamA}`));
+      return true;
+    });
   });
 
   it('a client-started verify naming no cluster cannot borrow a Secret: refused, never read', async () => {

@@ -294,5 +294,32 @@ describe('snapshot references', () => {
   it('takes a container:// path and refuses other schemes', () => {
     assert.deepEqual(parseSnapshotRef('container:///data/snaps/demo-1.tar.gz'), { ok: true, ref: { snapshotName: 'demo-1', storage } });
     assert.equal(parseSnapshotRef('https://example.com/demo.tar.gz').ok, false);
+    assert.equal(parseSnapshotRef('ftp://example.com/demo.tar.gz').ok, false);
+  });
+
+  it("takes vCluster's Azure blob URL with a Secret, and refuses one without a Secret, with a SAS or naming no archive", () => {
+    const credential = { name: 'az', namespace: 'vcsnap' };
+    assert.deepEqual(parseSnapshotRef('https://acct1.blob.core.windows.net/snaps/team/demo/demo-2026-11-23T12-00-00Z.tar.gz', { credential }), {
+      ok: true,
+      ref: {
+        snapshotName: 'demo-2026-11-23T12-00-00Z',
+        storage: { type: 'azure', serviceUrl: 'https://acct1.blob.core.windows.net', accountName: 'acct1', container: 'snaps', prefix: 'team/demo', credential },
+      },
+    });
+    assert.deepEqual(parseSnapshotRef('http://127.0.0.1:10000/devstoreaccount1/snaps/demo-1.tar.gz', { credential }), {
+      ok: true,
+      ref: { snapshotName: 'demo-1', storage: { type: 'azure', serviceUrl: 'http://127.0.0.1:10000/devstoreaccount1', accountName: 'devstoreaccount1', container: 'snaps', prefix: '', credential } },
+    });
+    const sig = 'c2VjcmV0LXNhcy1zaWc';
+    for (const url of [
+      'https://acct1.blob.core.windows.net/snaps/demo-1.tar.gz',
+      `https://acct1.blob.core.windows.net/snaps/demo-1.tar.gz?sv=2024-01-01&sig=${sig}`,
+      'https://acct1.blob.core.windows.net/snaps/demo-1',
+      'http://acct1.blob.core.windows.net/snaps/demo-1.tar.gz',
+    ]) {
+      const parsed = parseSnapshotRef(url, url.endsWith('snaps/demo-1.tar.gz') && url.startsWith('https://') ? {} : { credential });
+      assert.equal(parsed.ok, false, url);
+      assert.doesNotMatch(JSON.stringify(parsed), new RegExp(sig), 'a SAS is never echoed');
+    }
   });
 });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { constants, gunzipSync, inflateRawSync } from 'node:zlib';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import * as k8s from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
 import { DB_KEY, RELEASE_KEY } from '../../../lib/etcd/dump';
@@ -27,7 +28,7 @@ export interface Leak {
   where: string;
 }
 
-const SECRET_KEYS = /^(AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|password|.*\.key)$/;
+const SECRET_KEYS = /^(AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AZURE_STORAGE_KEY|AZURE_STORAGE_BLOB_SAS|AZURE_CLIENT_SECRET|password|.*\.key)$/;
 const INLINE_SECRET = /(?:password|secret-access-key|secretAccessKey|session-token)["']?\s*[:=]\s*["']?([^"'\s&,}]+)/g;
 const MIN_LENGTH = 8;
 
@@ -37,6 +38,7 @@ export async function secretsUsedInTests(): Promise<Secret[]> {
   const found: Secret[] = [
     { value: env.minio.secretAccessKey, source: 'harness MinIO secret key' },
     { value: env.authRegistry.password, source: 'harness registry password' },
+    { value: env.azurite.accountKey, source: 'harness Azurite account key' },
   ];
   const secrets = await adminKube().makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces();
   for (const secret of secrets.items) {
@@ -128,14 +130,27 @@ export class SecretScanner {
     }
   }
 
+  /** Every blob of the harness Azurite account, read through its API (its data dir holds extents, not blobs). */
+  async scanAzurite(): Promise<void> {
+    const { serviceUrl, accountName, accountKey } = testEnv().azurite;
+    const service = new BlobServiceClient(serviceUrl, new StorageSharedKeyCredential(accountName, accountKey));
+    for await (const container of service.listContainers()) {
+      const client = service.getContainerClient(container.name);
+      for await (const blob of client.listBlobsFlat()) {
+        this.scan(await client.getBlobClient(blob.name).downloadToBuffer(), `${serviceUrl}/${container.name}/${blob.name}`);
+        this.counts.objects++;
+      }
+    }
+  }
+
   /**
    * Files under the run dir that the product or its servers wrote: logs, file-store archives and records, registry
    * blobs, other MinIO data, Temporal's SQLite file. Not the harness's own credential files (env.json, the kube
    * directory with tokens and kubeconfig, htpasswd, registry config), etcd data (the host cluster's Secrets live
-   * there by design), the harness MinIO (scanned through S3), the fuzz test's input files, or a cluster's Secrets
+   * there by design), the harness MinIO (scanned through S3) and Azurite (scanned through its blob API), the fuzz test's input files, or a cluster's Secrets
    * that a test extracted from an archive.
    */
-  scanRunDir(runDir = testEnv().runDir, skip: string[] = [join(runDir, 'minio-data'), join(runDir, 'faults', 'fuzz')]): void {
+  scanRunDir(runDir = testEnv().runDir, skip: string[] = [join(runDir, 'minio-data'), join(runDir, 'azurite-data'), join(runDir, 'faults', 'fuzz')]): void {
     const walk = (dir: string): void => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
