@@ -33,6 +33,8 @@ export const ERROR_TYPES = {
   // Restore.
   RestoreTargetNotEmpty: { retryable: false },
   SnapshotCorrupt: { retryable: false },
+  /** vCluster's embedded-etcd kind (an etcd database): a running etcd cannot take it. */
+  SnapshotNotRestorable: { retryable: false },
   // Volume snapshots (lib/kube/csi).
   VolumeSnapshotFailed: { retryable: false },
   VolumeSnapshotNotReleased: { retryable: true },
