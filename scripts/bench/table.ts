@@ -84,7 +84,7 @@ export function renderTable(results: BenchResults): string {
     rows.push(['6', 'dumps per worker (most at once)', burst.perWorker.map((w) => `${count(w.snapshots)} (${w.maxConcurrentDumps})`).join(' · ')]);
     rows.push(['6', 'CPU during the burst', `Temporal server ${burst.serverCpuSeconds.toFixed(0)} s · PostgreSQL ${burst.postgresCpuSeconds.toFixed(0)} s`]);
     const list = burst.scheduleList;
-    rows.push(['6', '`temporal schedule list` during the burst', `median ${secs(list.medianSeconds)} · max ${secs(list.maxSeconds)} · ${list.runs} runs · ${list.failures} failed`]);
+    rows.push(['6', '`temporal schedule list -q VclusterName=…` during the burst', `median ${secs(list.medianSeconds)} · max ${secs(list.maxSeconds)} · ${list.runs} runs · ${list.failures} failed`]);
   }
   const widths = [4, Math.max(...rows.map((r) => r[1].length)), Math.max(...rows.map((r) => r[2].length))];
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
