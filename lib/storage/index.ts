@@ -6,7 +6,7 @@ import { createOciStore } from './oci';
 import { createS3Store } from './s3';
 import type { RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials } from './types';
 
-export type { ArchiveListing, PutArchiveOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
+export type { ArchiveListing, ArchiveOwner, PutArchiveOptions, PutRecordOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
 
 /**
  * Credentials are the resolved values, never logged: S3 `{accessKeyId, secretAccessKey, sessionToken?}` (undefined =
