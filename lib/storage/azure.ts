@@ -7,8 +7,10 @@
 // next commit of the same name, and garbage-collects the rest after a week; the service has no call to drop them
 // sooner (deleting a blob that has only uncommitted blocks is a 404).
 //
-// No conditional create (If-None-Match: *) for archives: a retried snapshot run reuses its name and must be able to
-// replace what an earlier attempt stored before it died (the S3 and registry backends overwrite too).
+// Never overwritten: the archive's block list is committed with If-None-Match: *, so a stale attempt or another
+// cluster sharing the location cannot replace a stored archive; the archive carries its owner (cluster and workflow)
+// in blob metadata, which lets a retried attempt of the same run recognise its own. Records are created the same way
+// and replaced only with If-Match on the ETag just read, when the stored one is the same run's.
 import { Readable } from 'node:stream';
 import {
   BlobServiceClient,
@@ -19,8 +21,24 @@ import {
 } from '@azure/storage-blob';
 import type { AzureLocation, SnapshotRecord } from '../../contracts/definitions';
 import { mapLimit } from '../concurrency';
-import { ARCHIVE_SUFFIX, RECORD_SUFFIX, assertSnapshotName, badCredentials, digesting, errorMessage, locationNotFound, objectNotFound, parseRecord, serializeRecord } from './common';
-import type { ArchiveListing, AzureCredentials, PutArchiveOptions, SnapshotStore, StoredObject } from './types';
+import {
+  ARCHIVE_SUFFIX,
+  RECORD_SUFFIX,
+  assertSnapshotName,
+  badCredentials,
+  digesting,
+  errorMessage,
+  locationNotFound,
+  mayReplaceRecord,
+  nameTaken,
+  objectNotFound,
+  ownerFields,
+  ownerOf,
+  parseRecord,
+  recordOwner,
+  serializeRecord,
+} from './common';
+import type { ArchiveListing, ArchiveOwner, AzureCredentials, PutArchiveOptions, PutRecordOptions, SnapshotStore, StoredObject } from './types';
 
 export interface AzureStoreOptions {
   /** Block size of the archive upload; memory used by an upload is about blockSize * (concurrency + 1). */
@@ -57,6 +75,15 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
       throw mapAzureError(err, operation, urlOf(key), location);
     }
   };
+  /** Like call, but a failed condition (the name exists, or changed since read) is `taken()`'s error. */
+  const conditional = async <T>(operation: string, key: string, run: () => Promise<T>, taken: () => Promise<unknown>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      if (isConditionFailed(err)) throw await taken();
+      throw mapAzureError(err, operation, urlOf(key), location);
+    }
+  };
 
   /** Blobs directly under the prefix (not in sub-"directories") ending in `suffix`. */
   const listBlobs = async (suffix: string): Promise<Array<{ name: string; bytes?: number; lastModified?: Date }>> => {
@@ -79,18 +106,35 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
       const body = digesting(archive, signal);
       const blob = container.getBlockBlobClient(key);
       try {
-        await call('upload', key, () =>
-          blob.uploadStream(body.stream, options.blockSize ?? DEFAULT_BLOCK_SIZE, options.concurrency ?? DEFAULT_CONCURRENCY, {
-            abortSignal: signal,
-            blobHTTPHeaders: { blobContentType: 'application/gzip' },
-            onProgress: (progress) => hooks.onStored?.(progress.loadedBytes),
-          }),
+        await conditional(
+          'upload',
+          key,
+          () =>
+            blob.uploadStream(body.stream, options.blockSize ?? DEFAULT_BLOCK_SIZE, options.concurrency ?? DEFAULT_CONCURRENCY, {
+              abortSignal: signal,
+              blobHTTPHeaders: { blobContentType: 'application/gzip' },
+              metadata: hooks.owner && metadataOf(hooks.owner),
+              conditions: { ifNoneMatch: '*' },
+              onProgress: (progress) => hooks.onStored?.(progress.loadedBytes),
+            }),
+          async () => nameTaken('archive', urlOf(key), (await store.archiveOwner?.(snapshotName))?.owner),
         );
       } catch (err) {
         body.stream.destroy();
         throw signal?.aborted ? signal.reason : err;
       }
       return { snapshotName, url: urlOf(key), ...body.result() };
+    },
+
+    async archiveOwner(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      try {
+        const properties = await call('head', key, () => container.getBlobClient(key).getProperties());
+        return { owner: ownerOfMetadata(properties.metadata) };
+      } catch (err) {
+        if (isMissingBlob(err)) return undefined;
+        throw err;
+      }
     },
 
     async headArchive(snapshotName) {
@@ -127,10 +171,27 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
       await call('delete', key, () => container.getBlobClient(key).deleteIfExists());
     },
 
-    async putRecord(record: SnapshotRecord) {
+    async putRecord(record: SnapshotRecord, options?: PutRecordOptions) {
       const key = keyOf(record.snapshotName, RECORD_SUFFIX);
       const data = serializeRecord(record);
-      await call('put', key, () => container.getBlockBlobClient(key).upload(data, data.length, { blobHTTPHeaders: { blobContentType: 'application/json' } }));
+      const blob = container.getBlockBlobClient(key);
+      const headers = { blobContentType: 'application/json' };
+      const exists = Symbol('exists');
+      const created: unknown = await conditional('put', key, () => blob.upload(data, data.length, { blobHTTPHeaders: headers, conditions: { ifNoneMatch: '*' } }), async () => exists).catch(
+        (err: unknown) => {
+          if (err === exists) return exists;
+          throw err;
+        },
+      );
+      if (created !== exists) return;
+      // A record is there: replace it only when it is this run's (a retried writeRecord) or the caller allows it,
+      // and only if it is still the one just read (If-Match on its ETag).
+      const stored = await call('get', key, () => blob.download());
+      const existing = parseRecord((await streamToBuffer(stored.readableStreamBody)).toString('utf8'), urlOf(key));
+      if (!mayReplaceRecord(existing, record, options)) throw nameTaken('metadata record', urlOf(key), recordOwner(existing));
+      await conditional('put', key, () => blob.upload(data, data.length, { blobHTTPHeaders: headers, conditions: { ifMatch: stored.etag } }), async () =>
+        nameTaken('metadata record', urlOf(key), undefined),
+      );
     },
 
     async getRecord(snapshotName) {
@@ -156,6 +217,28 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
     },
   };
   return store;
+}
+
+/** Azure metadata names are C# identifiers: the owner's fields with `_` for `-`. */
+function metadataOf(owner: ArchiveOwner): Record<string, string> {
+  return Object.fromEntries(Object.entries(ownerFields(owner)).map(([key, value]) => [key.replace(/-/g, '_'), value]));
+}
+
+function ownerOfMetadata(metadata: Record<string, string> | undefined): ArchiveOwner | undefined {
+  return ownerOf(metadata && Object.fromEntries(Object.entries(metadata).map(([key, value]) => [key.replace(/_/g, '-'), value])));
+}
+
+async function streamToBuffer(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks);
+}
+
+/** The write's condition failed: the blob exists (If-None-Match: *) or changed since it was read (If-Match). */
+function isConditionFailed(err: unknown): boolean {
+  if (!(err instanceof RestError)) return false;
+  const code = errorCodeOf(err);
+  return err.statusCode === 412 || code === 'BlobAlreadyExists' || code === 'ConditionNotMet' || (err.statusCode === 409 && code === undefined);
 }
 
 /** A missing blob (not a missing container: that is a configuration problem the caller must see). */

@@ -16,6 +16,8 @@ import type { ArchiveOwner, SnapshotStore } from '../../lib/storage';
 import { createFileStore } from '../../lib/storage/file';
 import { createOciStore } from '../../lib/storage/oci';
 import { createS3Store } from '../../lib/storage/s3';
+import { createAzureStore } from '../../lib/storage/azure';
+import { createAzureContainer } from '../harness/azure';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { basePolicy, grantTo, uniqueName } from '../harness/fixtures';
@@ -89,6 +91,13 @@ const backends: Backend[] = [
     async create() {
       const { accessKeyId, secretAccessKey } = testEnv().minio;
       return createS3Store(minioLocation(await newBucket()), { accessKeyId, secretAccessKey });
+    },
+  },
+  {
+    name: 'Azure Blob (Azurite, If-None-Match on the block list commit)',
+    async create() {
+      const { serviceUrl, accountName, accountKey } = testEnv().azurite;
+      return createAzureStore({ type: 'azure', serviceUrl, accountName, container: await createAzureContainer(), prefix: 'team-a', credential: { name: 'unused', namespace: 'unused' } }, { accountKey });
     },
   },
   {

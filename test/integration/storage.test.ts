@@ -372,14 +372,14 @@ describe('azure: specifics', () => {
     assert.deepEqual((await blob.getBlockList('uncommitted')).uncommittedBlocks ?? [], [], 'the commit discarded the staged block');
   });
 
-  it('replaces an archive an earlier attempt of the same snapshot stored (a retried run reuses its name)', async () => {
+  it('never replaces a stored archive: a second write of the name is refused and the first stays (a retry recognises its own by owner)', async () => {
     const store = createAzureStore(azureStoreLocation(await createAzureContainer(), 'x'), azureKey());
     const first = randomBytes(3000);
-    const second = randomBytes(7000);
-    await store.putArchive('demo-1', archiveOf(first));
-    const stored = await store.putArchive('demo-1', archiveOf(second));
-    assert.equal(stored.sha256, sha256(second));
-    assert.equal(sha256(await readAll(await store.getArchive('demo-1'))), sha256(second));
+    const owner = { cluster: { name: 'demo', namespace: 'team-a' }, workflowId: 'wf-1' };
+    await store.putArchive('demo-1', archiveOf(first), undefined, { owner });
+    await assert.rejects(store.putArchive('demo-1', archiveOf(randomBytes(7000))), (err: Error & { type?: string }) => err.type === 'SnapshotNameTaken');
+    assert.equal(sha256(await readAll(await store.getArchive('demo-1'))), sha256(first));
+    assert.deepEqual(await store.archiveOwner!('demo-1'), { owner });
   });
 
   it('ignores archives in sub-prefixes (other clusters)', async () => {
