@@ -14,6 +14,8 @@ import { signRecord } from '../lib/record-signature';
 import type { SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
+import type { AlertEvent } from '../contracts/alert';
+import { raiseAlertFromActivity } from './notify';
 
 async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<EtcdConnection> {
   const { state, cluster } = policy;
@@ -148,6 +150,22 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
   return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
 }
 
+/** Failed and PartiallyFailed runs notify (once per run and outcome; raising never fails the record). */
+function snapshotAlert(record: SnapshotRecord): AlertEvent | undefined {
+  if (record.status === 'Completed') return undefined;
+  const { cluster } = record;
+  const run = record.runId ?? record.snapshotName;
+  return {
+    key: `snapshot.${cluster.namespace}.${cluster.name}.${run}.${record.status}`,
+    kind: record.status === 'Failed' ? 'SnapshotFailed' : 'SnapshotPartiallyFailed',
+    cluster,
+    snapshotName: record.snapshotName,
+    summary: `Snapshot ${record.snapshotName} of ${cluster.namespace}/${cluster.name} ended ${record.status}`,
+    description: record.error ?? record.volumes.filter((v) => v.phase === 'Failed').map((v) => `${v.pvc}: ${v.reason ?? 'failed'}`).join('; '),
+    at: record.finishedAt,
+  };
+}
+
 export function createSnapshotActivities(deps: ActivityDeps) {
   const slots = new DumpSlots(deps.maxConcurrentDumps, { changed: (running, waiting) => deps.metrics?.dumpSlotsChanged?.(running, waiting) });
   return {
@@ -177,6 +195,8 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       deps.metrics?.snapshotFinished(args.record);
       const store = await openStore(deps, args.policy);
       await store.putRecord(deps.recordKey ? signRecord(args.record, deps.recordKey) : args.record);
+      const alert = snapshotAlert(args.record);
+      if (alert) await raiseAlertFromActivity(deps, alert);
     },
   };
 }
