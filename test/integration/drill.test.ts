@@ -19,6 +19,13 @@ import { testEnv } from '../harness/env';
 import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { alertWorkflowIdFor } from '../../activities/notify';
+import type { AlertEvent } from '../../contracts/alert';
+import { drillScheduleIdFor } from '../../contracts/naming';
+import { clusterStatuses } from '../../client/status';
+import { applyDrillSchedule, listDrillSchedules, syncDrillSchedules } from '../../lib/drill/schedules';
+import { applyPolicy, pause, removePolicy, resume, triggerNow } from '../../lib/schedules';
 import { replayAndCapture } from '../harness/histories';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
@@ -184,5 +191,108 @@ describe('restore drills (real servers)', function () {
         assert.equal(alert!.idempotencyKey, alert!.body.groupKey);
       });
     }
+  });
+
+  describe('drill schedules', () => {
+    it('sync gives each cluster with a policy its drill schedule (its own interval, the default, or none), and the schedule runs the drill', async () => {
+      const target = { client: worker.client, taskQueue: worker.taskQueue };
+      const own = filePolicy({ state: state() });
+      const byDefault = filePolicy({ state: state() });
+      const off = filePolicy({ state: state() });
+      await snapshotOf(own);
+      const report = await syncDrillSchedules(
+        target,
+        [
+          { cluster: own.cluster, policy: own, drillIntervalSeconds: 3600 },
+          { cluster: byDefault.cluster, policy: byDefault },
+          { cluster: off.cluster, policy: off, drillIntervalSeconds: null },
+        ],
+        7 * 86_400,
+      );
+      try {
+        assert.deepEqual(report.failed, []);
+        const ids = (await listDrillSchedules(target)).map((s) => s.scheduleId);
+        assert.ok(ids.includes(drillScheduleIdFor(own.cluster)) && ids.includes(drillScheduleIdFor(byDefault.cluster)));
+        assert.ok(!ids.includes(drillScheduleIdFor(off.cluster)));
+        const every = async (policy: SnapshotPolicy) => (await worker.client.schedule.getHandle(drillScheduleIdFor(policy.cluster)).describe()).spec.intervals?.[0]?.every;
+        assert.equal(await every(own), 3600 * 1000);
+        assert.equal(await every(byDefault), 7 * 86_400 * 1000);
+        assert.equal(await applyDrillSchedule(target, own, 3600, 'discovery'), 'unchanged');
+        const handle = worker.client.schedule.getHandle(drillScheduleIdFor(own.cluster));
+        await handle.trigger();
+        const run = await eventually('the scheduled drill', async () => (await handle.describe()).info.recentActions[0]?.action.workflow);
+        const result = (await worker.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()) as DrillResult;
+        assert.equal(result.outcome, 'passed', result.reason);
+        // A cluster gone from discovery loses the drill schedule sync made for it.
+        const after = await syncDrillSchedules(target, [{ cluster: own.cluster, policy: own, drillIntervalSeconds: 3600 }], 7 * 86_400);
+        assert.deepEqual(after.deleted, [drillScheduleIdFor(byDefault.cluster)]);
+      } finally {
+        await syncDrillSchedules(target, [], undefined);
+      }
+    });
+  });
+
+  describe('alerts', () => {
+    it('a Failed snapshot notifies once, after retries while the receiver answers 503, without holding up the snapshot', async () => {
+      receiver.failNext(2);
+      const attemptsBefore = receiver.attempts;
+      const policy = filePolicy({ engine: 'direct', state: { endpoints: [], origin: 'none', unavailableReason: 'no etcd endpoint configured' } });
+      const started = Date.now();
+      const run = worker.client.workflow.execute(snapshotWorkflow, { taskQueue: worker.taskQueue, workflowId: uniqueName('drill-failed-source'), args: [{ policy }] });
+      await assert.rejects(run, (err: Error) => /state not reachable: no etcd endpoint configured/.test(String(err.cause)));
+      const snapshotSeconds = (Date.now() - started) / 1000;
+      const mine = () => receiver.received.filter((r) => r.body.commonLabels?.vcluster === policy.cluster.name);
+      assert.equal(mine().length, 0, 'the snapshot ended before its alert got through');
+      const [alert] = await eventually('the snapshot alert', () => mine().length > 0 && mine(), 60_000);
+      const alertSeconds = (Date.now() - started) / 1000;
+      assert.equal(alert!.body.commonLabels?.alertname, 'VcsnapSnapshotFailed');
+      assert.match(alert!.body.commonAnnotations?.description ?? '', /no etcd endpoint configured/);
+      assert.equal(receiver.attempts - attemptsBefore, 3, 'two 503s, then delivered');
+      // The same event raised again (a retried writeRecord does that) starts nothing: its workflow ID is taken.
+      const event = (await worker.client.workflow.getHandle(alertWorkflowIdFor({ key: alert!.idempotencyKey! } as AlertEvent)).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input;
+      assert.ok(event, 'the notify workflow ran under the event key');
+      await assert.rejects(
+        worker.client.workflow.start('notifyWorkflow', { taskQueue: worker.taskQueue, workflowId: alertWorkflowIdFor({ key: alert!.idempotencyKey! } as AlertEvent), args: [{}], workflowIdReusePolicy: 'REJECT_DUPLICATE' }),
+        WorkflowExecutionAlreadyStartedError,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.equal(mine().length, 1, 'exactly one notification');
+      console.log(`      snapshot Failed after ${snapshotSeconds.toFixed(1)}s; its alert delivered after ${alertSeconds.toFixed(1)}s (two 503s)`);
+    });
+  });
+
+  describe('recovery point', () => {
+    it('grows in vcsnap status and the metrics while the schedule is paused, and resets after a successful run', async () => {
+      const target = { client: worker.client, taskQueue: worker.taskQueue };
+      const policy = filePolicy({ state: state(), schedule: '0 0 1 1 *' });
+      await applyPolicy(target, policy);
+      try {
+        await triggerNow(target, policy.cluster);
+        const first = await eventually('the first scheduled snapshot', async () => (await clusterStatuses(target, [policy.cluster]))[0]?.restorable, 60_000);
+        await pause(target, policy.cluster);
+        const labels = `vcluster="${policy.cluster.name}",vcluster_namespace="${policy.cluster.namespace}"`;
+        const metricAge = async () => Number(new RegExp(`vcsnap_recovery_point_age_seconds\\{${labels}\\} (\\S+)`).exec(await scrape())?.[1]);
+        const [statusBefore] = await clusterStatuses(target, [policy.cluster]);
+        const metricBefore = await metricAge();
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        const [statusPaused] = await clusterStatuses(target, [policy.cluster]);
+        const metricPaused = await metricAge();
+        assert.equal(statusPaused!.paused, true);
+        assert.ok(statusPaused!.ageSeconds! >= statusBefore!.ageSeconds! + 2, `status age ${statusBefore!.ageSeconds} -> ${statusPaused!.ageSeconds}`);
+        assert.ok(metricPaused >= metricBefore + 2, `metric age ${metricBefore} -> ${metricPaused}`);
+        assert.equal(statusPaused!.restorable?.snapshotName, first.snapshotName);
+        await resume(target, policy.cluster);
+        await triggerNow(target, policy.cluster);
+        const [statusAfter] = await eventually('the second snapshot', async () => {
+          const statuses = await clusterStatuses(target, [policy.cluster]);
+          return statuses[0]?.restorable?.snapshotName !== first.snapshotName && statuses;
+        }, 60_000);
+        assert.ok(statusAfter!.ageSeconds! < statusPaused!.ageSeconds!, `age reset: ${statusPaused!.ageSeconds} -> ${statusAfter!.ageSeconds}`);
+        assert.ok((await metricAge()) < metricPaused, 'the metric resets too');
+        assert.equal(statusAfter!.overdue, false);
+      } finally {
+        await removePolicy(target, policy.cluster);
+      }
+    });
   });
 });

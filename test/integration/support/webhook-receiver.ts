@@ -9,6 +9,7 @@ export interface ReceivedAlert {
     groupKey?: string;
     text?: string;
     commonLabels?: Record<string, string>;
+    commonAnnotations?: Record<string, string>;
     alerts?: Array<{ labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }>;
   };
 }
