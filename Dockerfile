@@ -1,6 +1,6 @@
 # The vcsnap worker (and CLI), compiled: a build stage runs `npm run build` (TypeScript to dist/ and the workflow
 # bundle), the runtime stage has production dependencies only (no tsx, TypeScript or test tools) and runs as non-root.
-#   docker build -t vcsnap:0.1.0 .
+#   docker build -t vcsnap:0.2.0 .
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./

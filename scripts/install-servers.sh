@@ -82,6 +82,31 @@ for cmd in "${kube_cmds[@]}"; do
   step "$cmd" "$dir" "$cmd" -- kube_build "$dir" "$cmd"
 done
 
+# helm and promtool build from ONE tools module (they share most of their dependencies: client-go, the
+# Prometheus client, grpc), prepared once per version pair, like the Kubernetes binaries above.
+chart_tools=(helm promtool)
+chart_tool_build() { # chart_tool_build OUTDIR BINARY
+  local work="$cache/src/chart-tools" stamp="$HELM_VERSION $PROMETHEUS_VERSION"
+  if [[ "$(cat "$work/.vcsnap-ready" 2>/dev/null)" != "$stamp" ]]; then
+    tools_module "$work" "helm.sh/helm/v3@$HELM_VERSION" "helm.sh/helm/v3/cmd/helm github.com/prometheus/prometheus/cmd/promtool"
+    go get "github.com/prometheus/prometheus@$PROMETHEUS_VERSION" && go mod tidy
+    echo "$stamp" > "$work/.vcsnap-ready"
+  fi
+  cd "$work"
+  case "$2" in
+    helm) # Helm's default Kubernetes version (Capabilities.KubeVersion) comes from its client-go, as its Makefile sets it.
+      local kminor; kminor=$(go list -m -f '{{.Version}}' k8s.io/client-go | cut -d. -f2)
+      go build -trimpath -o "$1/helm" -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+        -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$kminor \
+        -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$kminor" helm.sh/helm/v3/cmd/helm ;;
+    promtool) go build -trimpath -ldflags="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}" -o "$1/promtool" github.com/prometheus/prometheus/cmd/promtool ;;
+  esac
+}
+dir="$cache/helm-$HELM_VERSION"
+step helm "$dir" helm -- chart_tool_build "$dir" helm
+dir="$cache/promtool-$PROMETHEUS_VERSION"
+step promtool "$dir" promtool -- chart_tool_build "$dir" promtool
+
 dir="$cache/snapshot-crds-$SNAPSHOTTER_CLIENT_VERSION"
 crds() {
   local src

@@ -1,11 +1,10 @@
 // `npm start`. With no configuration: an embedded default — a local Temporal dev server with its Web UI, MinIO, a
 // host kube-apiserver with a demo virtual cluster (a real vCluster v0.36.1 control plane with its default embedded
 // SQLite store, snapshotted by the request engine, when run as root; else a kube-apiserver on its own etcd, by the
-// direct engine), seeded with sample objects, the worker, and a demo policy that fires every minute. With TEMPORAL_ADDRESS / TEMPORAL_PROFILE / a temporal.toml set, it runs only the worker
-// against that infrastructure. Ctrl-C stops everything it started and nothing else.
+// direct engine), seeded with sample objects, the worker, and a demo policy that fires every minute. With Temporal
+// configuration, scripts/start.sh runs only the worker instead. Ctrl-C stops everything it started and nothing else.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
@@ -16,7 +15,7 @@ import { policyFor } from '../lib/policy';
 import { TASK_QUEUE, type StorageLocation } from '../contracts/definitions';
 import { scheduleIdFor } from '../contracts/naming';
 import { loadRuntimeConfig } from '../lib/runtime-config';
-import { createProductWorker, runWorker } from '../worker/main';
+import { createProductWorker } from '../worker/main';
 import { createProductMetrics, serveMetrics } from '../worker/metrics';
 import { startKube, adminKubeConfig } from './servers/kube';
 import { startMinio } from './servers/minio';
@@ -27,12 +26,6 @@ import { startTemporal, temporalCliPath } from './servers/temporal';
 const DEMO_CLUSTER = { name: 'demo', namespace: 'vcluster-demo' };
 const DEMO_BUCKET = 'vcsnap-demo';
 const VCLUSTER_CHART_VERSION = versions().VCLUSTER_VERSION.replace(/^v/, '');
-
-function configured(): boolean {
-  const env = process.env;
-  const tomlFile = env.TEMPORAL_CONFIG_FILE ?? join(homedir(), '.config', 'temporalio', 'temporal.toml');
-  return Boolean(env.TEMPORAL_ADDRESS || env.TEMPORAL_PROFILE || existsSync(tomlFile));
-}
 
 /** 50 sample ConfigMaps in `namespace` of the cluster `kube` points at. */
 async function seedDemoCluster(kube: k8s.KubeConfig, namespace: string): Promise<void> {
@@ -151,7 +144,7 @@ Ctrl-C stops the worker and every server started here.`);
   }
 }
 
-(configured() ? runWorker() : runEmbedded()).catch((err: unknown) => {
+runEmbedded().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

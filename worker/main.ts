@@ -3,6 +3,7 @@ import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@t
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadRecordKey } from '../lib/kube/record-key';
 import { loadRuntimeConfig, type OptionalWorkerSettings, type RuntimeConfig, type WorkerSettings } from '../lib/runtime-config';
+import { createWorkerHealth } from './health';
 import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
 
 /**
@@ -46,17 +47,20 @@ export async function runWorker(): Promise<void> {
   const metrics = createProductMetrics();
   let metricsServer: MetricsServer | undefined;
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
+  const health = createWorkerHealth(connection);
   try {
     if (config.productMetricsPort) {
-      metricsServer = await serveMetrics(metrics.registry, config.productMetricsPort);
-      console.log(`[worker] product metrics on :${metricsServer.port}/metrics`);
+      metricsServer = await serveMetrics(metrics.registry, config.productMetricsPort, '0.0.0.0', health);
+      console.log(`[worker] product metrics on :${metricsServer.port}/metrics, probes on /livez and /readyz`);
     }
     const recordKey = await loadRecordKey(config.kube, process.env.POD_NAMESPACE || 'vcsnap');
     if (!recordKey) console.warn('[worker] no record signing key (no host cluster, no VCSNAP_RECORD_KEY): retention will leave volume snapshots in place');
     const worker = await createProductWorker(connection, config, metrics, recordKey);
+    health.attach(worker);
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
     await worker.run();
   } finally {
+    health.close();
     await metricsServer?.close();
     await connection.close();
   }

@@ -1,11 +1,12 @@
 // The product's own Prometheus metrics (the Temporal runtime serves its own on VCSNAP_METRICS_PORT): snapshot outcomes,
 // bytes and keys written, duration, last successful snapshot time and retention deletions, per virtual cluster; the
 // recovery point age and restore drill outcomes.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { SnapshotMetrics } from '../activities/deps';
 import type { ClusterRef, SnapshotRecord } from '../contracts/definitions';
+import type { HealthReport, WorkerHealth } from './health';
 
 const CLUSTER_LABELS = ['vcluster', 'vcluster_namespace'] as const;
 /** Runs already counted (writeRecord may be retried); bounded so a long-lived worker does not grow. */
@@ -141,11 +142,22 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves the registry in Prometheus text format on `/metrics`. */
-export async function serveMetrics(registry: Registry, port: number, host = '0.0.0.0'): Promise<MetricsServer> {
+/** Serves the registry in Prometheus text format on `/metrics`, and `health`'s probes on `/livez` and `/readyz`. */
+export async function serveMetrics(registry: Registry, port: number, host = '0.0.0.0', health?: WorkerHealth): Promise<MetricsServer> {
+  const probe = (res: ServerResponse, report: HealthReport) =>
+    res.writeHead(report.ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(report)}\n`);
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
-      res.writeHead(404).end('not found; metrics are at /metrics\n');
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && health && path === '/livez') return probe(res, health.live());
+    if (req.method === 'GET' && health && path === '/readyz') {
+      health.ready().then(
+        (report) => probe(res, report),
+        (err: unknown) => probe(res, { ok: false, checks: { error: String(err) } }),
+      );
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404).end(`not found; metrics are at /metrics${health ? ', probes at /livez and /readyz' : ''}\n`);
       return;
     }
     registry.metrics().then(

@@ -18,30 +18,31 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 interface ComposeService {
   image?: string;
-  build?: string;
+  build?: { context: string };
   command?: string[];
   entrypoint?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
-  volumes?: string[];
-  ports?: string[];
+  volumes?: Array<{ type: string; source: string; target: string }>;
+  ports?: Array<{ host_ip?: string; target: number; published: string }>;
   healthcheck?: { test: string[] };
   restart?: string;
 }
 
-/** `${VAR:-default}` as compose resolves it with nothing set. */
-function withDefaults(value: string): string {
-  return value.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_match, _name: string, fallback?: string) => fallback ?? '');
+/** The passwords compose insists on (it has no defaults for them). */
+const COMPOSE_SECRETS = { POSTGRES_PASSWORD: 'pg-deploy-test', MINIO_ROOT_PASSWORD: 'minio-deploy-test' };
+
+/** `docker-compose config` of `file` (the binary scripts/install-servers.sh builds), with `env`: status, output. */
+function composeConfig(file: string, env: Record<string, string> = COMPOSE_SECRETS, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const bare = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(POSTGRES_PASSWORD|MINIO_ROOT_|VCSNAP_BIND_ADDRESS)/.test(key)));
+  return spawnSync(toolPath('docker-compose', 'DOCKER_COMPOSE_VERSION'), ['-f', file, 'config', ...args], { encoding: 'utf8', cwd: ROOT, env: { ...bare, ...env } });
 }
 
-function composeServices(): Record<string, ComposeService> {
-  const compose = parseYaml(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
-  return compose.services;
-}
-
-/** `docker-compose config --quiet` of `file` (the binary scripts/install-servers.sh builds): exit status and errors. */
-function composeConfig(file: string): { status: number | null; stderr: string } {
-  return spawnSync(toolPath('docker-compose', 'DOCKER_COMPOSE_VERSION'), ['-f', file, 'config', '--quiet'], { encoding: 'utf8', cwd: ROOT });
+/** The services as compose resolves them (interpolated, normalised) with the passwords set. */
+function composeServices(env: Record<string, string> = COMPOSE_SECRETS): Record<string, ComposeService> {
+  const result = composeConfig(join(ROOT, 'docker-compose.yml'), env, '--format', 'json');
+  assert.equal(result.status, 0, result.stderr);
+  return (JSON.parse(result.stdout) as { services: Record<string, ComposeService> }).services;
 }
 
 /** Every file reachable from `entry` through relative imports, and every package it imports at run time. */
@@ -73,35 +74,55 @@ describe('deployment artifacts', function () {
     const services = composeServices();
 
     it('is valid for `docker-compose config`, which rejects a broken file', () => {
-      const result = composeConfig(join(ROOT, 'docker-compose.yml'));
+      const result = composeConfig(join(ROOT, 'docker-compose.yml'), COMPOSE_SECRETS, '--quiet');
       assert.equal(result.status, 0, result.stderr);
       const broken = join(testEnv().runDir, 'docker-compose.broken.yml');
       writeFileSync(broken, read('docker-compose.yml').replace(/^services:$/m, 'services:\n  bad:\n    image: busybox\n    ports: [{ target: "not-a-port" }]'));
-      const rejected = composeConfig(broken);
+      const rejected = composeConfig(broken, COMPOSE_SECRETS, '--quiet');
       assert.notEqual(rejected.status, 0, 'a service with a non-numeric port must be rejected');
       assert.match(rejected.stderr, /services\.bad\.ports/);
     });
 
+    it('has no default passwords: without each one compose refuses, naming the variable to set', () => {
+      for (const missing of Object.keys(COMPOSE_SECRETS)) {
+        const env = Object.fromEntries(Object.entries(COMPOSE_SECRETS).filter(([key]) => key !== missing));
+        const refused = composeConfig(join(ROOT, 'docker-compose.yml'), env, '--quiet');
+        assert.notEqual(refused.status, 0, `compose started without ${missing}`);
+        assert.match(refused.stderr, new RegExp(`required variable ${missing} is missing a value: set ${missing} \\(`));
+      }
+    });
+
+    it('publishes ports on 127.0.0.1 only, unless VCSNAP_BIND_ADDRESS opts out; every long-running service has a healthcheck', () => {
+      const published = (all: Record<string, ComposeService>) => Object.values(all).flatMap((service) => service.ports ?? []);
+      assert.ok(published(services).length >= 6);
+      for (const port of published(services)) assert.equal(port.host_ip, '127.0.0.1', `port ${port.published} is published beyond loopback`);
+      for (const port of published(composeServices({ ...COMPOSE_SECRETS, VCSNAP_BIND_ADDRESS: '0.0.0.0' }))) assert.equal(port.host_ip, '0.0.0.0');
+      for (const [name, service] of Object.entries(services)) {
+        if (service.restart === 'unless-stopped' || service.restart === 'always' || name === 'postgresql') assert.ok(service.healthcheck, `${name} has no healthcheck`);
+      }
+      assert.ok(services['vcsnap-worker'].healthcheck?.test.join(' ').includes('/readyz'), "the worker's healthcheck is its readiness probe");
+    });
+
     it('has Temporal (PostgreSQL, Temporal images, Web UI), MinIO, the worker from the Dockerfile and a one-shot setup', () => {
-      const images = Object.fromEntries(Object.entries(services).map(([name, service]) => [name, withDefaults(service.image ?? '')]));
+      const images = Object.fromEntries(Object.entries(services).map(([name, service]) => [name, service.image ?? '']));
       assert.match(images.postgresql, /^postgres:\d+$/);
       assert.match(images['temporal-schema'], /^temporalio\/admin-tools:\d+\.\d+\.\d+$/);
       assert.match(images.temporal, /^temporalio\/server:\d+\.\d+\.\d+$/);
       assert.match(images['temporal-ui'], /^temporalio\/ui:\d+\.\d+\.\d+$/);
       assert.match(images.minio, /minio\/minio:RELEASE\./);
       for (const name of ['vcsnap-setup', 'vcsnap-worker']) {
-        assert.equal(services[name].build, '.', `${name} is built from the repository's Dockerfile`);
+        assert.equal(services[name].build?.context, ROOT, `${name} is built from the repository's Dockerfile`);
         assert.equal(images[name], images['vcsnap-worker']);
       }
       assert.deepEqual(services['vcsnap-setup'].command, ['vcsnap', 'setup']);
-      assert.equal(services['vcsnap-worker'].command, undefined, "the worker runs the image's CMD");
+      assert.equal(services['vcsnap-worker'].command ?? undefined, undefined, "the worker runs the image's CMD");
 
       const temporalEnv = services.temporal.environment ?? {};
       assert.equal(temporalEnv.DB, 'postgres12');
       assert.ok(services[temporalEnv.POSTGRES_SEEDS], 'POSTGRES_SEEDS names the PostgreSQL service');
-      assert.equal(withDefaults(temporalEnv.POSTGRES_PWD), withDefaults(services.postgresql.environment?.POSTGRES_PASSWORD ?? ''));
+      assert.equal(temporalEnv.POSTGRES_PWD, services.postgresql.environment?.POSTGRES_PASSWORD);
       assert.equal(services['temporal-ui'].environment?.TEMPORAL_ADDRESS, 'temporal:7233');
-      assert.ok(services.temporal.ports?.includes('7233:7233'));
+      assert.ok(services.temporal.ports?.some((port) => port.target === 7233 && port.published === '7233'));
     });
 
     it('starts in a valid order: dependencies exist, are healthy or finished one-shots, and form no cycle', () => {
@@ -128,20 +149,18 @@ describe('deployment artifacts', function () {
 
     it('wires the worker to Temporal, MinIO and its metrics ports; mounted files exist', () => {
       const worker = services['vcsnap-worker'];
-      const env = Object.fromEntries(Object.entries(worker.environment ?? {}).map(([key, value]) => [key, withDefaults(value)]));
+      const env = worker.environment ?? {};
       const [temporalHost] = env.TEMPORAL_ADDRESS.split(':');
       assert.ok(services[temporalHost], 'TEMPORAL_ADDRESS names the Temporal service');
-      assert.equal(env.AWS_ACCESS_KEY_ID, withDefaults(services.minio.environment?.MINIO_ROOT_USER ?? ''));
-      assert.equal(env.AWS_SECRET_ACCESS_KEY, withDefaults(services.minio.environment?.MINIO_ROOT_PASSWORD ?? ''));
-      assert.ok(worker.ports?.includes(`${env.VCSNAP_METRICS_PORT}:${env.VCSNAP_METRICS_PORT}`));
-      assert.ok(worker.ports?.includes(`${env.VCSNAP_PRODUCT_METRICS_PORT}:${env.VCSNAP_PRODUCT_METRICS_PORT}`));
+      assert.equal(env.AWS_ACCESS_KEY_ID, services.minio.environment?.MINIO_ROOT_USER);
+      assert.equal(env.AWS_SECRET_ACCESS_KEY, services.minio.environment?.MINIO_ROOT_PASSWORD);
+      for (const port of [env.VCSNAP_METRICS_PORT, env.VCSNAP_PRODUCT_METRICS_PORT]) assert.ok(worker.ports?.some((p) => String(p.target) === port && p.published === port), `port ${port}`);
       for (const [name, service] of Object.entries(services)) {
-        for (const volume of service.volumes ?? []) {
-          const [source, target] = volume.split(':');
-          if (!source.startsWith('.')) continue;
-          assert.ok(existsSync(join(ROOT, source)), `${name} mounts ${source}, which does not exist`);
+        for (const { type, source, target } of service.volumes ?? []) {
+          if (type !== 'bind') continue;
+          assert.ok(existsSync(source), `${name} mounts ${source}, which does not exist`);
           const script = service.entrypoint?.find((arg) => arg.startsWith(`${target}/`));
-          if (script) assert.ok(existsSync(join(ROOT, source, script.slice(target.length))), `${name} runs ${script}, which is not in ${source}`);
+          if (script) assert.ok(existsSync(join(source, script.slice(target.length))), `${name} runs ${script}, which is not in ${source}`);
         }
       }
     });

@@ -3,7 +3,7 @@
 // and shown by the Web UI's HTTP API; Ctrl-C (SIGINT to the whole group) then leaves no process behind.
 import { strict as assert } from 'node:assert';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { testEnv } from '../harness/env';
@@ -127,5 +127,48 @@ describe('npm start (first run, no configuration)', function () {
     while (processes.some(alive) && Date.now() < stopBy) await sleep(200);
     assert.deepEqual([pid, ...processes].filter(alive), [], `left running after Ctrl-C (npm start exited with ${String(exit)})`);
     console.log(`      Ctrl-C: npm start exited with ${String(exit)}; all ${processes.length} processes it started are gone`);
+  });
+});
+
+describe('npm start with configuration (TEMPORAL_ADDRESS set)', function () {
+  this.timeout(120_000);
+
+  it('runs only the worker: no npm install, no server builds, no apt-get', async () => {
+    const env = testEnv();
+    // Recorders on PATH, ahead of the real tools: any install step would call one of them.
+    const bin = join(env.runDir, 'npm-start-configured-bin');
+    const calls = join(bin, 'calls.log');
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ['go', 'apt-get', 'sudo']) {
+      writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >> "${calls}"\nexit 1\n`, { mode: 0o755 });
+    }
+    // npm itself must be there to run `npm start`; the recorder for `npm install` wraps it.
+    const npmPath = (await promisify(execFile)('sh', ['-c', 'command -v npm'])).stdout.trim();
+    writeFileSync(join(bin, 'npm'), `#!/bin/sh\n[ "$1" = "start" ] || echo "npm $*" >> "${calls}"\nexec "${npmPath}" "$@"\n`, { mode: 0o755 });
+    const child = spawn('npm', ['start'], {
+      cwd: ROOT,
+      detached: true,
+      env: {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH ?? ''}`,
+        TEMPORAL_ADDRESS: env.temporal.address,
+        TEMPORAL_NAMESPACE: env.temporal.namespace,
+        VCSNAP_TASK_QUEUE: `npm-start-configured-${process.pid}`,
+        VCSNAP_PRODUCT_METRICS_PORT: 'off',
+        VCSNAP_RECORD_KEY: Buffer.alloc(32, 9).toString('base64'),
+        KUBECONFIG: env.kube.kubeconfigFile,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await until('the worker polling', Date.now() + 90_000, async () => (output.includes('[worker] polling task queue') ? true : undefined));
+    } finally {
+      if (child.pid && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
+    }
+    assert.doesNotMatch(output, /\[setup\]|\[install\]/, output);
+    assert.ok(!existsSync(calls), `an install step ran: ${existsSync(calls) ? readFileSync(calls, 'utf8') : ''}`);
   });
 });

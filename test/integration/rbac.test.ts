@@ -84,7 +84,7 @@ async function namespacedServiceAccountKube(namespace: string): Promise<k8s.Kube
   const account = structuredClone(byKind<k8s.V1ServiceAccount>(manifests('serviceaccount.yaml'), 'ServiceAccount'));
   account.metadata!.name += `-${namespace}`;
   const subject = { kind: 'ServiceAccount', name: account.metadata!.name!, namespace: account.metadata!.namespace! };
-  const rbac = [...manifests('namespaced/cluster-rbac.yaml'), ...manifests('namespaced/namespace-rbac.yaml')].map((o) => structuredClone(o));
+  const rbac = [...manifests('namespaced/rbac.yaml')].map((o) => structuredClone(o));
   for (const object of rbac) {
     object.metadata!.name += `-${namespace}`;
     if (object.metadata!.namespace === 'team-a') object.metadata!.namespace = namespace;
