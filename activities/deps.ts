@@ -16,6 +16,8 @@ export interface SnapshotMetrics {
   drillFinished?(cluster: ClusterRef, summary: DrillSummary, drillId: string): void;
   /** The newest restorable (Completed, archive present) snapshot of a cluster seen by a catalog read or a drill. */
   restorableSnapshotSeen?(cluster: ClusterRef, finishedAt: string): void;
+  /** The shortest interval of the cluster's snapshot schedule (writeRecord), for the recovery point alert. */
+  scheduleIntervalSeen?(cluster: ClusterRef, seconds: number): void;
 }
 
 export interface ActivityDeps extends WorkerSettings {

@@ -16,6 +16,7 @@ import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
 import type { AlertEvent } from '../contracts/alert';
 import { raiseAlertFromActivity } from './notify';
+import { shortestIntervalSeconds } from '../lib/policy/cron';
 
 async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<EtcdConnection> {
   const { state, cluster } = policy;
@@ -193,6 +194,7 @@ export function createSnapshotActivities(deps: ActivityDeps) {
     async writeRecord(args: { policy: SnapshotPolicy; record: SnapshotRecord }): Promise<void> {
       // Counted first, so a run whose record cannot be stored still shows its outcome; retries are counted once.
       deps.metrics?.snapshotFinished(args.record);
+      deps.metrics?.scheduleIntervalSeen?.(args.policy.cluster, shortestIntervalSeconds(args.policy.schedule));
       const store = await openStore(deps, args.policy);
       await store.putRecord(deps.recordKey ? signRecord(args.record, deps.recordKey) : args.record);
       const alert = snapshotAlert(args.record);

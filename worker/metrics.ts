@@ -76,6 +76,12 @@ export function createProductMetrics(registry: Registry = new Registry(), option
     const known = restorableAt.get(key);
     if (!known || known.at < at) restorableAt.set(key, { labels: clusterLabels(cluster), at });
   };
+  const interval = new Gauge({
+    name: 'vcsnap_snapshot_interval_seconds',
+    help: "The shortest interval of the cluster's snapshot schedule, as its last run saw it: what the recovery point age is measured against.",
+    labelNames: CLUSTER_LABELS,
+    registers,
+  });
   const lastVerified = new Gauge({
     name: 'vcsnap_last_verified_restore_timestamp_seconds',
     help: 'When a restore drill last passed (restored into a scratch etcd and checked), in Unix seconds.',
@@ -117,6 +123,9 @@ export function createProductMetrics(registry: Registry = new Registry(), option
       if (record.status === 'Completed') seenRestorable(record.cluster, record.finishedAt);
     },
     restorableSnapshotSeen: seenRestorable,
+    scheduleIntervalSeen(cluster, seconds) {
+      if (seconds > 0) interval.set(clusterLabels(cluster), seconds);
+    },
     drillFinished(cluster, summary, drillId) {
       if (!countOnce(`drill/${drillId}`)) return;
       const labels = clusterLabels(cluster);

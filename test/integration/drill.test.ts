@@ -3,13 +3,15 @@
 // same objects; damaged, deleted and digest-changed archives are refused before any restore step, and each fires
 // one alert at a real webhook receiver. The drill's metrics are scraped from the worker's metrics endpoint.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { mapLimit } from '../../lib/concurrency';
 import type { SnapshotPolicy } from '../../contracts/definitions';
 import type { DrillResult } from '../../contracts/drill';
+import { execFileSync } from 'node:child_process';
+import { stringify as toYaml } from 'yaml';
 import { createStore } from '../../lib/storage';
 import { drillWorkflow, snapshotWorkflow } from '../../workflows';
 import { createProductMetrics, serveMetrics, type MetricsServer } from '../../worker/metrics';
@@ -55,6 +57,8 @@ describe('restore drills (real servers)', function () {
   let metricsServer: MetricsServer;
   const metrics = createProductMetrics();
   const state = () => ({ endpoints: [testEnv().kube.etcdEndpoint], origin: 'explicit' as const });
+  /** Clusters whose drill was refused, for the alert rule evaluated last. */
+  const refusedClusters: string[] = [];
 
   async function snapshotOf(policy: SnapshotPolicy): Promise<string> {
     const view = await worker.client.workflow.execute(snapshotWorkflow, { taskQueue: worker.taskQueue, workflowId: uniqueName('drill-source'), args: [{ policy }] });
@@ -176,6 +180,7 @@ describe('restore drills (real servers)', function () {
         c.damage((policy.storage as { path: string }).path, snapshotName);
         const result = await drill(policy, `drill-refused-${c.refusal}`);
         assert.equal(result.outcome, 'refused');
+        refusedClusters.push(`${policy.cluster.namespace}/${policy.cluster.name}`);
         assert.equal(result.refusal, c.refusal);
         assert.match(result.reason ?? '', c.reason);
         assert.equal(result.checks, undefined, 'no restore step ran');
@@ -249,8 +254,9 @@ describe('restore drills (real servers)', function () {
       assert.match(alert!.body.commonAnnotations?.description ?? '', /no etcd endpoint configured/);
       assert.equal(receiver.attempts - attemptsBefore, 3, 'two 503s, then delivered');
       // The same event raised again (a retried writeRecord does that) starts nothing: its workflow ID is taken.
-      const event = (await worker.client.workflow.getHandle(alertWorkflowIdFor({ key: alert!.idempotencyKey! } as AlertEvent)).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input;
-      assert.ok(event, 'the notify workflow ran under the event key');
+      const notifyHandle = worker.client.workflow.getHandle(alertWorkflowIdFor({ key: alert!.idempotencyKey! } as AlertEvent));
+      assert.deepEqual(await notifyHandle.result(), { sent: true, status: 200 }, 'the notify workflow ran under the event key');
+      await replayAndCapture('notify-sent-after-retries', await notifyHandle.fetchHistory());
       await assert.rejects(
         worker.client.workflow.start('notifyWorkflow', { taskQueue: worker.taskQueue, workflowId: alertWorkflowIdFor({ key: alert!.idempotencyKey! } as AlertEvent), args: [{}], workflowIdReusePolicy: 'REJECT_DUPLICATE' }),
         WorkflowExecutionAlreadyStartedError,
@@ -292,6 +298,53 @@ describe('restore drills (real servers)', function () {
         assert.equal(statusAfter!.overdue, false);
       } finally {
         await removePolicy(target, policy.cluster);
+      }
+    });
+  });
+
+  describe('alert rules and dashboard (deploy/)', () => {
+    const ROOT = join(__dirname, '..', '..');
+    const RULES = join(ROOT, 'deploy', 'helm', 'vcsnap', 'files', 'alerts.yaml');
+    const promtool = (...args: string[]) => execFileSync(toolPath('promtool', 'PROMETHEUS_VERSION'), args, { encoding: 'utf8' });
+
+    it('promtool accepts the rules, and evaluates VclusterRestoreDrillFailed on the series this worker serves: one alert per refused drill', async () => {
+      assert.match(promtool('check', 'rules', RULES), /SUCCESS: \d+ rules found/);
+      assert.equal(refusedClusters.length, 3, 'the refused drills ran before');
+      // The worker's real endpoint, as Prometheus would scrape it, held constant for the test's 10 minutes.
+      const series = (await scrape())
+        .split('\n')
+        .filter((line) => line.startsWith('vcsnap_drill_total{'))
+        .map((line) => {
+          const [name, value] = [line.slice(0, line.lastIndexOf(' ')), line.slice(line.lastIndexOf(' ') + 1)];
+          return { series: name, values: `${value}+0x10` };
+        });
+      assert.ok(series.length >= 4, series.map((s) => s.series).join('\n'));
+      const dir = mkdtempSync(join(tmpdir(), 'vcsnap-rules-'));
+      const expected = refusedClusters.map((ref) => {
+        const [namespace, name] = ref.split('/');
+        return {
+          exp_labels: { severity: 'critical', vcluster: name, vcluster_namespace: namespace, result: 'refused' },
+          exp_annotations: { summary: `A restore drill of ${namespace}/${name}: refused` },
+        };
+      });
+      const tests = { rule_files: [RULES], evaluation_interval: '1m', tests: [{ interval: '1m', input_series: series, alert_rule_test: [{ eval_time: '5m', alertname: 'VclusterRestoreDrillFailed', exp_alerts: expected }] }] };
+      writeFileSync(join(dir, 'drill.test.yaml'), toYaml(tests));
+      try {
+        assert.match(promtool('test', 'rules', join(dir, 'drill.test.yaml')), /SUCCESS/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('the Grafana dashboard is JSON whose queries name only metrics the worker serves', async () => {
+      const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy', 'grafana', 'vcsnap-dashboard.json'), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+      const served = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
+      const titles = dashboard.panels.map((p) => p.title);
+      for (const title of ['Fleet: is every cluster recoverable?', 'Recovery point age', 'Snapshot duration (p95)', 'Archive bytes written', 'Snapshot failures']) assert.ok(titles.includes(title), title);
+      for (const panel of dashboard.panels) {
+        for (const { expr } of panel.targets) {
+          for (const [metric] of expr.matchAll(/vcsnap_\w+/g)) assert.ok(served.has(metric.replace(/_bucket$/, '')), `${panel.title}: ${metric} is not a metric of the worker`);
+        }
       }
     });
   });
