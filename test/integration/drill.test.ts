@@ -267,6 +267,34 @@ describe('restore drills (real servers)', function () {
     });
   });
 
+  describe('alerts across a worker restart', () => {
+    it('a worker stopped mid-send: the next worker sends again with the same key, and the event is delivered once', async () => {
+      const taskQueue = `drill-restart-${uniqueName('q')}`;
+      const deps = { alertWebhookSecret: { namespace: alertsNamespace, name: 'webhook' } };
+      let first: TestWorker | undefined = await startTestWorker(deps, undefined, taskQueue);
+      let second: TestWorker | undefined;
+      const cluster = { name: uniqueName('vc'), namespace: 'team-a' };
+      const event: AlertEvent = { key: `test.${cluster.name}`, kind: 'SnapshotFailed', cluster, summary: `Snapshot of team-a/${cluster.name} ended Failed`, at: new Date().toISOString() };
+      try {
+        receiver.holdNext(1);
+        const handle = await worker.client.workflow.start('notifyWorkflow', { taskQueue, workflowId: alertWorkflowIdFor(event), args: [event] });
+        await eventually('the first send to reach the receiver', () => receiver.keys.includes(event.key));
+        await first.stop();
+        first = undefined;
+        second = await startTestWorker(deps, undefined, taskQueue);
+        assert.deepEqual(await handle.result(), { sent: true, status: 200 });
+        const sends = receiver.keys.filter((k) => k === event.key).length;
+        const delivered = new Set(receiver.received.filter((r) => r.idempotencyKey === event.key).map((r) => r.idempotencyKey));
+        assert.equal(sends, 2, 'sent by the stopped worker, then by the next one');
+        assert.equal(delivered.size, 1, 'one event for a receiver that drops keys it has seen');
+        assert.equal(receiver.received.filter((r) => r.idempotencyKey === event.key).length, 1);
+      } finally {
+        await first?.stop();
+        await second?.stop();
+      }
+    });
+  });
+
   describe('recovery point', () => {
     it('grows in vcsnap status and the metrics while the schedule is paused, and resets after a successful run', async () => {
       const target = { client: worker.client, taskQueue: worker.taskQueue };
