@@ -5,10 +5,10 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Etcd3, IRequestOp } from 'etcd3';
 import { failure } from '../contracts/errors';
-import type { RestoreArchiveInput, RestoreBatchLimits, RestoreProgress, RestoreReport, RestoreTarget, SnapshotLocationRef, VerifyResult } from '../contracts/restore';
+import { notRestorableMessage, type RestoreArchiveInput, type RestoreBatchLimits, type RestoreProgress, type RestoreReport, type RestoreTarget, type SnapshotLocationRef, type VerifyResult } from '../contracts/restore';
 import { verifyArchive } from '../lib/archive/verify';
 import { commonEtcdFailure, connectEtcd, etcdFailureOf } from '../lib/etcd/client';
-import { SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
+import { DB_KEY, SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
 import { assertEndpointsInScope, readEtcdTls, type SecretScope } from '../lib/kube/secrets';
 import { secretScope, type ActivityDeps } from './deps';
 import { openSnapshotStore, verifyStoredSnapshot } from './verify';
@@ -147,6 +147,7 @@ export async function restoreArchive(deps: ActivityDeps, input: RestoreArchiveIn
       // Also while a resumed attempt skips what is already written.
       onProgress: heartbeat,
       onEntry: async (name, value) => {
+        if (name === DB_KEY) throw failure('SnapshotNotRestorable', notRestorableMessage(snapshot.snapshotName, undefined, endpoints));
         if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) report.skippedEntries++;
         else if (!resumeAfter || Buffer.compare(Buffer.from(name, 'utf8'), resumeAfter) > 0) await writer.put(name, value);
       },

@@ -1,12 +1,12 @@
 // Opens a cluster's storage backend with its credentials resolved from the referenced Secret. Shared by the
 // snapshot, retention and catalog activities.
 import type { ApplicationFailure } from '@temporalio/common';
-import type { SnapshotPolicy } from '../contracts/definitions';
+import type { SecretRef, SnapshotPolicy } from '../contracts/definitions';
 import { failure } from '../contracts/errors';
-import { pick, readSecret } from '../lib/kube/secrets';
+import { pick, readSecret, type SecretData } from '../lib/kube/secrets';
 import { inlineCredentialsOf, type InlineCredentials } from '../lib/policy/inline-credentials';
 import { createStore, credentialHost } from '../lib/storage';
-import type { SnapshotStore, StorageCredentials } from '../lib/storage/types';
+import type { AzureCredentials, SnapshotStore, StorageCredentials } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 
 /**
@@ -54,7 +54,30 @@ export async function storageCredentialsFor(deps: ActivityDeps, policy: Snapshot
       password: pick(data, storage.credential, ['password'])!.toString('utf8'),
     };
   }
+  if (storage.type === 'azure') {
+    const data = await readSecret(deps.kube, storage.credential, where, scope, credentialHost(storage));
+    return azureCredentialsOf(data, storage.credential, where);
+  }
   return undefined;
+}
+
+/**
+ * vCluster's names for what its Azure store reads: AZURE_STORAGE_KEY (the account key) or AZURE_STORAGE_BLOB_SAS. A
+ * service principal (AZURE_TENANT_ID/AZURE_CLIENT_ID/AZURE_CLIENT_SECRET) would need Microsoft Entra sign-in, which
+ * this worker does not do: such a Secret is refused with that reason rather than as a missing key.
+ */
+function azureCredentialsOf(data: SecretData, ref: SecretRef, where: string): AzureCredentials {
+  const accountKey = pick(data, ref, ['AZURE_STORAGE_KEY'], true)?.toString('utf8').trim();
+  if (accountKey) return { accountKey };
+  const sasToken = pick(data, ref, ['AZURE_STORAGE_BLOB_SAS'], true)?.toString('utf8').trim().replace(/^\?/, '');
+  if (sasToken) return { sasToken };
+  if (data.AZURE_CLIENT_SECRET?.length) {
+    throw failure(
+      'StorageBadConfiguration',
+      `${where}: Secret ${ref.namespace}/${ref.name} holds a service principal (AZURE_CLIENT_SECRET), which is not supported; put the storage account key (AZURE_STORAGE_KEY) or a SAS token (AZURE_STORAGE_BLOB_SAS) in it`,
+    );
+  }
+  return { accountKey: pick(data, ref, ['AZURE_STORAGE_KEY', 'AZURE_STORAGE_BLOB_SAS'])!.toString('utf8') };
 }
 
 export async function openStore(deps: ActivityDeps, policy: SnapshotPolicy, scope = secretScope(deps, policy.cluster)): Promise<SnapshotStore> {

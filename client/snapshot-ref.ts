@@ -1,10 +1,12 @@
 // Snapshot references as users write them -> where the archive is: a catalog name (`<cluster>-<timestamp>`) with its
 // cluster's storage location, vCluster's `s3://bucket/prefix/name.tar.gz?options` URL, an
-// `oci://registry/repository:tag` reference, or the file store's `container:///dir/name.tar.gz`.
+// `oci://registry/repository:tag` reference, the file store's `container:///dir/name.tar.gz`, or vCluster's Azure form,
+// the blob's own URL `https://account.blob.core.windows.net/container/dir/name.tar.gz`.
 // Only references leave here: a URL's inline credentials are refused, credentials come from a Secret reference.
 import type { ClusterRef, SecretRef, StorageLocation } from '../contracts/definitions';
 import { nominalTimeOf } from '../contracts/naming';
 import type { SnapshotLocationRef } from '../contracts/restore';
+import { parseAzureBlobUrl } from '../lib/policy/azure-url';
 import { parseOciRepository } from '../lib/policy/oci-url';
 import { parseS3Url } from '../lib/policy/s3-url';
 
@@ -13,7 +15,10 @@ export interface SnapshotRefOptions {
   storage?: StorageLocation;
   /** The cluster the snapshot belongs to: its grants decide which Secrets the reference may name. */
   cluster?: ClusterRef;
-  /** For a URL: the Secret with the storage credentials (S3: AWS_ACCESS_KEY_ID/..., OCI: username/password). */
+  /**
+   * For a URL: the Secret with the storage credentials (S3: AWS_ACCESS_KEY_ID/..., OCI: username/password, Azure:
+   * AZURE_STORAGE_KEY or AZURE_STORAGE_BLOB_SAS).
+   */
   credential?: SecretRef;
 }
 
@@ -40,7 +45,8 @@ export function parseSnapshotRef(input: string, options: SnapshotRefOptions = {}
     scheme === 's3' ? s3Ref(text, options.credential)
     : scheme === 'oci' ? ociRef(text, options.credential)
     : scheme === 'container' ? containerRef(text)
-    : ({ ok: false, reasons: [`unsupported scheme "${scheme}": use a catalog name, s3://bucket/prefix/name.tar.gz, oci://registry/repository:tag or container:///dir/name.tar.gz`] });
+    : scheme === 'https' || scheme === 'http' ? azureRef(text, options.credential)
+    : ({ ok: false, reasons: [`unsupported scheme "${scheme}": use a catalog name, s3://bucket/prefix/name.tar.gz, oci://registry/repository:tag, container:///dir/name.tar.gz or https://account.blob.core.windows.net/container/dir/name.tar.gz`] });
   // A URL names no cluster by itself: the one given decides whose Secret grants apply.
   return located.ok && options.cluster ? { ok: true, ref: { ...located.ref, cluster: options.cluster } } : located;
 }
@@ -100,6 +106,19 @@ function ociRef(text: string, credential?: SecretRef): SnapshotRefResult {
   if (!parsed.ok) return parsed;
   const { insecure, ...where } = parsed.target;
   return named(parts.last.slice(colon + 1), { type: 'oci', ...where, ...(insecure ? { insecure } : {}), ...(credential ? { credential } : {}) });
+}
+
+/** vCluster's Azure URL: the blob itself. A SAS in the query is refused like S3 inline keys: it belongs in a Secret. */
+function azureRef(text: string, credential?: SecretRef): SnapshotRefResult {
+  const parts = splitLast(text);
+  const snapshotName = parts && archiveName(parts.last);
+  if (!parts || snapshotName === undefined) {
+    return { ok: false, reasons: [`an Azure Blob reference must name the archive: https://account.blob.core.windows.net/container/dir/<name>${ARCHIVE_SUFFIX}`] };
+  }
+  const parsed = parseAzureBlobUrl(parts.query ? `${parts.base}?${parts.query}` : parts.base);
+  if (!parsed.ok) return parsed;
+  if (!credential) return { ok: false, reasons: ['an Azure Blob reference needs a credential Secret (AZURE_STORAGE_KEY or AZURE_STORAGE_BLOB_SAS)'] };
+  return named(snapshotName, { type: 'azure', ...parsed.target, credential });
 }
 
 function containerRef(text: string): SnapshotRefResult {

@@ -84,7 +84,22 @@ export interface FileLocation {
   path: string;
 }
 
-export type StorageLocation = S3Location | OciLocation | FileLocation;
+export interface AzureLocation {
+  type: 'azure';
+  /**
+   * Blob service URL of the storage account, without any SAS: `https://<account>.blob.core.windows.net`, or the
+   * path-style `http://127.0.0.1:10000/<account>` of an emulator (Azurite).
+   */
+  serviceUrl: string;
+  accountName: string;
+  container: string;
+  /** Blob name prefix without leading or trailing slash; '' for the container root. */
+  prefix: string;
+  /** Secret holding AZURE_STORAGE_KEY (the account key) or AZURE_STORAGE_BLOB_SAS (a SAS token). */
+  credential: SecretRef;
+}
+
+export type StorageLocation = S3Location | OciLocation | FileLocation | AzureLocation;
 
 /** Where a cluster's etcd key space is read from. */
 export interface StateSource {

@@ -33,6 +33,8 @@ export const ERROR_TYPES = {
   // Restore.
   RestoreTargetNotEmpty: { retryable: false },
   SnapshotCorrupt: { retryable: false },
+  /** vCluster's embedded-etcd kind (an etcd database): a running etcd cannot take it. */
+  SnapshotNotRestorable: { retryable: false },
   // Restore drills (lib/drill): the scratch etcd or kube-apiserver the worker starts for a drill.
   DrillEnvironmentUnavailable: { retryable: false },
   DrillServerFailed: { retryable: true },

@@ -23,6 +23,15 @@ export interface VerifyProblem {
 
 export interface VerifyReport {
   ok: boolean;
+  /**
+   * `key-value`: keys and values (vcsnap's archives, vCluster's from an etcd or kine). `etcd-db`: vCluster's
+   * embedded-etcd snapshot, one etcd database entry (`/vcluster/snapshot/db`), restorable only into a data dir.
+   */
+  kind?: 'key-value' | 'etcd-db';
+  /** The revision entry's etcd revision, when the archive has one. */
+  revision?: string;
+  /** Size of the etcd database of an `etcd-db` archive. */
+  databaseBytes?: number;
   /** The first problem; verification stops there. */
   problem?: VerifyProblem;
   /** Compressed bytes read, and their sha256 (of the whole archive only when it was read to the end). */
@@ -65,7 +74,7 @@ export interface RestoreReport {
   endpoints: string[];
   keysRestored: number;
   bytesRestored: number;
-  /** Archive entries not written: the release and request entries under /vcluster/snapshot/. */
+  /** Archive entries not written: the entries under /vcluster/snapshot/ (release, request, revision, copies of them). */
   skippedEntries: number;
   /** Keys deleted from the target first (force). */
   clearedKeys: number;
@@ -127,3 +136,12 @@ export const restoreStatusQuery = defineQuery<RestoreStatusView>('restoreStatus'
 /** `verifyWorkflow`'s and `restoreWorkflow`'s signatures, for clients that start them by name. */
 export type VerifyWorkflow = (input: VerifyWorkflowInput) => Promise<VerifyResult>;
 export type RestoreWorkflow = (input: RestoreWorkflowInput) => Promise<RestoreResult>;
+
+/** Why vCluster's embedded-etcd kind is not written into an etcd, and how it is restored instead. */
+export function notRestorableMessage(snapshotName: string, databaseBytes: number | undefined, into: string): string {
+  return (
+    `snapshot ${snapshotName} is vCluster's embedded-etcd kind: an etcd database (${databaseBytes === undefined ? '' : `${databaseBytes} bytes `}in /vcluster/snapshot/db), not keys, ` +
+    `and a running etcd (${into}) cannot take a database over its API. Restore it with vCluster into its embedded etcd (\`vcluster restore\`), ` +
+    'or extract /vcluster/snapshot/db and run `etcdutl snapshot restore` into a new data dir for an etcd to start on'
+  );
+}

@@ -143,14 +143,57 @@ dir="$cache/vcluster-$VCLUSTER_VERSION"
 # pre-release loft-sh modules the checksum database does not know), less the require of
 # github.com/loft-sh/e2e-framework: only vCluster's own e2e tests import it, and the module proxy refuses it.
 # The chart's default values.yaml goes beside the binary: `vcluster start --config` merges no defaults.
-vcluster_build() {
+vcluster_src() { # prepares $cache/src/vcluster once per version (stamped), for vcluster and vcluster-compat
   local src work="$cache/src/vcluster"
+  [[ "$(cat "$work/.vcsnap-ready" 2>/dev/null)" == "$VCLUSTER_VERSION" ]] && return
   src=$(go mod download -json "github.com/loft-sh/vcluster@$VCLUSTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-  rm -rf "$work" && mkdir -p "$work" && cp -r "$src"/{go.mod,go.sum,cmd,pkg,config} "$work/" && chmod -R u+w "$work" && cd "$work" &&
-  go mod edit -droprequire github.com/loft-sh/e2e-framework &&
+  rm -rf "$work" && mkdir -p "$work" && cp -r "$src"/{go.mod,go.sum,cmd,pkg,config,chart} "$work/" && chmod -R u+w "$work" &&
+  (cd "$work" && go mod edit -droprequire github.com/loft-sh/e2e-framework) && echo "$VCLUSTER_VERSION" > "$work/.vcsnap-ready"
+}
+vcluster_build() {
+  vcluster_src && cd "$cache/src/vcluster" &&
   go build -mod=mod -trimpath -ldflags="-s -w -X github.com/loft-sh/vcluster/pkg/telemetry.SyncerVersion=$VCLUSTER_VERSION" -o "$1/vcluster" ./cmd/vcluster &&
-  cp "$src/chart/values.yaml" "$1/values.yaml" && chmod u+w "$1/values.yaml"
+  cp chart/values.yaml "$1/values.yaml" && vcluster_schema "$1"
+}
+# The chart's values.schema.json goes there too: the config parity test (test/unit/config-parity.test.ts) reads it.
+vcluster_schema() {
+  local src
+  src=$(go mod download -json "github.com/loft-sh/vcluster@$VCLUSTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp "$src/chart/values.schema.json" "$1/values.schema.json" && chmod u+w "$1/values.schema.json"
 }
 step vcluster "$dir" vcluster -- vcluster_build "$dir"
+# A vCluster built before the schema was copied: add it without rebuilding.
+if [[ ! -s "$dir/values.schema.json" ]]; then
+  echo "[install] vcluster-schema: copying the chart's values.schema.json into $dir"
+  vcluster_schema "$dir" >"$cache/install-vcluster-schema.log" 2>&1 || { echo "[install] FAILED step 'vcluster-schema'" >&2; tail -n 40 "$cache/install-vcluster-schema.log" >&2; exit 1; }
+fi
+
+# vcluster-compat (scripts/go/vcluster-compat): vCluster's own snapshot and restore code for the compatibility tests,
+# compiled inside vCluster's module work dir (same module graph, warm build cache). Its cache dir is keyed by the
+# vCluster version and a hash of the program's source, so an edit rebuilds it.
+compat_src="$here/go/vcluster-compat/main.go"
+dir="$cache/vcluster-compat-$VCLUSTER_VERSION-$(sha256sum "$compat_src" | cut -c1-12)"
+vcluster_compat_build() {
+  vcluster_src && cd "$cache/src/vcluster" && mkdir -p cmd/vcluster-compat && cp "$compat_src" cmd/vcluster-compat/main.go &&
+  go build -mod=mod -trimpath -ldflags='-s -w' -o "$1/vcluster-compat" ./cmd/vcluster-compat
+}
+step vcluster-compat "$dir" vcluster-compat -- vcluster_compat_build "$dir"
+
+dir="$cache/oras-$ORAS_VERSION"
+step oras "$dir" oras -- gobin_install "$dir" "oras.land/oras/cmd/oras@$ORAS_VERSION"
+
+if [[ "${VCSNAP_INSTALL_BENCH:-}" == 1 ]]; then
+  # The Temporal server and temporal-sql-tool from one tools module, and the server's SQL schema files beside them.
+  dir="$cache/temporal-server-$TEMPORAL_SERVER_VERSION"
+  temporal_server_build() {
+    local work="$cache/src/temporal-server" src
+    tools_module "$work" "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql"
+    go build -trimpath -ldflags='-s -w' -o "$1/temporal-sql-tool" go.temporal.io/server/cmd/tools/sql
+    src=$(go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    cp -r "$src/schema" "$1/schema" && chmod -R u+w "$1/schema"
+    go build -trimpath -ldflags='-s -w' -o "$1/temporal-server" go.temporal.io/server/cmd/server
+  }
+  step temporal-server "$dir" temporal-server -- temporal_server_build "$dir"
+fi
 
 echo "[install] all servers ready in $(( $(date +%s) - started ))s (cache: $cache)"

@@ -27,6 +27,7 @@ after('secret scan of histories, schedules, logs, archives and records', async f
     await connection.close();
   }
   await timed('minio', () => scanner.scanMinio());
+  await timed('azurite', () => scanner.scanAzurite());
   // Request-engine runs: the request Secrets hold storage credentials and must be gone; the ConfigMaps stay (vCluster
   // keeps them a day) and must hold none.
   const requestSecretsLeft: string[] = [];
@@ -41,7 +42,7 @@ after('secret scan of histories, schedules, logs, archives and records', async f
   await timed('files', () => scanner.scanRunDir());
   const { histories, schedules, objects, files, bytes } = scanner.counts;
   console.log(
-    `  secret scan: ${scanner.secrets.length} secret values, ${histories} workflow histories, ${schedules} schedules, ${objects} S3 objects, ` +
+    `  secret scan: ${scanner.secrets.length} secret values, ${histories} workflow histories, ${schedules} schedules, ${objects} S3 objects and Azure blobs, ` +
       `${files} files (${(bytes / 2 ** 20).toFixed(0)} MiB; ${seconds.join(', ')}): ${scanner.leaks.length} leaks`,
   );
   assert.deepEqual(scanner.leaks, [], 'secret values found where they must never be');

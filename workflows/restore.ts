@@ -3,7 +3,7 @@
 import { ActivityCancellationType, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES, failure, rootMessage } from '../contracts/errors';
-import { restoreStatusQuery, type RestoreResult, type RestoreStatusView, type RestoreWorkflowInput, type VerifyResult, type VerifyWorkflowInput } from '../contracts/restore';
+import { restoreStatusQuery, type RestoreResult, type RestoreStatusView, type RestoreWorkflowInput, type VerifyResult, type VerifyWorkflowInput, notRestorableMessage } from '../contracts/restore';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -41,6 +41,8 @@ export async function restoreWorkflow(input: RestoreWorkflowInput): Promise<Rest
     if (!verified.ok) {
       throw failure('SnapshotCorrupt', `snapshot ${verified.snapshotName} is not restored, it failed verification: ${verified.problem?.message}`);
     }
+    // No new command: a history recorded before archives had a kind never has one here.
+    if (verified.kind === 'etcd-db') throw failure('SnapshotNotRestorable', notRestorableMessage(verified.snapshotName, verified.databaseBytes, into));
     view.phase = 'restoring';
     setCurrentDetails(`Restoring **${verified.keys}** keys of snapshot **${snapshot.snapshotName}** into ${into}`);
     view.restore = await restoreArchiveToEtcd({ snapshot, target, force: input.force ?? false, expectedSha256: verified.sha256, batch: input.batch });

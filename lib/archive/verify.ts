@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { extract, type Extract } from 'tar-stream';
 import type { VerifyProblem, VerifyReport } from '../../contracts/restore';
-import { RELEASE_KEY, REQUEST_KEY, SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
+import { DB_KEY, RELEASE_KEY, REQUEST_KEY, REVISION_KEY, SKIP_KEYS_KEY, SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
 import { readEntryBody } from './writer';
 
 /** Output step of gunzip: smaller steps locate damage more precisely, at some CPU cost. */
@@ -54,21 +54,49 @@ class OffsetTrail {
   }
 }
 
-/** vCluster's layout: release entry first, then the request entry, then keys strictly ascending in byte order. */
-export function createFormatCheck(): (name: string, type: string) => string | undefined {
+/**
+ * vCluster's layouts. Key/value kind: release entry first, then the request entry, then the revision entry (vCluster's
+ * newest writer), then keys strictly ascending in byte order. Keys under /vcluster/snapshot/ among the keys are
+ * copies an earlier vCluster restore Put into etcd (v0.36.1 writes every entry as a key): they are taken in key order
+ * and never restored. Database kind (vCluster's embedded etcd): release and request entries, then the etcd database
+ * snapshot `/vcluster/snapshot/db`, then optionally `/vcluster/snapshot/skipkeys`, nothing else.
+ */
+export function createFormatCheck(onKind?: (kind: ArchiveKind) => void): (name: string, type: string) => string | undefined {
   let position = 0;
   let lastKey: Buffer | undefined;
   let sawRequest = false;
+  let sawRevision = false;
+  let database: 'db' | 'skipkeys' | undefined;
   return (name, type) => {
     const index = position++;
     if (type !== 'file') return `is a ${type} entry; a snapshot holds regular files only`;
-    if (name === RELEASE_KEY) return index === 0 ? undefined : 'is the release entry, which must be the first entry';
-    if (name === REQUEST_KEY) {
-      if (sawRequest || lastKey) return 'is the request entry, which must come once, before every key';
-      sawRequest = true;
-      return undefined;
+    if (database) {
+      if (name === SKIP_KEYS_KEY && database === 'db') {
+        database = 'skipkeys';
+        return undefined;
+      }
+      return `follows the etcd database entry ${DB_KEY}, after which only ${SKIP_KEYS_KEY} may come`;
     }
-    if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) return `is under ${SNAPSHOT_METADATA_PREFIX}, where only the release and request entries belong`;
+    if (!lastKey) {
+      if (name === RELEASE_KEY) return index === 0 ? undefined : 'is the release entry, which must be the first entry';
+      if (name === REQUEST_KEY) {
+        if (sawRequest || sawRevision) return 'is the request entry, which must come once, after the release entry and before every other';
+        sawRequest = true;
+        return undefined;
+      }
+      if (name === REVISION_KEY) {
+        if (sawRevision) return 'repeats the revision entry';
+        sawRevision = true;
+        return undefined;
+      }
+      if (name === DB_KEY) {
+        if (sawRevision) return 'is the etcd database entry, which cannot follow a revision entry';
+        database = 'db';
+        onKind?.('etcd-db');
+        return undefined;
+      }
+      if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) return `is under ${SNAPSHOT_METADATA_PREFIX} before the first key, where only the release, request, revision and database entries belong`;
+    }
     if (name === '') return 'has an empty name';
     const key = Buffer.from(name, 'utf8');
     const order = lastKey ? Buffer.compare(key, lastKey) : 1;
@@ -77,6 +105,8 @@ export function createFormatCheck(): (name: string, type: string) => string | un
     return undefined;
   };
 }
+
+export type ArchiveKind = 'key-value' | 'etcd-db';
 
 /** A value that claims a Kubernetes encoding but does not parse: a hint where a checksum failure's damage is. */
 export function implausibleValue(value: Buffer): string | undefined {
@@ -201,20 +231,22 @@ function openArchive(archive: Readable, signal?: AbortSignal): ArchiveStream {
  */
 export async function verifyArchive(archive: Readable, expectedSha256?: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { onEntry, onProgress } = options;
-  const report: VerifyReport = { ok: false, archiveBytes: 0, sha256: '', tarBytes: 0, entries: 0, keys: 0, valueBytes: 0 };
+  const report: VerifyReport = { ok: false, kind: 'key-value', archiveBytes: 0, sha256: '', tarBytes: 0, entries: 0, keys: 0, valueBytes: 0 };
   if (expectedSha256) report.expectedSha256 = expectedSha256.toLowerCase();
   const stream = openArchive(archive, options.signal);
-  const checkFormat = createFormatCheck();
+  const checkFormat = createFormatCheck((kind) => (report.kind = kind));
   let lastEntry: { name: string; next: number } | undefined;
   let suspect: { name: string; reason: string; tarOffset: number } | undefined;
   try {
     for await (const entry of stream.tar) {
       const { name, type, size } = entry.header;
-      const value = await readEntryBody(entry);
+      // The etcd database of vCluster's embedded-etcd kind can be any size: checked as it streams, never buffered.
+      const database = name === DB_KEY ? await readDatabaseEntry(entry) : undefined;
+      const value = database ? EMPTY : await readEntryBody(entry);
       report.entries++;
       report.tarBytes = entry.offset + TAR_BLOCK + Math.ceil(size / TAR_BLOCK) * TAR_BLOCK;
       lastEntry = { name, next: report.tarBytes };
-      const wrong = checkFormat(name, type) ?? metadataProblem(name, value, report);
+      const wrong = checkFormat(name, type) ?? (database ? databaseProblem(database, report) : metadataProblem(name, value, report));
       if (wrong) {
         const compressedOffset = stream.compressedAt(entry.offset);
         const message = `entry #${report.entries} "${name}" (tar byte ${entry.offset}, near compressed byte ${compressedOffset}) ${wrong}`;
@@ -257,7 +289,14 @@ export async function verifyArchive(archive: Readable, expectedSha256?: string, 
 
 /** The release and request entries must be what `vcluster restore` can read. */
 function metadataProblem(name: string, value: Buffer, report: VerifyReport): string | undefined {
-  if (name !== RELEASE_KEY && name !== REQUEST_KEY) return undefined;
+  if (name === REVISION_KEY && report.keys === 0) {
+    if (!/^[1-9]\d{0,18}$/.test(value.toString('latin1'))) return 'is not a decimal etcd revision';
+    report.revision = value.toString('latin1');
+    return undefined;
+  }
+  if (name === SKIP_KEYS_KEY) return jsonObject(value) ? undefined : 'is not a JSON object';
+  // Copies among the keys (Put into etcd by an earlier vCluster restore) are not this archive's release or request.
+  if ((name !== RELEASE_KEY && name !== REQUEST_KEY) || report.keys > 0) return undefined;
   const json = jsonObject(value);
   if (!json) return 'is not a JSON object';
   if (name === RELEASE_KEY) {
@@ -297,3 +336,45 @@ function streamProblem(
   return { kind: 'gzip', message, compressedOffset: failure.compressedOffset, entry: last?.name };
 }
 
+
+const EMPTY = Buffer.alloc(0);
+const BOLT_MAGIC = 0xed0cdaed;
+const ETCD_HASH_BYTES = 32;
+
+interface DatabaseEntry {
+  bytes: number;
+  /** bbolt's magic in the first page's meta (page header 16 bytes, then magic u32 little-endian). */
+  boltMagic: boolean;
+  /** sha256 of everything but the last 32 bytes, and those last 32 bytes. */
+  digest: Buffer;
+  trailer: Buffer;
+}
+
+/**
+ * etcd's snapshot (the Maintenance API's, as vCluster stores it) is a bbolt database followed by the sha256 of it,
+ * which `etcdutl snapshot restore` checks: the same check here, hashing as the entry streams.
+ */
+async function readDatabaseEntry(entry: AsyncIterable<unknown>): Promise<DatabaseEntry> {
+  const hash = createHash('sha256');
+  let head = EMPTY;
+  let tail = EMPTY;
+  let bytes = 0;
+  for await (const chunk of entry) {
+    const data = chunk as Buffer;
+    bytes += data.length;
+    if (head.length < 20) head = Buffer.concat([head, data.subarray(0, 20 - head.length)]);
+    // Everything but the last 32 bytes seen so far goes into the hash.
+    const joined = Buffer.concat([tail, data]);
+    const cut = Math.max(joined.length - ETCD_HASH_BYTES, 0);
+    hash.update(joined.subarray(0, cut));
+    tail = Buffer.from(joined.subarray(cut));
+  }
+  return { bytes, boltMagic: head.length >= 20 && head.readUInt32LE(16) === BOLT_MAGIC, digest: hash.digest(), trailer: tail };
+}
+
+function databaseProblem(database: DatabaseEntry, report: VerifyReport): string | undefined {
+  if (database.bytes < 4096 || !database.boltMagic) return 'is not an etcd (bbolt) database snapshot';
+  if (!database.digest.equals(database.trailer)) return "is an etcd database whose trailing sha256 does not match it (etcd's own snapshot integrity check)";
+  report.databaseBytes = database.bytes - ETCD_HASH_BYTES;
+  return undefined;
+}

@@ -1,8 +1,9 @@
 // The snapshot archive: gzip (level 3) of one tar stream of regular-file entries, entry name = etcd key, body = raw
 // value. Headers match vCluster's writeArchiveEntry (pkg/snapshot/client.go): Typeflag '0', mode 0666, mtime 0,
 // uid/gid 0, no user/group names. The writer encodes the tar itself, straight into the buffers it compresses: one
-// copy per value and no per-entry objects, for a million entries. It writes the bytes tar-stream's pack wrote.
+// copy per value and no per-entry objects, for a million entries. It writes the bytes Go's archive/tar writes.
 import { availableParallelism } from 'node:os';
+import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip, createGzip, type ZlibOptions } from 'node:zlib';
 import { extract, type Header } from 'tar-stream';
@@ -23,58 +24,118 @@ const MEMBER_OPTIONS: ZlibOptions = {
   memLevel: 9,
 };
 
-// ---- tar: ustar headers, and a PAX `path` record for names that are long or not ASCII ----
+// ---- tar: the bytes Go's archive/tar writes for vCluster's writeArchiveEntry header ----
+// (Go src/archive/tar/writer.go and format.go; test/integration/vcluster-compat.test.ts compares byte for byte.)
+// A name that is ASCII and fits in 100 bytes, or splits at a '/' into a 155-byte prefix and a 100-byte name, gets one
+// USTAR header; any other name gets a PAX `path` record first (Go's writePAXHeader). Numbers are octal, zero-padded,
+// NUL-terminated (Go's formatOctal); the checksum is six digits, NUL, space. Sizes are below 8 GiB (etcd values are).
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(2 * BLOCK);
-const USTAR_NAME_LIMIT = 100;
+const NAME_SIZE = 100;
+const PREFIX_SIZE = 155;
 const TYPE_FILE = 0x30; // '0'
 const TYPE_PAX = 0x78; // 'x'
 
-/** Octal, zero-padded to `digits`, then a space (all 7s when it does not fit), as tar-stream writes numbers. */
-function octal(value: number, digits: number): string {
-  const text = value.toString(8);
-  return text.length > digits ? `${'7'.repeat(digits)} ` : `${text.padStart(digits, '0')} `;
+/** Go's formatOctal: zero-padded to the field's length less one, then NUL. */
+function writeOctal(block: Buffer, offset: number, length: number, value: number): void {
+  block.write(value.toString(8).padStart(length - 1, '0'), offset, 'latin1');
+  block[offset + length - 1] = 0;
 }
 
-/** The fields every header shares: mode 0666, uid/gid 0, mtime 0, ustar magic "ustar\0" version "00", dev 0/0. */
-const HEADER_TEMPLATE = (() => {
+/** Go's isASCII / toASCII: no byte at or above 0x80, no NUL (toASCII drops those characters). */
+const isAscii = (name: string): boolean => Buffer.byteLength(name) === name.length && !name.includes('\0');
+const toAscii = (name: string): string => name.replace(/[^\x01-\x7f]/gu, '');
+
+/** Go's splitUSTARPath: a prefix (at most 155 bytes) and a name (1 to 100 bytes) split at a '/', if there is one. */
+function splitUstarPath(name: string): [string, string] | undefined {
+  let length = name.length;
+  if (length <= NAME_SIZE || !isAscii(name)) return undefined;
+  if (length > PREFIX_SIZE + 1) length = PREFIX_SIZE + 1;
+  else if (name[length - 1] === '/') length--;
+  const i = name.lastIndexOf('/', length - 1);
+  const suffixLength = name.length - i - 1;
+  if (i <= 0 || suffixLength > NAME_SIZE || suffixLength === 0 || i > PREFIX_SIZE) return undefined;
+  return [name.slice(0, i), name.slice(i + 1)];
+}
+
+/** Go's formatter.formatString into the 100-byte name field (`name` is ASCII here). */
+function writeName(block: Buffer, name: string): void {
+  block.write(name.slice(0, NAME_SIZE), 0, 'latin1');
+  if (name.length < NAME_SIZE) block[name.length] = 0;
+  // "Some buggy readers treat regular files with a trailing slash in the V7 path field as a directory".
+  if (name.length > NAME_SIZE && block[NAME_SIZE - 1] === 0x2f) block[name.slice(0, NAME_SIZE - 1).replace(/\/+$/, '').length] = 0;
+}
+
+/** Go's checksum: the header's bytes with the checksum field as spaces, six octal digits, NUL, space. */
+function writeChecksum(block: Buffer): Buffer {
+  block.fill(0x20, 148, 156);
+  let checksum = 0;
+  for (let i = 0; i < BLOCK; i++) checksum += block[i]!;
+  writeOctal(block, 148, 7, checksum);
+  block[155] = 0x20;
+  return block;
+}
+
+/** The fields every regular-file header shares (mode 0666, uid/gid 0, mtime 0, magic, devices 0), checksum as spaces. */
+const FILE_TEMPLATE = (() => {
   const block = Buffer.alloc(BLOCK);
-  block.write(octal(0o666, 6), 100, 'latin1');
-  block.write(octal(0, 6), 108, 'latin1');
-  block.write(octal(0, 6), 116, 'latin1');
-  block.write(octal(0, 11), 136, 'latin1');
+  writeOctal(block, 100, 8, 0o666);
+  writeOctal(block, 108, 8, 0);
+  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 136, 12, 0);
+  block.fill(0x20, 148, 156);
+  block[156] = TYPE_FILE;
   block.write('ustar\x0000', 257, 'latin1');
-  block.write(octal(0, 6), 329, 'latin1');
-  block.write(octal(0, 6), 337, 'latin1');
+  writeOctal(block, 329, 8, 0);
+  writeOctal(block, 337, 8, 0);
   return block;
 })();
+const FILE_TEMPLATE_SUM = FILE_TEMPLATE.reduce((sum, byte) => sum + byte, 0);
 
-/** One header block in `block` (512 bytes, reused): `name` must be ASCII and at most 100 bytes long. */
-function encodeHeader(block: Buffer, name: string, size: number, typeflag: number): Buffer {
-  HEADER_TEMPLATE.copy(block);
-  block.write(name, 0, 'latin1');
-  if (size.toString(8).length > 11) {
-    // Too big for 11 octal digits (8 GiB): base-256, as tar-stream and Go write it.
-    block[124] = 0x80;
-    for (let i = 11, rest = size; i > 0; i--, rest = Math.floor(rest / 256)) block[124 + i] = rest % 256;
-  } else {
-    block.write(octal(size, 11), 124, 'latin1');
-  }
-  block[156] = typeflag;
-  let checksum = 8 * 0x20; // the checksum field itself counts as spaces
-  for (let i = 0; i < BLOCK; i++) checksum += block[i]!;
-  block.write(octal(checksum, 6), 148, 'latin1');
+/**
+ * A regular-file header as templateV7Plus and writeUSTARHeader/writePAXHeader fill it for vCluster's header: `name`
+ * is ASCII, `prefix` its USTAR prefix. The checksum adds only the bytes written over the template (a million entries).
+ */
+function encodeFileHeader(block: Buffer, name: string, prefix: string, size: number): Buffer {
+  FILE_TEMPLATE.copy(block);
+  writeName(block, name);
+  writeOctal(block, 124, 12, size);
+  block.write(prefix, 345, 'latin1');
+  let checksum = FILE_TEMPLATE_SUM;
+  for (let i = Math.min(name.length, NAME_SIZE) - 1; i >= 0; i--) checksum += block[i]!;
+  for (let i = 124; i < 135; i++) checksum += block[i]!;
+  for (let i = 345 + prefix.length - 1; i >= 345; i--) checksum += block[i]!;
+  writeOctal(block, 148, 7, checksum);
+  block[155] = 0x20;
   return block;
 }
 
-/** A PAX extended-header record `<length> path=<name>\n`, the length counting its own digits. */
+/** The PAX extended header's own header (Go's writeRawFile): v7 fields only, then the USTAR magic. */
+function encodePaxHeader(block: Buffer, realName: string, size: number): Buffer {
+  block.fill(0);
+  // path.Join(dir, "PaxHeaders.0", file), best effort: ASCII, 100 bytes, no trailing '/'.
+  const slash = realName.lastIndexOf('/');
+  const joined = posix.normalize(`${realName.slice(0, slash + 1)}/PaxHeaders.0/${realName.slice(slash + 1)}`).replace(/(.)\/$/, '$1');
+  const name = toAscii(joined).slice(0, NAME_SIZE).replace(/\/+$/, '');
+  block.write(name, 0, 'latin1');
+  writeOctal(block, 100, 8, 0);
+  writeOctal(block, 108, 8, 0);
+  writeOctal(block, 116, 8, 0);
+  writeOctal(block, 124, 12, size);
+  writeOctal(block, 136, 12, 0);
+  block[156] = TYPE_PAX;
+  block.write('ustar\x0000', 257, 'latin1');
+  return writeChecksum(block);
+}
+
+/** A PAX extended-header record `<length> path=<name>\n`, the length counting its own digits (Go's formatPAXRecord). */
 function paxPathRecord(name: string): Buffer {
   const record = ` path=${name}\n`;
   const length = Buffer.byteLength(record);
-  let digits = Math.floor(Math.log(length) / Math.log(10)) + 1;
-  if (length + digits >= Math.pow(10, digits)) digits++;
-  return Buffer.from(`${length + digits}${record}`);
+  let size = length + String(length).length;
+  if (String(size).length + length !== size) size = String(size).length + length;
+  return Buffer.from(`${size}${record}`);
 }
 
 // ---- the writer ----
@@ -129,16 +190,18 @@ class TarGzipWriter implements ArchiveWriter {
 
   addEntry(name: string, body: Buffer): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    // A name that is not ASCII or does not fit the 100-byte field goes to a PAX `path` record, as Go's archive/tar
-    // does (the USTAR name/prefix split would drop the leading '/' every etcd key has).
-    if (name.length <= USTAR_NAME_LIMIT && Buffer.byteLength(name) === name.length) {
-      this.write(encodeHeader(this.header, name, body.length, TYPE_FILE));
+    // USTAR when the name is ASCII and fits (whole, or split at a '/'), else a PAX `path` record: as Go decides.
+    const split = splitUstarPath(name);
+    if (split) {
+      this.write(encodeFileHeader(this.header, split[1], split[0], body.length));
+    } else if (name.length <= NAME_SIZE && isAscii(name)) {
+      this.write(encodeFileHeader(this.header, name, '', body.length));
     } else {
       const record = paxPathRecord(name);
-      this.write(encodeHeader(this.header, 'PaxHeader', record.length, TYPE_PAX));
+      this.write(encodePaxHeader(this.header, name, record.length));
       this.write(record);
       this.pad(record.length);
-      this.write(encodeHeader(this.header, 'PaxHeader', body.length, TYPE_FILE));
+      this.write(encodeFileHeader(this.header, toAscii(name), '', body.length));
     }
     this.write(body);
     this.pad(body.length);

@@ -1,5 +1,5 @@
 // Streams a virtual cluster's etcd v3 key space into a snapshot archive the way vCluster's writeKeyValueSnapshot
-// does (pkg/snapshot/client.go): release entry, request entry, then every key under `/` in byte order, read in pages
+// does (pkg/snapshot/client.go): release entry, request entry, revision entry (vCluster's newest writer), then every key under `/` in byte order, read in pages
 // of 1000 at one pinned revision. Memory stays at two pages: the next page is fetched while this one is written.
 import type { ApplicationFailure } from '@temporalio/common';
 import type { IKeyValue, IRangeRequest, IRangeResponse } from 'etcd3';
@@ -12,6 +12,15 @@ export const SNAPSHOT_METADATA_PREFIX = '/vcluster/snapshot/';
 const METADATA_PREFIX = Buffer.from(SNAPSHOT_METADATA_PREFIX);
 export const RELEASE_KEY = `${SNAPSHOT_METADATA_PREFIX}release`;
 export const REQUEST_KEY = `${SNAPSHOT_METADATA_PREFIX}request/v1beta1`;
+/**
+ * The revision every page is read at, decimal: vCluster's newest writer (RevisionStoreKey, after v0.36.1) puts it
+ * after the release and request entries. vCluster v0.36.1's restore takes it as one more key and Puts it into etcd
+ * (outside /registry, so the API server never sees it); its newer restore skips every /vcluster/snapshot/ entry.
+ */
+export const REVISION_KEY = `${SNAPSHOT_METADATA_PREFIX}revision`;
+/** vCluster's embedded-etcd kind: the etcd database snapshot itself, then optionally the keys to delete after it. */
+export const DB_KEY = `${SNAPSHOT_METADATA_PREFIX}db`;
+export const SKIP_KEYS_KEY = `${SNAPSHOT_METADATA_PREFIX}skipkeys`;
 /** vCluster's EtcdPaginationLimit. */
 export const PAGE_SIZE = 1000;
 
@@ -80,6 +89,7 @@ export async function dumpEtcd(
 
     if (options.release) await writer.addEntry(RELEASE_KEY, releaseJson(options.release));
     if (options.request) await writer.addEntry(REQUEST_KEY, requestJson(options.request));
+    await writer.addEntry(REVISION_KEY, Buffer.from(revision));
 
     let keys = 0;
     let bytes = 0;

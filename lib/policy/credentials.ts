@@ -1,7 +1,7 @@
 // Secret references: `{secretName, secretNamespace}` (the pages' examples) or `{name, namespace}` (the pages' tables).
 import { z } from 'zod';
 import type { SecretRef } from '../../contracts/definitions';
-import { optionalString, reporter, typeMessage, type Report } from './fields';
+import { mapping, optionalString, reporter, type Report } from './fields';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -59,7 +59,5 @@ export function resolveSecretRef(fields: SecretRefFields, defaultNamespace: stri
 
 /** A required Secret reference block, e.g. `storage.s3.credential` or `etcd.tlsSecret`. */
 export function secretRefSchema(defaultNamespace: string) {
-  return z
-    .looseObject(secretRefShape, { error: typeMessage('a mapping') })
-    .transform((fields, ctx) => resolveSecretRef(fields, defaultNamespace, reporter(ctx)) ?? z.NEVER);
+  return mapping(secretRefShape).transform((fields, ctx) => resolveSecretRef(fields, defaultNamespace, reporter(ctx)) ?? z.NEVER);
 }

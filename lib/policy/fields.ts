@@ -2,7 +2,7 @@
 // Type messages never echo the value, so a misplaced password cannot leak into an error.
 import { z } from 'zod';
 import { parseGoDuration } from './duration';
-import { describeType, showValue } from './values';
+import { describeType, hasSettings, isRecord, showValue } from './values';
 
 interface RawIssue {
   input?: unknown;
@@ -67,9 +67,31 @@ export function optionalDurationSeconds(minSeconds: number, minReason: string): 
     });
 }
 
-/** A mapping whose unknown keys are kept and ignored; null counts as absent. */
-export function optionalMapping<T extends z.ZodRawShape>(shape: T) {
-  return z.looseObject(shape, { error: typeMessage('a mapping') }).nullish();
+/**
+ * A mapping that takes only the keys of `shape`: any other key is an issue at its own path. `unsupported` names keys
+ * vCluster's schema has but this product does not do, each with the reason; they are refused only when set (full Helm
+ * values carry empty defaults). Every key is checked even when a field's own value is invalid.
+ */
+export function mapping<T extends z.ZodRawShape>(shape: T, unsupported: Readonly<Record<string, string>> = {}) {
+  const known = [...Object.keys(shape), ...Object.keys(unsupported)];
+  const ignored = Object.fromEntries(Object.keys(unsupported).map((key) => [key, z.unknown().optional()]));
+  return z.looseObject({ ...ignored, ...shape } as T, { error: typeMessage('a mapping') }).superRefine(
+    (fields, ctx) => {
+      for (const [key, value] of Object.entries(fields as Record<string, unknown>)) {
+        if (Object.hasOwn(unsupported, key)) {
+          if (hasSettings(value)) ctx.addIssue({ code: 'custom', path: [key], message: `not supported: ${unsupported[key]}` });
+        } else if (!known.includes(key)) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `unknown field (this block takes ${known.join(', ')})` });
+        }
+      }
+    },
+    { when: (payload) => isRecord(payload.value) },
+  );
+}
+
+/** A mapping of known keys only (see `mapping`); null counts as absent. */
+export function optionalMapping<T extends z.ZodRawShape>(shape: T, unsupported: Readonly<Record<string, string>> = {}) {
+  return mapping(shape, unsupported).nullish();
 }
 
 /** Reports an issue at a path relative to the value being parsed. */

@@ -54,7 +54,7 @@ function parseValues(values: unknown, cluster: ClusterRef, overrides: PolicyOver
     return { ok: false, errors: [{ path: '', message: `the vcluster.yaml must be a mapping, got ${describeType(values)}` }] };
   }
   const limits: PolicyLimits = { ...POLICY_LIMITS, ...overrides.limits };
-  const errors: ConfigIssue[] = [...checkCluster(cluster), ...checkParents(values)];
+  const errors: ConfigIssue[] = [...checkCluster(cluster), ...checkParents(values), ...checkSnapshotsKeys(values)];
   const current = getIn(values, CURRENT_PATH);
   const legacy = getIn(values, LEGACY_PATH);
   const legacyEnabled = getIn(legacy, ['enabled']);
@@ -164,6 +164,15 @@ function checkParents(values: Record<string, unknown>): ConfigIssue[] {
     }
   }
   return issues;
+}
+
+/** vCluster's `snapshots` holds only `auto`: anything else there would be silently ignored, so it is refused. */
+function checkSnapshotsKeys(values: Record<string, unknown>): ConfigIssue[] {
+  const snapshots = values.snapshots;
+  if (!isRecord(snapshots)) return [];
+  return Object.keys(snapshots)
+    .filter((key) => key !== 'auto')
+    .map((key) => ({ path: joinPath('', ['snapshots', key]), message: 'unknown field (snapshots takes auto)' }));
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

@@ -1,7 +1,8 @@
 // The Helm values that go into an archive's release entry (`/vcluster/snapshot/release`, read by
 // `vcluster create --restore`), with every credential removed (SPEC 5, 9): the auto-snapshot storage's inline
-// credentials (S3 URL query options, OCI username/password) and anything secret under a `credential` key. The rest is
-// kept as written (comments and order included), so vCluster recreates the same cluster from it.
+// credentials (S3 URL query options, OCI username/password, a SAS in an Azure blob URL) and anything secret under a
+// `credential` key. The rest is kept as written (comments and order included), so vCluster recreates the same cluster
+// from it.
 import { isMap, isScalar, parseDocument, type Document, type YAMLMap } from 'yaml';
 
 /** S3 URL query options that carry credentials (vCluster's pkg/snapshot options). */
@@ -48,6 +49,9 @@ function stripCredentialMaps(node: unknown): void {
 function stripStorage(document: Document, block: string[]): void {
   const url = document.getIn([...block, 'storage', 's3', 'url']);
   if (typeof url === 'string') document.setIn([...block, 'storage', 's3', 'url'], withoutCredentialQuery(url));
+  // A SAS in an Azure blob URL (which the parser refuses, so no snapshot is taken with it, but the values are kept).
+  const blobUrl = document.getIn([...block, 'storage', 'azure', 'blobUrl']);
+  if (typeof blobUrl === 'string' && blobUrl.includes('?')) document.setIn([...block, 'storage', 'azure', 'blobUrl'], blobUrl.slice(0, blobUrl.indexOf('?')));
   for (const key of ['username', 'password']) {
     if (document.hasIn([...block, 'storage', 'oci', key])) document.deleteIn([...block, 'storage', 'oci', key]);
   }

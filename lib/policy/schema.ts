@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { OVERLAP_POLICIES, type OverlapPolicyName, type StateSource, type StorageLocation } from '../../contracts/definitions';
 import { checkSchedule, shortestIntervalSeconds } from './cron';
 import { MAX_RETENTION_PERIOD_DAYS, MIN_CATCHUP_WINDOW_SECONDS } from './defaults';
-import { optionalBoolean, optionalDurationSeconds, optionalMapping, optionalPositiveInt, optionalString, typeMessage } from './fields';
+import { mapping, optionalBoolean, optionalDurationSeconds, optionalMapping, optionalPositiveInt, optionalString, typeMessage } from './fields';
 import { formatSeconds, type PolicyLimits } from './limits';
 import { explicitStateSchema } from './state';
 import { storageSchema } from './storage';
@@ -70,21 +70,18 @@ const currentEnabledSchema = optionalBoolean().refine((enabled) => enabled !== f
 
 export function blockSchema(form: BlockForm, clusterNamespace: string, limits: PolicyLimits): z.ZodType<ParsedBlock> {
   const concurrencyLimit = " (this worker's maximum, VCSNAP_MAX_VOLUME_CONCURRENCY)";
-  return z.looseObject(
-    {
-      enabled: form === 'legacy' ? optionalBoolean() : currentEnabledSchema,
-      schedule: scheduleSchema(limits.minScheduleIntervalSeconds),
-      timezone: timezoneSchema,
-      retention: optionalMapping({
-        period: optionalPositiveInt(MAX_RETENTION_PERIOD_DAYS, ' days'),
-        maxSnapshots: optionalPositiveInt(),
-      }),
-      storage: storageSchema(clusterNamespace),
-      volumes: optionalMapping({ enabled: optionalBoolean(), concurrency: optionalPositiveInt(limits.maxVolumeConcurrency, concurrencyLimit) }),
-      overlap: overlapSchema,
-      catchupWindow: optionalDurationSeconds(MIN_CATCHUP_WINDOW_SECONDS, "Temporal's minimum catch-up window"),
-      etcd: explicitStateSchema(clusterNamespace).nullish(),
-    },
-    { error: typeMessage('a mapping') },
-  ).transform(({ catchupWindow, ...block }) => ({ ...block, catchupWindowSeconds: catchupWindow }));
+  return mapping({
+    enabled: form === 'legacy' ? optionalBoolean() : currentEnabledSchema,
+    schedule: scheduleSchema(limits.minScheduleIntervalSeconds),
+    timezone: timezoneSchema,
+    retention: optionalMapping({
+      period: optionalPositiveInt(MAX_RETENTION_PERIOD_DAYS, ' days'),
+      maxSnapshots: optionalPositiveInt(),
+    }),
+    storage: storageSchema(clusterNamespace, form),
+    volumes: optionalMapping({ enabled: optionalBoolean(), concurrency: optionalPositiveInt(limits.maxVolumeConcurrency, concurrencyLimit) }),
+    overlap: overlapSchema,
+    catchupWindow: optionalDurationSeconds(MIN_CATCHUP_WINDOW_SECONDS, "Temporal's minimum catch-up window"),
+    etcd: explicitStateSchema(clusterNamespace).nullish(),
+  }).transform(({ catchupWindow, ...block }) => ({ ...block, catchupWindowSeconds: catchupWindow }));
 }

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { ClusterRef, StateSource } from '../../contracts/definitions';
 import { secretRefSchema } from './credentials';
-import { typeMessage } from './fields';
+import { mapping, typeMessage } from './fields';
 import { joinPath, type ConfigIssue } from './issues';
 import { getIn } from './values';
 
@@ -45,17 +45,12 @@ function isEtcdUrl(text: string): boolean {
 
 /** The operator's explicit `etcd: {endpoints, tlsSecret}` block (e.g. kine exposed over TCP). */
 export function explicitStateSchema(clusterNamespace: string) {
-  return z
-    .looseObject(
-      {
-        endpoints: z
-          .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(endpointSchema, { error: typeMessage('a list of URLs') }))
-          .refine((endpoints) => endpoints.length > 0, { error: 'must list at least one endpoint' }),
-        tlsSecret: secretRefSchema(clusterNamespace).nullish(),
-      },
-      { error: typeMessage('a mapping') },
-    )
-    .transform(({ endpoints, tlsSecret }): StateSource => ({ endpoints, ...(tlsSecret ? { tlsSecret } : {}), origin: 'explicit' }));
+  return mapping({
+    endpoints: z
+      .preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(endpointSchema, { error: typeMessage('a list of URLs') }))
+      .refine((endpoints) => endpoints.length > 0, { error: 'must list at least one endpoint' }),
+    tlsSecret: secretRefSchema(clusterNamespace).nullish(),
+  }).transform(({ endpoints, tlsSecret }): StateSource => ({ endpoints, ...(tlsSecret ? { tlsSecret } : {}), origin: 'explicit' }));
 }
 
 /**

@@ -2,51 +2,45 @@
 // carry empty defaults for the others.
 import { z } from 'zod';
 import path from 'node:path';
-import type { FileLocation, OciLocation, S3Location, StorageLocation } from '../../contracts/definitions';
+import type { AzureLocation, FileLocation, OciLocation, S3Location, StorageLocation } from '../../contracts/definitions';
+import { parseAzureBlobUrl } from './azure-url';
 import { hasSecretName, resolveSecretRef, secretRefSchema, secretRefShape } from './credentials';
-import { optionalBoolean, optionalMapping, optionalString, reporter, requiredString, typeMessage, type Report } from './fields';
+import { mapping, optionalBoolean, optionalMapping, optionalString, reporter, requiredString, type Report } from './fields';
 import { parseOciRepository } from './oci-url';
 import { parseS3Url } from './s3-url';
 import { hasSettings } from './values';
 
-const STORAGE_TYPES = ['s3', 'oci', 'container'] as const;
+const STORAGE_TYPES = ['s3', 'oci', 'container', 'azure'] as const;
 type StorageType = (typeof STORAGE_TYPES)[number];
+/** Which vcluster.yaml block the storage is in: vCluster reads Azure storage from `snapshots.auto` only. */
+export type StorageForm = 'legacy' | 'current';
+const LEGACY_AZURE = 'external.platform.autoSnapshot has no Azure storage in vCluster (its legacy type knows s3, oci and container); use snapshots.auto for Azure Blob storage';
 
 function s3Schema(clusterNamespace: string) {
-  return z
-    .looseObject(
-      {
-        url: requiredString().transform((url, ctx) => {
-          const parsed = parseS3Url(url.trim());
-          if (parsed.ok) return parsed.target;
-          for (const reason of parsed.reasons) ctx.addIssue({ code: 'custom', message: reason });
-          return z.NEVER;
-        }),
-        credential: secretRefSchema(clusterNamespace).nullish(),
-      },
-      { error: typeMessage('a mapping') },
-    )
-    .transform(({ url, credential }): S3Location => ({ type: 's3', ...url, ...(credential ? { credential } : {}) }));
+  return mapping({
+    url: requiredString().transform((url, ctx) => {
+      const parsed = parseS3Url(url.trim());
+      if (parsed.ok) return parsed.target;
+      for (const reason of parsed.reasons) ctx.addIssue({ code: 'custom', message: reason });
+      return z.NEVER;
+    }),
+    credential: secretRefSchema(clusterNamespace).nullish(),
+  }).transform(({ url, credential }): S3Location => ({ type: 's3', ...url, ...(credential ? { credential } : {}) }));
 }
 
 function ociSchema(clusterNamespace: string) {
-  return z
-    .looseObject(
-      {
-        repository: requiredString().transform((repository, ctx) => {
-          const parsed = parseOciRepository(repository);
-          if (parsed.ok) return parsed.target;
-          for (const reason of parsed.reasons) ctx.addIssue({ code: 'custom', message: reason });
-          return z.NEVER;
-        }),
-        credential: optionalMapping({ ...secretRefShape, username: optionalString(), password: optionalString() }),
-        username: optionalString(),
-        password: optionalString(),
-        insecure: optionalBoolean(),
-      },
-      { error: typeMessage('a mapping') },
-    )
-    .transform((oci, ctx): OciLocation => {
+  return mapping({
+    repository: requiredString().transform((repository, ctx) => {
+      const parsed = parseOciRepository(repository);
+      if (parsed.ok) return parsed.target;
+      for (const reason of parsed.reasons) ctx.addIssue({ code: 'custom', message: reason });
+      return z.NEVER;
+    }),
+    credential: optionalMapping({ ...secretRefShape, username: optionalString(), password: optionalString() }),
+    username: optionalString(),
+    password: optionalString(),
+    insecure: optionalBoolean(),
+  }).transform((oci, ctx): OciLocation => {
       const report = reporter(ctx);
       const { insecure: insecureInUrl, ...where } = oci.repository;
       const location: OciLocation = { type: 'oci', ...where };
@@ -83,8 +77,10 @@ function resolveInlineCredential(oci: InlineFields, report: Report): boolean {
   return username !== undefined && password !== undefined;
 }
 
-const containerSchema = z
-  .looseObject({ path: requiredString() }, { error: typeMessage('a mapping') })
+const CONTAINER_VOLUME =
+  'vCluster mounts that volume into its own pod; this worker stores snapshots in a directory of its own: mount the volume into the worker and set storage.container.path to its mount point';
+
+const containerSchema = mapping({ path: requiredString() }, { volume: CONTAINER_VOLUME })
   .transform(({ path: directory }, ctx): FileLocation => {
     const trimmed = directory.trim();
     if (!trimmed.startsWith('/')) {
@@ -95,19 +91,47 @@ const containerSchema = z
     return { type: 'container', path: normalized.length > 1 ? normalized.replace(/\/+$/, '') : normalized };
   });
 
+/** `blobUrl` and a credential Secret (account key or SAS): the worker has no Azure identity of its own to fall back on. */
+function azureSchema(clusterNamespace: string) {
+  return mapping({
+    blobUrl: requiredString('required (https://<account>.blob.core.windows.net/<container>/<directory>)').transform((url, ctx) => {
+      const parsed = parseAzureBlobUrl(url);
+      if (parsed.ok) return parsed.target;
+      for (const reason of parsed.reasons) ctx.addIssue({ code: 'custom', message: reason });
+      return z.NEVER;
+    }),
+    credential: z.unknown().transform((value, ctx) => {
+      if (value === undefined || value === null) {
+        ctx.addIssue({ code: 'custom', message: 'required: a Secret (secretName/secretNamespace) holding AZURE_STORAGE_KEY or AZURE_STORAGE_BLOB_SAS' });
+        return z.NEVER;
+      }
+      const parsed = secretRefSchema(clusterNamespace).safeParse(value);
+      if (parsed.success) return parsed.data;
+      for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+      return z.NEVER;
+    }),
+  }).transform(({ blobUrl, credential }): AzureLocation => ({ type: 'azure', ...blobUrl, credential }));
+}
+
 function backendSchema(type: StorageType, clusterNamespace: string): z.ZodType<StorageLocation> {
   if (type === 's3') return s3Schema(clusterNamespace);
   if (type === 'oci') return ociSchema(clusterNamespace);
+  if (type === 'azure') return azureSchema(clusterNamespace);
   return containerSchema;
 }
 
-export function storageSchema(clusterNamespace: string) {
+export function storageSchema(clusterNamespace: string, form: StorageForm = 'current') {
+  const backends = { type: optionalString(), s3: z.unknown().optional(), oci: z.unknown().optional(), container: z.unknown().optional() };
+  const shape = form === 'current' ? { ...backends, azure: z.unknown().optional() } : backends;
   return z
-    .looseObject(
-      { type: optionalString(), s3: z.unknown().optional(), oci: z.unknown().optional(), container: z.unknown().optional() },
-      { error: typeMessage('a mapping', 'required (storage.type s3, oci or container, and its settings)') },
-    )
+    .unknown()
+    .refine((value) => value !== undefined && value !== null, { error: "required (storage.type s3, oci, container or azure, and its settings)", abort: true })
+    .pipe(mapping(shape, form === 'legacy' ? { azure: LEGACY_AZURE } : {}))
     .transform((storage, ctx): StorageLocation => {
+      if (form === 'legacy' && storage.type === 'azure') {
+        ctx.addIssue({ code: 'custom', path: ['type'], message: `azure is not supported here: ${LEGACY_AZURE}` });
+        return z.NEVER;
+      }
       const type = selectType(storage, ctx);
       if (type === undefined) return z.NEVER;
       const parsed = backendSchema(type, clusterNamespace).safeParse(storage[type] ?? {});

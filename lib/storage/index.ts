@@ -1,20 +1,23 @@
 // The one entry point to storage: a policy's location (plus credentials resolved inside the activity) -> a store.
-import type { FileLocation, OciLocation, S3Location, StorageLocation } from '../../contracts/definitions';
+import type { AzureLocation, FileLocation, OciLocation, S3Location, StorageLocation } from '../../contracts/definitions';
+import { createAzureStore } from './azure';
 import { badConfiguration } from './common';
 import { createFileStore } from './file';
 import { createOciStore } from './oci';
 import { createS3Store } from './s3';
-import type { RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials } from './types';
+import type { AzureCredentials, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials } from './types';
 
-export type { ArchiveListing, PutArchiveOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
+export type { ArchiveListing, AzureCredentials, PutArchiveOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
 
 /**
  * Credentials are the resolved values, never logged: S3 `{accessKeyId, secretAccessKey, sessionToken?}` (undefined =
- * the AWS default chain), OCI `{username, password}` (undefined = anonymous), none for a directory.
+ * the AWS default chain), OCI `{username, password}` (undefined = anonymous), Azure `{accountKey}` or `{sasToken}`
+ * (required), none for a directory.
  */
 export function createStore(location: S3Location, credentials?: S3Credentials): SnapshotStore;
 export function createStore(location: OciLocation, credentials?: RegistryCredentials): SnapshotStore;
 export function createStore(location: FileLocation): SnapshotStore;
+export function createStore(location: AzureLocation, credentials: AzureCredentials): SnapshotStore;
 export function createStore(location: StorageLocation, credentials?: StorageCredentials): SnapshotStore;
 export function createStore(location: StorageLocation, credentials?: StorageCredentials): SnapshotStore {
   switch (location.type) {
@@ -26,6 +29,11 @@ export function createStore(location: StorageLocation, credentials?: StorageCred
       return createOciStore(location, credentials);
     case 'container':
       return createFileStore(location);
+    case 'azure':
+      if (!credentials || !('accountKey' in credentials || 'sasToken' in credentials)) {
+        throw badConfiguration('Azure Blob storage needs an account key or a SAS token from its credential Secret');
+      }
+      return createAzureStore(location, credentials);
   }
 }
 
@@ -37,6 +45,8 @@ export function credentialHost(location: StorageLocation): string | undefined {
       return location.region ? `s3.${location.region}.amazonaws.com` : 's3.amazonaws.com';
     case 'oci':
       return location.registry;
+    case 'azure':
+      return new URL(location.serviceUrl).host;
     case 'container':
       return undefined;
   }

@@ -1,11 +1,14 @@
-// The one small interface every storage backend implements (S3, OCI registry, local directory).
+// The one small interface every storage backend implements (S3, OCI registry, local directory, Azure Blob).
 import type { Readable } from 'node:stream';
 import type { SnapshotRecord } from '../../contracts/definitions';
 
 export interface StoredObject {
   /** Snapshot name without extension, e.g. `demo-2026-11-23T12-00-00Z`. */
   snapshotName: string;
-  /** vCluster-style URL: `s3://bucket/prefix/name.tar.gz`, `oci://registry/repo:tag`, `container:///dir/name.tar.gz`. */
+  /**
+   * vCluster-style URL: `s3://bucket/prefix/name.tar.gz`, `oci://registry/repo:tag`, `container:///dir/name.tar.gz`,
+   * `https://account.blob.core.windows.net/container/prefix/name.tar.gz` (Azure Blob).
+   */
   url: string;
   bytes: number;
   /** sha256 of the archive bytes, hex. */
@@ -67,5 +70,8 @@ export interface RegistryCredentials {
   password: string;
 }
 
-export type StorageCredentials = S3Credentials | RegistryCredentials;
+/** Resolved Azure Blob credentials: the storage account key, or a SAS token (the query string, without '?'). */
+export type AzureCredentials = { accountKey: string } | { sasToken: string };
+
+export type StorageCredentials = S3Credentials | RegistryCredentials | AzureCredentials;
 

@@ -107,6 +107,17 @@ export function storageOptionsFor(storage: StorageLocation, snapshotName: string
     const registryCredentials = credentials && 'username' in credentials ? credentials : undefined;
     return { options: { type: 'oci', oci: { repository, username: registryCredentials?.username, password: registryCredentials?.password } }, url: `oci://${repository}` };
   }
+  if (storage.type === 'azure') {
+    // vCluster's AzureOptions: the blob's https URL, and the account key or SAS it signs requests with.
+    const url = `${storage.serviceUrl}/${storage.container}/${objectKey(storage.prefix, snapshotName)}`;
+    const azureCredentials = credentials && ('accountKey' in credentials || 'sasToken' in credentials) ? credentials : undefined;
+    const azure = {
+      'blob-url': url,
+      'storage-key': azureCredentials && 'accountKey' in azureCredentials ? azureCredentials.accountKey : undefined,
+      sas: azureCredentials && 'sasToken' in azureCredentials ? azureCredentials.sasToken : undefined,
+    };
+    return { options: { type: 'azure', azure }, url };
+  }
   const path = `${storage.path.replace(/\/+$/, '')}/${snapshotName}${ARCHIVE_SUFFIX}`;
   return { options: { type: 'container', container: { path } }, url: `container://${path}` };
 }

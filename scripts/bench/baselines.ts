@@ -1,7 +1,9 @@
 // The machine's limits for each stage of a dump, measured on the same data in the same run: etcd's own snapshot
-// (read), single-core `gzip -3` of the same tar (compression) and `aws s3 cp` of the same archive (upload).
+// (read), `gzip -3` on one core and `pigz -3` on all cores over the same tar (compression), and `aws s3 cp` of the
+// same archive (upload).
 import { execFileSync, spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { etcdBinary } from '../servers/etcd';
 
 export interface Timed {
@@ -34,12 +36,17 @@ export async function etcdSnapshot(endpoint: string, file: string): Promise<Time
   return { seconds, bytes: statSync(file).size };
 }
 
-/** Unpacks the archive to a plain tar once (untimed), then times one core of `gzip -3` over it. */
-export async function gzipTar(archive: string, tarFile: string): Promise<Timed & { tarBytes: number }> {
+/**
+ * Unpacks the archive to a plain tar once (untimed), then times `gzip -3` on one core and `pigz -3` on every core
+ * over it (the fair limit: the pipeline compresses on several threads too).
+ */
+export async function compressTar(pigz: string, archive: string, tarFile: string): Promise<{ gzip: Timed; pigz: Timed & { threads: number }; tarBytes: number }> {
   await timed('gzip', ['-d', '-c', archive], { stdout: tarFile });
-  const seconds = await timed('gzip', ['-3', '-c', tarFile]);
   const tarBytes = statSync(tarFile).size;
-  return { seconds, bytes: statSync(archive).size, tarBytes };
+  const gzipSeconds = await timed('gzip', ['-3', '-c', tarFile]);
+  const threads = availableParallelism();
+  const pigzSeconds = await timed(pigz, ['-3', '-p', String(threads), '-c', tarFile]);
+  return { gzip: { seconds: gzipSeconds, bytes: tarBytes }, pigz: { seconds: pigzSeconds, bytes: tarBytes, threads }, tarBytes };
 }
 
 /** `tar -tzf` must read what we wrote (multi-member gzip included); returns the entry count. */
@@ -64,26 +71,38 @@ export async function awsUpload(aws: string, archive: string, target: S3Target, 
   return { seconds, bytes: statSync(archive).size };
 }
 
-/** A working `aws` CLI: the one on PATH if it runs (a pyenv shim may not), else Debian's awscli, installed now. */
-export function awsCli(log: (line: string) => void): string {
-  const works = (command: string) => {
-    try {
-      execFileSync(command, ['--version'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (works('aws')) return 'aws';
-  if (works('/usr/bin/aws')) return '/usr/bin/aws';
-  log('[bench] installing Debian awscli (apt-get)');
+function runs(command: string, args: string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Installs a Debian package (apt-get, updating the index once if the first try fails). */
+function aptInstall(log: (line: string) => void, pkg: string): void {
+  log(`[bench] installing Debian ${pkg} (apt-get)`);
   const apt = (...args: string[]) => execFileSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   try {
-    apt('install', '-y', '-qq', 'awscli');
+    apt('install', '-y', '-qq', pkg);
   } catch {
     apt('update', '-qq');
-    apt('install', '-y', '-qq', 'awscli');
+    apt('install', '-y', '-qq', pkg);
   }
-  if (!works('/usr/bin/aws')) throw new Error('awscli installed, but /usr/bin/aws does not run');
+}
+
+/** A working `aws` CLI: the one on PATH if it runs (a pyenv shim may not), else Debian's awscli, installed now. */
+export function awsCli(log: (line: string) => void): string {
+  if (runs('aws', ['--version'])) return 'aws';
+  if (!runs('/usr/bin/aws', ['--version'])) aptInstall(log, 'awscli');
+  if (!runs('/usr/bin/aws', ['--version'])) throw new Error('awscli installed, but /usr/bin/aws does not run');
   return '/usr/bin/aws';
+}
+
+/** Debian's pigz (parallel gzip), installed now if missing. */
+export function pigzCli(log: (line: string) => void): string {
+  if (!runs('/usr/bin/pigz', ['--version'])) aptInstall(log, 'pigz');
+  if (!runs('/usr/bin/pigz', ['--version'])) throw new Error('pigz installed, but /usr/bin/pigz does not run');
+  return '/usr/bin/pigz';
 }

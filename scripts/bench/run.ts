@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { measureFleet } from './fleet';
 import { measureScale } from './scale';
 import { renderTable, type BenchResults } from './table';
 import { measureThroughput } from './throughput';
@@ -42,9 +43,11 @@ async function main(): Promise<void> {
       latencyEvery: process.env.BENCH_LATENCY_EVERY || '5s',
     };
     if (scale.policies + scale.pvcs + scale.latencyRuns > 0) results.scale = await measureScale(join(dir, 'scale'), scale, log);
+    const fleet = { syncClusters: numberFrom('BENCH_FLEET_SYNC', 10_000), burstClusters: numberFrom('BENCH_FLEET_BURST', 1000) };
+    if (fleet.syncClusters + fleet.burstClusters > 0) results.fleet = await measureFleet(join(dir, 'fleet'), fleet, log);
   } finally {
     // The data (GBs for 1M keys) goes; the logs stay for a look.
-    for (const data of ['throughput/bench-etcd-data', 'throughput/minio-data', 'throughput/bench-registry', 'throughput/work', 'scale/kube-etcd-data']) {
+    for (const data of ['throughput/bench-etcd-data', 'throughput/minio-data', 'throughput/bench-registry', 'throughput/work', 'scale/kube-etcd-data', 'fleet/temporal/postgres-data', 'fleet/fleet-snapshots']) {
       rmSync(join(dir, data), { recursive: true, force: true });
     }
   }

@@ -10,7 +10,7 @@ import { startMinio } from '../servers/minio';
 import { startRegistry } from '../servers/registry';
 import { serverGroup } from '../servers/process';
 import type { StorageLocation } from '../../contracts/definitions';
-import { awsCli, awsUpload, etcdSnapshot, gzipTar, tarEntryCount, type S3Target, type Timed } from './baselines';
+import { awsCli, awsUpload, compressTar, etcdSnapshot, pigzCli, tarEntryCount, type S3Target, type Timed } from './baselines';
 import type { DumpFigures, DumpJob } from './dump-child';
 import { loadEtcd } from './load-etcd';
 import { benchPolicy, s3Storage } from './policy';
@@ -29,6 +29,7 @@ export interface SizeFigures {
   tarEntries: number;
   etcdSnapshot: Timed;
   gzip: Timed;
+  pigz: Timed & { threads: number };
   awsUpload: Timed;
 }
 
@@ -43,6 +44,7 @@ async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFi
 
 export async function measureThroughput(dir: string, sizes: number[], log: (line: string) => void): Promise<SizeFigures[]> {
   const aws = awsCli(log);
+  const pigz = pigzCli(log);
   const { track, stopAll } = serverGroup();
   try {
     const [etcd, minio, registry] = await Promise.all([
@@ -84,7 +86,7 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
       const etcdFigures = await etcdSnapshot(etcd.endpoint, snapshotFile);
       rmSync(snapshotFile, { force: true });
       const tarFile = join(work, `keys-${keys}.tar`);
-      const gzip = await gzipTar(archive, tarFile);
+      const compression = await compressTar(pigz, archive, tarFile);
       rmSync(tarFile, { force: true });
       const upload = await awsUpload(aws, archive, target, `aws-cli/keys-${keys}.tar.gz`);
       const tarEntries = tarEntryCount(archive);
@@ -96,10 +98,11 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
         s3: s3Figures,
         oci,
         file,
-        tarBytes: gzip.tarBytes,
+        tarBytes: compression.tarBytes,
         tarEntries,
         etcdSnapshot: etcdFigures,
-        gzip: { seconds: gzip.seconds, bytes: gzip.tarBytes },
+        gzip: compression.gzip,
+        pigz: compression.pigz,
         awsUpload: upload,
       });
     }

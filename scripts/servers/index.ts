@@ -1,4 +1,5 @@
 // Starts the set of real servers a test run (or `npm start`) needs, in parallel, and stops them all.
+import { startAzurite, type AzuriteServer } from './azurite';
 import { startEtcd, type EtcdServer } from './etcd';
 import { startKube, type KubeServer } from './kube';
 import { startMinio, type MinioServer } from './minio';
@@ -9,6 +10,7 @@ import { startTemporal, type TemporalServer } from './temporal';
 export interface Servers {
   temporal: TemporalServer;
   minio: MinioServer;
+  azurite: AzuriteServer;
   registry: RegistryServer;
   authRegistry: RegistryServer;
   etcd: EtcdServer;
@@ -32,6 +34,7 @@ export async function startServers(dir: string, log: (line: string) => void = co
   const results = await Promise.allSettled([
     track(startTemporal({ dir })),
     track(startMinio({ dir })),
+    track(startAzurite({ dir })),
     track(startRegistry({ dir, name: 'registry' })),
     track(startRegistry({ dir, name: 'registry-auth', auth: REGISTRY_TEST_USER })),
     track(startEtcd({ dir, name: 'etcd' })),
@@ -42,9 +45,9 @@ export async function startServers(dir: string, log: (line: string) => void = co
     await stop();
     throw new Error(failures.map((f) => String(f.reason instanceof Error ? f.reason.message : f.reason)).join('\n\n'));
   }
-  const [temporal, minio, registry, authRegistry, etcd, kube] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
-    TemporalServer, MinioServer, RegistryServer, RegistryServer, EtcdServer, KubeServer,
+  const [temporal, minio, azurite, registry, authRegistry, etcd, kube] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    TemporalServer, MinioServer, AzuriteServer, RegistryServer, RegistryServer, EtcdServer, KubeServer,
   ];
   log(`[harness] all servers up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  return { servers: { temporal, minio, registry, authRegistry, etcd, kube }, stop };
+  return { servers: { temporal, minio, azurite, registry, authRegistry, etcd, kube }, stop };
 }

@@ -78,6 +78,7 @@ export async function startKube(opts: { dir: string; extraUsers?: string[]; /** 
       command: toolPath('kube-apiserver', 'KUBERNETES_VERSION'),
       args: [
         `--etcd-servers=${etcd.endpoint}`,
+        ...(etcd.tls ? [`--etcd-cafile=${etcd.tls.caFile}`, `--etcd-certfile=${etcd.tls.certFile}`, `--etcd-keyfile=${etcd.tls.keyFile}`] : []),
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
         `--secure-port=${port}`,

@@ -30,6 +30,14 @@ export function makeLoopbackCertificate(dir: string): { caFile: string; certFile
   return { caFile: join(dir, 'ca.crt'), certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key') };
 }
 
+/** A client certificate (CN `cn`, clientAuth) signed by the CA `makeLoopbackCertificate` made in `dir`. */
+export function makeClientCertificate(dir: string, cn: string): { certFile: string; keyFile: string } {
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', 'client.key', '-out', 'client.csr'], dir);
+  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+  openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'client.ext', '-out', 'client.crt'], dir);
+  return { certFile: join(dir, 'client.crt'), keyFile: join(dir, 'client.key') };
+}
+
 export async function startTlsProxy(opts: { dir: string; targetPort: number }): Promise<TlsProxy> {
   const { caFile, certFile, keyFile } = makeLoopbackCertificate(opts.dir);
   const sockets = new Set<Socket>();

@@ -13,6 +13,8 @@ export interface TestEnv {
   workflowBundlePath: string;
   temporal: { address: string; namespace: string };
   minio: { endpoint: string; accessKeyId: string; secretAccessKey: string };
+  /** Azurite's blob service for one test account (path-style), and that account's key. */
+  azurite: { serviceUrl: string; accountName: string; accountKey: string };
   registry: { host: string };
   authRegistry: { host: string; username: string; password: string };
   etcd: { endpoint: string };

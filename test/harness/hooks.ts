@@ -55,6 +55,7 @@ export async function mochaGlobalSetup(): Promise<void> {
     workflowBundlePath,
     temporal: { address: servers.temporal.address, namespace: servers.temporal.namespace },
     minio: { endpoint: servers.minio.endpoint, accessKeyId: servers.minio.accessKeyId, secretAccessKey: servers.minio.secretAccessKey },
+    azurite: { serviceUrl: servers.azurite.serviceUrl, accountName: servers.azurite.accountName, accountKey: servers.azurite.accountKey },
     registry: { host: servers.registry.host },
     authRegistry: { host: servers.authRegistry.host, username: servers.authRegistry.username!, password: servers.authRegistry.password! },
     etcd: { endpoint: servers.etcd.endpoint },

@@ -32,8 +32,14 @@ async function dumpToArchive(connection: EtcdConnection, options: DumpOptions) {
     throw err;
   }
   const bytes = await archive;
-  const entries: ArchiveEntry[] = [];
-  for await (const entry of readArchiveEntries(Readable.from(bytes))) entries.push(entry);
+  const all: ArchiveEntry[] = [];
+  for await (const entry of readArchiveEntries(Readable.from(bytes))) all.push(entry);
+  // The revision entry (vCluster's newest writer) follows the release and request entries and holds the pinned
+  // revision; `entries` are the others, which is what each test looks at.
+  const revisionAt = (options.release ? 1 : 0) + (options.request ? 1 : 0);
+  assert.equal(all[revisionAt]?.name, '/vcluster/snapshot/revision');
+  assert.equal(all[revisionAt]!.body.toString(), result.revision);
+  const entries = all.filter((_, i) => i !== revisionAt);
   return { result, archive: bytes, entries };
 }
 
@@ -178,7 +184,7 @@ describe('dumpEtcd (real etcd)', function () {
       const file = join(dir, 'snapshot.tar.gz');
       writeFileSync(file, archive);
       const { stdout } = await run('tar', ['-tzf', file]);
-      assert.deepEqual(stdout.trimEnd().split('\n'), expected);
+      assert.deepEqual(stdout.trimEnd().split('\n'), ['/vcluster/snapshot/revision', ...expected]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

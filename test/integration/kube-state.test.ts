@@ -84,7 +84,8 @@ describe('snapshot of a real kube-apiserver etcd', function () {
         const names = listing.stdout.split('\n').filter(Boolean);
         assert.equal(names[0], '/vcluster/snapshot/release', `${label}: release entry first`);
         assert.equal(names[1], '/vcluster/snapshot/request/v1beta1');
-        const keys = names.slice(2);
+        assert.equal(names[2], '/vcluster/snapshot/revision', `${label}: the revision entry of vCluster's newest writer`);
+        const keys = names.slice(3);
         assert.ok(!keys.some((k) => k.startsWith('/vcluster/snapshot/')));
 
         const expected = await etcd.getAll().prefix('/').revision(record.revision!).buffers();

@@ -1,4 +1,4 @@
-// Verify and restore end to end on real servers: a kube-apiserver's etcd is snapshotted to MinIO and to a registry,
+// Verify and restore end to end on real servers: a kube-apiserver's etcd is snapshotted to MinIO, Azurite and a registry,
 // restored into a fresh etcd, and a second kube-apiserver on that etcd serves the same objects.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { adminKubeConfig, startKube } from '../../scripts/servers/kube';
 import type { ClusterRef, SecretRef, SnapshotPolicy } from '../../contracts/definitions';
 import { restoreWorkflow, snapshotWorkflow } from '../../workflows';
+import { createAzureContainer } from '../harness/azure';
 import { testEnv } from '../harness/env';
 import { basePolicy, grantTo, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
@@ -80,8 +81,11 @@ describe('restore and verify (real servers)', function () {
   let original: ClusterObjects;
   let s3Policy: SnapshotPolicy;
   let ociPolicy: SnapshotPolicy;
+  let azurePolicy: SnapshotPolicy;
   let s3SnapshotName: string;
   let ociSnapshotName: string;
+  let azureSnapshotName: string;
+  const azureCredential: SecretRef = { name: 'azure-creds', namespace: secretNamespace };
 
   const s3Url = (prefix: string, snapshotName: string) => {
     const endpoint = Buffer.from(testEnv().minio.endpoint).toString('base64');
@@ -132,6 +136,10 @@ describe('restore and verify (real servers)', function () {
       namespace: secretNamespace,
       body: { metadata: { name: credential.name, ...grantTo('team-a') }, stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: '' } },
     });
+    await core.createNamespacedSecret({
+      namespace: secretNamespace,
+      body: { metadata: { name: azureCredential.name, ...grantTo('team-a') }, stringData: { AZURE_STORAGE_KEY: testEnv().azurite.accountKey } },
+    });
     const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();
@@ -163,7 +171,9 @@ describe('restore and verify (real servers)', function () {
       { state },
     );
     ociPolicy = basePolicy({ type: 'oci', registry: testEnv().registry.host, repository: `restore/${uniqueName('repo')}`, insecure: true }, { state });
-    [s3SnapshotName, ociSnapshotName] = await Promise.all([takeSnapshot(s3Policy), takeSnapshot(ociPolicy)]);
+    const { serviceUrl, accountName } = testEnv().azurite;
+    azurePolicy = basePolicy({ type: 'azure', serviceUrl, accountName, container: await createAzureContainer('restore'), prefix: 'snaps', credential: azureCredential }, { state });
+    [s3SnapshotName, ociSnapshotName, azureSnapshotName] = await Promise.all([takeSnapshot(s3Policy), takeSnapshot(ociPolicy), takeSnapshot(azurePolicy)]);
   });
 
   after(async () => {
@@ -176,7 +186,15 @@ describe('restore and verify (real servers)', function () {
     assert.equal(result.verify.sha256, result.verify.record?.sha256);
     assert.equal(result.verify.keys, result.verify.record?.keys);
     assert.ok(result.verify.keys > CONFIG_MAPS);
-    assert.equal(result.restore.skippedEntries, 1, 'the request entry');
+    assert.equal(result.restore.skippedEntries, 2, 'the request and revision entries');
+    assert.deepEqual(restored, original);
+  });
+
+  it('round trip through Azure Blob (Azurite), by the blob URL, the account key from a granted Secret', async () => {
+    const { serviceUrl, container } = azurePolicy.storage as { serviceUrl: string; container: string };
+    const { result, restored } = await roundTrip(`${serviceUrl}/${container}/snaps/${azureSnapshotName}.tar.gz`, { credential: azureCredential, cluster: TEAM_A });
+    assert.equal(result.verify.sha256, result.verify.record?.sha256);
+    assert.equal(result.verify.keys, result.verify.record?.keys);
     assert.deepEqual(restored, original);
   });
 

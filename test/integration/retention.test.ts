@@ -1,5 +1,5 @@
 // Retention and the catalog on real storage: 40 snapshots over 60 days pruned to exactly the planner's set on S3,
-// OCI and file; an archive deleted by hand shows as NotFound, and the next run's retention drops its record.
+// Azure Blob, OCI and file; an archive deleted by hand shows as NotFound, and the next run's retention drops its record.
 import { strict as assert } from 'node:assert';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
@@ -11,6 +11,7 @@ import { applyPolicy, pause, removePolicy } from '../../lib/schedules';
 import type { SnapshotPolicy } from '../../contracts/definitions';
 import { snapshotNameFor } from '../../contracts/naming';
 import { snapshotWorkflow } from '../../workflows';
+import { azureLocation } from '../harness/azure';
 import { testEnv } from '../harness/env';
 import { basePolicy, filePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
@@ -40,6 +41,15 @@ const backends: Backend[] = [
       return basePolicy({ type: 's3', bucket, prefix: 'r', endpoint, region: 'us-east-1', forcePathStyle: true, insecureSkipTlsVerify: false, skipClientCredentials: false });
     },
     store: (p) => createStore(p.storage, { accessKeyId: testEnv().minio.accessKeyId, secretAccessKey: testEnv().minio.secretAccessKey }),
+  },
+  {
+    // The account key comes from a Secret in the cluster's namespace, read by the worker as in production.
+    name: 'azure',
+    policy: async () => {
+      const policy = basePolicy({ type: 'container', path: '/unused' });
+      return { ...policy, storage: await azureLocation(policy.cluster.namespace, 'r') };
+    },
+    store: (p) => createStore(p.storage, { accountKey: testEnv().azurite.accountKey }),
   },
   {
     name: 'oci',

@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomUUID } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import * as k8s from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
 import { Etcd3 } from 'etcd3';
@@ -29,6 +30,16 @@ describe('real servers (harness smoke)', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'a/b.txt' }));
     assert.equal(await got.Body!.transformToString(), 'hello minio');
     s3.destroy();
+  });
+
+  it('Azurite round-trips a blob through @azure/storage-blob, and refuses a request signed with another key', async () => {
+    const { serviceUrl, accountName, accountKey } = testEnv().azurite;
+    const container = new BlobServiceClient(serviceUrl, new StorageSharedKeyCredential(accountName, accountKey)).getContainerClient(`smoke-${randomUUID().slice(0, 8)}`);
+    await container.create();
+    await container.getBlockBlobClient('a/b.txt').upload('hello azurite', 13);
+    assert.equal((await container.getBlobClient('a/b.txt').downloadToBuffer()).toString(), 'hello azurite');
+    const forged = new BlobServiceClient(serviceUrl, new StorageSharedKeyCredential(accountName, Buffer.alloc(64, 7).toString('base64')), { retryOptions: { maxTries: 1 } });
+    await assert.rejects(forged.getContainerClient(container.containerName).getBlobClient('a/b.txt').downloadToBuffer(), { statusCode: 403 });
   });
 
   for (const which of ['registry', 'authRegistry'] as const) {

@@ -1,5 +1,5 @@
-// The storage contract, run against every backend on real servers: MinIO (S3), distribution registries (open,
-// htpasswd basic auth, and a Bearer-token front), and a local directory.
+// The storage contract, run against every backend on real servers: MinIO (S3), Azurite (Azure Blob), distribution
+// registries (open, htpasswd basic auth, and a Bearer-token front), and a local directory.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
@@ -15,12 +15,15 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
-import type { S3Location, SnapshotRecord } from '../../contracts/definitions';
+import { ContainerSASPermissions, generateBlobSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
+import type { AzureLocation, S3Location, SnapshotRecord } from '../../contracts/definitions';
 import { createStore, type SnapshotStore } from '../../lib/storage';
+import { createAzureStore } from '../../lib/storage/azure';
 import { createFileStore } from '../../lib/storage/file';
 import { createOciStore, VCLUSTER_ETCD_LAYER_MEDIA_TYPE } from '../../lib/storage/oci';
 import { nextLink, parseChallenge, RegistryClient } from '../../lib/storage/oci-registry';
 import { createS3Store } from '../../lib/storage/s3';
+import { azuriteService, createAzureContainer } from '../harness/azure';
 import { testEnv } from '../harness/env';
 import { startTokenRegistryProxy, type TokenRegistryProxy } from './token-registry-proxy';
 
@@ -302,6 +305,151 @@ describe('s3: specifics', () => {
 
   it('rejects an unknown checksum algorithm as StorageBadConfiguration', () => {
     assert.throws(() => createStore(s3Location('b', '', { checksumAlgorithm: 'md4' })), isStorageFailure('StorageBadConfiguration'));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------- Azure
+
+function azureStoreLocation(container: string, prefix: string): AzureLocation {
+  const { serviceUrl, accountName } = testEnv().azurite;
+  return { type: 'azure', serviceUrl, accountName, container, prefix, credential: { name: 'unused-here', namespace: 'team-a' } };
+}
+
+const azureKey = (): { accountKey: string } => ({ accountKey: testEnv().azurite.accountKey });
+
+/** Names of the committed blobs under `prefix`. */
+async function azureBlobNames(container: string, prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const blob of azuriteService().getContainerClient(container).listBlobsFlat({ prefix })) names.push(blob.name);
+  return names;
+}
+
+for (const prefix of ['team-a/demo', '']) {
+  let container = '';
+  contractSuite({
+    name: `azure (prefix ${JSON.stringify(prefix)})`,
+    async create() {
+      container = await createAzureContainer();
+      return createAzureStore(azureStoreLocation(container, prefix), azureKey(), { blockSize: 4 * MiB });
+    },
+    async assertNoUploadLeftovers(snapshotName) {
+      // Staged blocks of a failed upload cannot be dropped (Azure garbage-collects them); nothing may be committed.
+      const key = `${prefix ? `${prefix}/` : ''}${snapshotName}.tar.gz`;
+      assert.deepEqual(await azureBlobNames(container, key), [], 'a blob was committed');
+    },
+  });
+}
+
+describe('azure: specifics', () => {
+  it('writes `<prefix>/<name>.tar.gz` and `<prefix>/<name>.json` with their content types, at vCluster-style https-form URLs', async () => {
+    const container = await createAzureContainer();
+    const store = createAzureStore(azureStoreLocation(container, 'team-a/demo'), azureKey());
+    const name = unique('demo-2026-11-23T12-00-00Z');
+    const stored = await store.putArchive(name, archiveOf(randomBytes(5000)));
+    await store.putRecord(record(name, stored.url));
+    const { serviceUrl } = testEnv().azurite;
+    assert.equal(stored.url, `${serviceUrl}/${container}/team-a/demo/${name}.tar.gz`);
+    const blobs = azuriteService().getContainerClient(container);
+    assert.equal((await blobs.getBlobClient(`team-a/demo/${name}.tar.gz`).getProperties()).contentType, 'application/gzip');
+    assert.equal((await blobs.getBlobClient(`team-a/demo/${name}.json`).getProperties()).contentType, 'application/json');
+  });
+
+  it('blocks staged by a killed attempt stay invisible, and the next upload of the name commits only its own bytes', async () => {
+    const container = await createAzureContainer();
+    const store = createAzureStore(azureStoreLocation(container, ''), azureKey(), { blockSize: 4 * MiB });
+    const name = unique('demo-2026-11-23T12-00-00Z');
+    const blob = azuriteService().getContainerClient(container).getBlockBlobClient(`${name}.tar.gz`);
+    // The SDK's block ids: base64 of 48 characters (all ids staged for one blob must have the same length).
+    await blob.stageBlock(Buffer.from('killed-attempt-'.padEnd(48, '0')).toString('base64'), randomBytes(1000), 1000);
+    assert.equal((await blob.getBlockList('uncommitted')).uncommittedBlocks?.length, 1, 'the staged block is there (the leftover check is meaningful)');
+    assert.deepEqual(await azureBlobNames(container, name), []);
+    assert.equal(await store.headArchive(name), undefined);
+    assert.deepEqual(await store.listArchives(), []);
+    const data = randomBytes(9 * MiB);
+    await store.putArchive(name, archiveOf(data));
+    assert.equal(sha256(await readAll(await store.getArchive(name))), sha256(data));
+    assert.deepEqual((await blob.getBlockList('uncommitted')).uncommittedBlocks ?? [], [], 'the commit discarded the staged block');
+  });
+
+  it('replaces an archive an earlier attempt of the same snapshot stored (a retried run reuses its name)', async () => {
+    const store = createAzureStore(azureStoreLocation(await createAzureContainer(), 'x'), azureKey());
+    const first = randomBytes(3000);
+    const second = randomBytes(7000);
+    await store.putArchive('demo-1', archiveOf(first));
+    const stored = await store.putArchive('demo-1', archiveOf(second));
+    assert.equal(stored.sha256, sha256(second));
+    assert.equal(sha256(await readAll(await store.getArchive('demo-1'))), sha256(second));
+  });
+
+  it('ignores archives in sub-prefixes (other clusters)', async () => {
+    const container = await createAzureContainer();
+    await createAzureStore(azureStoreLocation(container, 'team-a/demo/other'), azureKey()).putArchive('nested', archiveOf(randomBytes(10)));
+    assert.deepEqual(await createAzureStore(azureStoreLocation(container, 'team-a/demo'), azureKey()).listArchives(), []);
+  });
+
+  it('works with a SAS token instead of the account key', async () => {
+    const container = await createAzureContainer();
+    const { accountName, accountKey } = testEnv().azurite;
+    const sasToken = generateBlobSASQueryParameters(
+      { containerName: container, permissions: ContainerSASPermissions.parse('racwdl'), expiresOn: new Date(Date.now() + 3600_000) },
+      new StorageSharedKeyCredential(accountName, accountKey),
+    ).toString();
+    const store = createAzureStore(azureStoreLocation(container, 'sas'), { sasToken });
+    const data = randomBytes(20_000);
+    await store.putArchive('demo-1', archiveOf(data));
+    await store.putRecord(record('demo-1', store.urlFor('demo-1')));
+    assert.equal(sha256(await readAll(await store.getArchive('demo-1'))), sha256(data));
+    assert.deepEqual((await store.listArchives()).map((a) => a.snapshotName), ['demo-1']);
+    assert.equal((await store.listRecords()).length, 1);
+    assert.ok(!store.urlFor('demo-1').includes('sig='), 'URLs never carry the SAS');
+  });
+
+  it('a wrong account key or a read-only SAS fail fast with StorageBadCredentials, naming the blob and never the secret', async () => {
+    const container = await createAzureContainer();
+    const wrongKey = randomBytes(64).toString('base64');
+    const { accountName, accountKey } = testEnv().azurite;
+    const readOnly = generateBlobSASQueryParameters(
+      { containerName: container, permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3600_000) },
+      new StorageSharedKeyCredential(accountName, accountKey),
+    ).toString();
+    for (const credentials of [{ accountKey: wrongKey }, { sasToken: readOnly }]) {
+      const store = createAzureStore(azureStoreLocation(container, ''), credentials);
+      const attempts: Array<() => Promise<unknown>> = [() => store.putArchive('demo-1', archiveOf(randomBytes(1000))), () => store.putRecord(record('demo-1', ''))];
+      if ('accountKey' in credentials) attempts.push(() => store.listArchives(), () => store.getRecord('demo-1'));
+      for (const attempt of attempts) {
+        await assert.rejects(attempt(), (err: unknown) => {
+          isStorageFailure('StorageBadCredentials')(err);
+          const message = (err as Error).message;
+          assert.match(message, new RegExp(container));
+          for (const secret of [wrongKey, readOnly, accountKey]) assert.ok(!message.includes(secret), 'the message carries a secret');
+          assert.ok(!message.includes('sig='), 'the message carries a SAS signature');
+          assert.equal((err as Error).cause, undefined, 'the SDK error (which carries the request URL) is not kept as the cause');
+          return true;
+        });
+      }
+    }
+  });
+
+  it('a missing container is StorageLocationNotFound; a missing blob is StorageObjectNotFound or undefined', async () => {
+    const store = createAzureStore(azureStoreLocation(unique('no-such-container'), ''), azureKey());
+    await assert.rejects(store.listArchives(), isStorageFailure('StorageLocationNotFound'));
+    await assert.rejects(store.putRecord(record('demo-1', '')), isStorageFailure('StorageLocationNotFound'));
+    const existing = createAzureStore(azureStoreLocation(await createAzureContainer(), ''), azureKey());
+    assert.equal(await existing.headArchive('demo-missing'), undefined);
+    assert.equal(await existing.getRecord('demo-missing'), undefined);
+    await assert.rejects(existing.getArchive('demo-missing'), isStorageFailure('StorageObjectNotFound'));
+  });
+
+  it('an unreachable account is a retryable failure naming the endpoint', async () => {
+    const port = await closedPort();
+    const location = { ...azureStoreLocation('some-container', ''), serviceUrl: `http://127.0.0.1:${port}/${testEnv().azurite.accountName}` };
+    const started = Date.now();
+    await assert.rejects(createAzureStore(location, azureKey()).listArchives(), (err: unknown) => {
+      assert.ok(!(err instanceof ApplicationFailure), 'retryable: a plain error');
+      assert.match((err as Error).message, new RegExp(`127\\.0\\.0\\.1:${port}.*unreachable`));
+      return true;
+    });
+    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
   });
 });
 
@@ -607,5 +755,6 @@ describe('createStore', () => {
       () => createStore({ type: 'oci', registry: 'r', repository: 'x' }, { accessKeyId: 'a', secretAccessKey: 's' }),
       isStorageFailure('StorageBadConfiguration'),
     );
+    assert.throws(() => createStore(azureStoreLocation('c', ''), { accessKeyId: 'a', secretAccessKey: 's' } as never), isStorageFailure('StorageBadConfiguration'));
   });
 });

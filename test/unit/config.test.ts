@@ -323,17 +323,17 @@ const INVALID_CASES: ReadonlyArray<{ name: string; yaml: string; errors: string[
   {
     name: 'no storage',
     yaml: current('schedule: "@daily"'),
-    errors: ['snapshots.auto.storage: required (storage.type s3, oci or container, and its settings)'],
+    errors: ['snapshots.auto.storage: required (storage.type s3, oci, container or azure, and its settings)'],
   },
   {
     name: 'unknown storage type',
     yaml: withStorage('type: gcs'),
-    errors: ['snapshots.auto.storage.type: must be one of s3, oci, container, got "gcs"'],
+    errors: ['snapshots.auto.storage.type: must be one of s3, oci, container, azure, got "gcs"'],
   },
   {
     name: 'no type and only empty backends',
     yaml: withStorage('s3:\n  url: ""\noci:\n  repository: ""'),
-    errors: ['snapshots.auto.storage.type: required (s3, oci, container); no storage backend is configured'],
+    errors: ['snapshots.auto.storage.type: required (s3, oci, container, azure); no storage backend is configured'],
   },
   {
     name: 'no type and two backends',
@@ -582,13 +582,62 @@ const INVALID_CASES: ReadonlyArray<{ name: string; yaml: string; errors: string[
   },
   { name: 'document is a list', yaml: '- a\n- b\n', errors: ['the vcluster.yaml must be a mapping, got a list'] },
   {
+    name: 'Azure blobUrl with a SAS token in the query (never echoed)',
+    yaml: withStorage('azure:\n  blobUrl: "https://acct1.blob.core.windows.net/snaps/team?sv=2024-01-01&sig=c2VjcmV0LXNhcw%3D"\n  credential:\n    secretName: az'),
+    errors: [
+      'snapshots.auto.storage.azure.blobUrl: must not carry a query: a SAS token in the URL is not supported (it would be kept in schedules and histories); put it in the credential Secret as AZURE_STORAGE_BLOB_SAS',
+    ],
+  },
+  {
+    name: 'Azure without a credential, over http to a remote host, without a container',
+    yaml: withStorage('type: azure\nazure:\n  blobUrl: "http://acct1.blob.core.windows.net"'),
+    errors: [
+      'snapshots.auto.storage.azure.blobUrl: must use https:// (http:// is accepted only for a loopback emulator such as Azurite)',
+      'snapshots.auto.storage.azure.blobUrl: missing container (expected https://<account>.blob.core.windows.net/<container>/<directory>)',
+      'snapshots.auto.storage.azure.credential: required: a Secret (secretName/secretNamespace) holding AZURE_STORAGE_KEY or AZURE_STORAGE_BLOB_SAS',
+    ],
+  },
+  {
+    name: 'Azure blobUrl naming an archive rather than a directory',
+    yaml: withStorage('azure:\n  blobUrl: "https://acct1.blob.core.windows.net/snaps/demo.tar.gz"\n  credential:\n    secretName: az'),
+    errors: ['snapshots.auto.storage.azure.blobUrl: must name a container and directory, not an archive: snapshots are stored as <directory>/<name>.tar.gz'],
+  },
+  {
+    name: 'Azure in the legacy form',
+    yaml: legacy('enabled: true\nschedule: "@daily"\nstorage:\n  type: azure\n  azure:\n    blobUrl: "https://acct1.blob.core.windows.net/snaps"'),
+    errors: [
+      'external.platform.autoSnapshot.storage.azure: not supported: external.platform.autoSnapshot has no Azure storage in vCluster (its legacy type knows s3, oci and container); use snapshots.auto for Azure Blob storage',
+    ],
+  },
+  {
+    name: 'unknown fields, each named by its path',
+    yaml: current('schedule: "@daily"\nschedul: "@hourly"\nretention:\n  days: 3\nstorage:\n  s3:\n    url: s3://my-bucket\n    region: eu-west-1'),
+    errors: [
+      'snapshots.auto.retention.days: unknown field (this block takes period, maxSnapshots)',
+      'snapshots.auto.storage.s3.region: unknown field (this block takes url, credential)',
+      'snapshots.auto.schedul: unknown field (this block takes enabled, schedule, timezone, retention, storage, volumes, overlap, catchupWindow, etcd)',
+    ],
+  },
+  {
+    name: 'a sibling of snapshots.auto',
+    yaml: `snapshots:\n  manual: {}\n${current('schedule: "@daily"\nstorage:\n  container:\n    path: /snapshots').replace('snapshots:\n', '')}`,
+    errors: ['snapshots.manual: unknown field (snapshots takes auto)'],
+  },
+  {
+    name: 'a container volume (vCluster mounts it into its own pod)',
+    yaml: withStorage('container:\n  path: /snapshots\n  volume:\n    name: snaps\n    path: /snapshots'),
+    errors: [
+      'snapshots.auto.storage.container.volume: not supported: vCluster mounts that volume into its own pod; this worker stores snapshots in a directory of its own: mount the volume into the worker and set storage.container.path to its mount point',
+    ],
+  },
+  {
     name: 'every offending field at once',
     yaml: current('schedule: "0 0 * *"\ntimezone: Nowhere/City\nretention:\n  period: 0\nstorage:\n  type: ftp\nvolumes:\n  concurrency: -1'),
     errors: [
       CRON('0 0 * *', 'expected 5 fields: minute hour day-of-month month day-of-week; got 4'),
       'snapshots.auto.timezone: unknown IANA time zone "Nowhere/City" (e.g. UTC, Europe/Berlin, America/New_York)',
       'snapshots.auto.retention.period: must be an integer greater than 0, got 0',
-      'snapshots.auto.storage.type: must be one of s3, oci, container, got "ftp"',
+      'snapshots.auto.storage.type: must be one of s3, oci, container, azure, got "ftp"',
       'snapshots.auto.volumes.concurrency: must be an integer greater than 0, got -1',
     ],
   },
@@ -646,6 +695,48 @@ describe('config: secrets stay out of the policy', () => {
     const json = JSON.stringify(result.policy);
     for (const leaked of ['AKIAEXAMPLEKEYID', 'wJalrXUtnFEMI', keyId, secret]) assert.ok(!json.includes(leaked), json);
     assert.deepEqual(result.policy.storage, { ...S3_DEFAULTS, bucket: 'my-bucket', prefix: 'x', inlineCredentialsInUrl: true });
+  });
+});
+
+describe('config: Azure Blob storage', () => {
+  const azure = (blobUrl: string) => withStorage(`azure:\n  blobUrl: "${blobUrl}"\n  credential:\n    secretName: az-cred`);
+  const storageOf = (yaml: string) => {
+    const result = parsePolicy(yaml, CLUSTER);
+    assert.ok(result.ok && result.policy, JSON.stringify(result));
+    return result.policy.storage;
+  };
+
+  it("reads vCluster's blobUrl: the account from the host, the container and directory from the path", () => {
+    assert.deepEqual(storageOf(azure('https://acct1.blob.core.windows.net/snapshots/team-a/demo/')), {
+      type: 'azure', serviceUrl: 'https://acct1.blob.core.windows.net', accountName: 'acct1', container: 'snapshots', prefix: 'team-a/demo',
+      credential: { name: 'az-cred', namespace: 'team-a' },
+    });
+    assert.deepEqual(storageOf(azure('https://acct1.blob.core.chinacloudapi.cn:443/snapshots')), {
+      type: 'azure', serviceUrl: 'https://acct1.blob.core.chinacloudapi.cn', accountName: 'acct1', container: 'snapshots', prefix: '',
+      credential: { name: 'az-cred', namespace: 'team-a' },
+    });
+  });
+
+  it("takes an emulator's path-style URL on loopback, over http", () => {
+    for (const [url, serviceUrl] of [
+      ['http://127.0.0.1:10000/devstoreaccount1/snaps/x', 'http://127.0.0.1:10000/devstoreaccount1'],
+      ['http://localhost:10000/devstoreaccount1/snaps/x', 'http://localhost:10000/devstoreaccount1'],
+      ['http://[::1]:10000/devstoreaccount1/snaps/x', 'http://[::1]:10000/devstoreaccount1'],
+    ]) {
+      assert.deepEqual(storageOf(azure(url)), { type: 'azure', serviceUrl, accountName: 'devstoreaccount1', container: 'snaps', prefix: 'x', credential: { name: 'az-cred', namespace: 'team-a' } });
+    }
+  });
+
+  it('refuses bad account and container names, other schemes and user info', () => {
+    const reasons = (url: string) => {
+      const result = parsePolicy(azure(url), CLUSTER);
+      return result.ok ? [] : result.errors.map((e) => e.message);
+    };
+    assert.match(reasons('https://ab.blob.core.windows.net/snaps')[0], /invalid storage account name "ab"/);
+    assert.match(reasons('https://acct1.blob.core.windows.net/Bad--Name')[0], /invalid container name "Bad--Name"/);
+    assert.match(reasons('s3://acct1/snaps')[0], /got scheme "s3"/);
+    assert.match(reasons('https://user:pw@acct1.blob.core.windows.net/snaps')[0], /must not carry a user name or password/);
+    assert.doesNotMatch(JSON.stringify(reasons('https://user:pw@acct1.blob.core.windows.net/snaps')), /pw/);
   });
 });
 

@@ -52,6 +52,16 @@ describe('release values without credentials (lib/policy/redact)', () => {
     assert.equal(parsed.policy.storage.type === 's3' && parsed.policy.storage.bucket, 'bucket');
   });
 
+  it('strips a SAS token from an Azure blob URL, keeping the URL and the Secret reference', () => {
+    const sas = 'sv=2024-01-01&ss=b&sig=c2VjcmV0LXNhcy1zaWduYXR1cmU%3D';
+    const values = `snapshots:\n  auto:\n    schedule: "@daily"\n    storage:\n      azure:\n        blobUrl: https://acct1.blob.core.windows.net/snaps/team?${sas}\n        credential:\n          secretName: az\n`;
+    const redacted = redactValues(values);
+    assert.ok(!redacted.includes('sig='), redacted);
+    assert.match(redacted, /blobUrl: https:\/\/acct1\.blob\.core\.windows\.net\/snaps\/team\n/);
+    assert.match(redacted, /secretName: az/);
+    assert.equal(parsePolicy(redacted, { name: 'demo', namespace: 'team-a' }).ok, true);
+  });
+
   it('leaves values without credentials as they are, and gives nothing for unparsable YAML', () => {
     const plain = 'sync:\n  toHost:\n    pods:\n      enabled: true\n';
     assert.equal(redactValues(plain), plain);

@@ -52,6 +52,13 @@ describe('vCluster snapshot requests (lib/vcluster/request)', () => {
     assert.deepEqual(container, { options: { type: 'container', container: { path: `/data/snaps/${snapshotName}.tar.gz` } }, url: `container:///data/snaps/${snapshotName}.tar.gz` });
   });
 
+  it("builds vCluster's Azure options (AzureOptions: blob-url, storage-key or sas) with the blob's https URL", () => {
+    const location = { type: 'azure' as const, serviceUrl: 'https://acct1.blob.core.windows.net', accountName: 'acct1', container: 'snaps', prefix: 'team-a', credential: { name: 'az', namespace: 'team-a' } };
+    const url = `https://acct1.blob.core.windows.net/snaps/team-a/${snapshotName}.tar.gz`;
+    assert.deepEqual(storageOptionsFor(location, snapshotName, { accountKey: 'a2V5' }), { options: { type: 'azure', azure: { 'blob-url': url, 'storage-key': 'a2V5', sas: undefined } }, url });
+    assert.deepEqual(storageOptionsFor(location, snapshotName, { sasToken: 'sv=1&sig=x' }), { options: { type: 'azure', azure: { 'blob-url': url, 'storage-key': undefined, sas: 'sv=1&sig=x' } }, url });
+  });
+
   it('reads the status vCluster writes and maps phases to outcomes', () => {
     const data = (status: unknown) => ({ snapshotRequest: JSON.stringify({ metadata: { name: 'x' }, spec: { url: 'u' }, status }) });
     assert.deepEqual(requestStatusOf(data({ error: {} })), { phase: '' });

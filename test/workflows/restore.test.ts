@@ -69,6 +69,19 @@ describe('restoreWorkflow and verifyWorkflow (stub activities)', function () {
     });
   });
 
+  it("refuses vCluster's embedded-etcd kind (an etcd database) with the reason, no restore call", async () => {
+    const database: VerifyResult = { ...SOUND, kind: 'etcd-db', keys: 0, databaseBytes: 20480 };
+    const activities = stubs({ verifyStoredArchive: () => database });
+    await fast().withWorker(activities, async (taskQueue) => {
+      const cause = await failureOf((await startRestore(taskQueue)).result());
+      assert.ok(cause instanceof ApplicationFailure);
+      assert.equal(cause.type, 'SnapshotNotRestorable');
+      assert.equal(cause.nonRetryable, true);
+      assert.match(cause.message, /embedded-etcd kind: an etcd database \(20480 bytes in \/vcluster\/snapshot\/db\).*running etcd \(https:\/\/restore-etcd\.team-a:2379, .*\) cannot take a database over its API.*etcdutl snapshot restore/);
+      assert.deepEqual(activities.names(), ['verifyStoredArchive']);
+    });
+  });
+
   it('restores a sound snapshot with the digest verification saw', async () => {
     const activities = stubs();
     await fast().withWorker(activities, async (taskQueue) => {

@@ -3,9 +3,10 @@ import { requiredArg, snapshotSourceArgs } from '../args';
 import { reportCommand } from '../command';
 
 function formatVerdict(result: VerifyResult): string {
-  return result.ok
-    ? `${result.url}: ok, ${result.keys} keys, ${result.archiveBytes} bytes, sha256 ${result.sha256}`
-    : `${result.url}: CORRUPT: ${result.problem?.message}`;
+  if (!result.ok) return `${result.url}: CORRUPT: ${result.problem?.message}`;
+  // vCluster's embedded-etcd kind holds a database, not keys; `vcsnap restore` refuses it and says what to use.
+  const content = result.kind === 'etcd-db' ? `an etcd database of ${result.databaseBytes} bytes (vCluster's embedded-etcd kind)` : `${result.keys} keys`;
+  return `${result.url}: ok, ${content}, ${result.archiveBytes} bytes, sha256 ${result.sha256}`;
 }
 
 export const verifyCommand = reportCommand(

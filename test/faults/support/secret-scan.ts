@@ -2,15 +2,16 @@
 // schedule, no log file, no archive and no metadata record. Needles are each secret as is and base64-encoded;
 // haystacks are read raw and, where a gzip stream starts, inflated too. An inflated snapshot archive is read entry
 // by entry, its release entry's base64 Helm values decoded; only the snapshotted cluster's own Kubernetes Secrets
-// (`/registry/secrets/...` keys dumped from its etcd) may hold such values: they are that cluster's data, which a
+// (`/registry/secrets/...` keys dumped from its etcd, or the etcd database of vCluster's embedded-etcd kind) may hold such values: they are that cluster's data, which a
 // snapshot must contain, not credentials the product resolved.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { constants, gunzipSync, inflateRawSync } from 'node:zlib';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import * as k8s from '@kubernetes/client-node';
 import type { Client } from '@temporalio/client';
-import { RELEASE_KEY } from '../../../lib/etcd/dump';
+import { DB_KEY, RELEASE_KEY } from '../../../lib/etcd/dump';
 import { testEnv } from '../../harness/env';
 import { adminKube } from '../../harness/temporal';
 import { s3Client } from './fixtures';
@@ -27,7 +28,7 @@ export interface Leak {
   where: string;
 }
 
-const SECRET_KEYS = /^(AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|password|.*\.key)$/;
+const SECRET_KEYS = /^(AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AZURE_STORAGE_KEY|AZURE_STORAGE_BLOB_SAS|AZURE_CLIENT_SECRET|password|.*\.key)$/;
 const INLINE_SECRET = /(?:password|secret-access-key|secretAccessKey|session-token)["']?\s*[:=]\s*["']?([^"'\s&,}]+)/g;
 const MIN_LENGTH = 8;
 
@@ -37,6 +38,7 @@ export async function secretsUsedInTests(): Promise<Secret[]> {
   const found: Secret[] = [
     { value: env.minio.secretAccessKey, source: 'harness MinIO secret key' },
     { value: env.authRegistry.password, source: 'harness registry password' },
+    { value: env.azurite.accountKey, source: 'harness Azurite account key' },
   ];
   const secrets = await adminKube().makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces();
   for (const secret of secrets.items) {
@@ -78,7 +80,9 @@ export class SecretScanner {
     const entries = tarEntries(inflated);
     if (!entries) return this.match(inflated, `${where} (gunzipped)`);
     for (const entry of entries) {
-      if (CLUSTER_SECRET_KEY.test(entry.name)) continue;
+      // vCluster's embedded-etcd kind holds the cluster's whole etcd database, its Secrets included (the product
+      // never writes one: the compatibility tests have vCluster's code write it).
+      if (CLUSTER_SECRET_KEY.test(entry.name) || entry.name === DB_KEY) continue;
       this.match(entry.body, `${where} (entry ${entry.name})`);
       if (entry.name === RELEASE_KEY) for (const values of releaseValues(entry.body)) this.match(values, `${where} (release entry values)`);
     }
@@ -126,14 +130,27 @@ export class SecretScanner {
     }
   }
 
+  /** Every blob of the harness Azurite account, read through its API (its data dir holds extents, not blobs). */
+  async scanAzurite(): Promise<void> {
+    const { serviceUrl, accountName, accountKey } = testEnv().azurite;
+    const service = new BlobServiceClient(serviceUrl, new StorageSharedKeyCredential(accountName, accountKey));
+    for await (const container of service.listContainers()) {
+      const client = service.getContainerClient(container.name);
+      for await (const blob of client.listBlobsFlat()) {
+        this.scan(await client.getBlobClient(blob.name).downloadToBuffer(), `${serviceUrl}/${container.name}/${blob.name}`);
+        this.counts.objects++;
+      }
+    }
+  }
+
   /**
    * Files under the run dir that the product or its servers wrote: logs, file-store archives and records, registry
    * blobs, other MinIO data, Temporal's SQLite file. Not the harness's own credential files (env.json, the kube
    * directory with tokens and kubeconfig, htpasswd, registry config), etcd data (the host cluster's Secrets live
-   * there by design), the harness MinIO (scanned through S3), the fuzz test's input files, or a cluster's Secrets
+   * there by design), the harness MinIO (scanned through S3) and Azurite (scanned through its blob API), the fuzz test's input files, or a cluster's Secrets
    * that a test extracted from an archive.
    */
-  scanRunDir(runDir = testEnv().runDir, skip: string[] = [join(runDir, 'minio-data'), join(runDir, 'faults', 'fuzz')]): void {
+  scanRunDir(runDir = testEnv().runDir, skip: string[] = [join(runDir, 'minio-data'), join(runDir, 'azurite-data'), join(runDir, 'faults', 'fuzz')]): void {
     const walk = (dir: string): void => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);

@@ -1,0 +1,199 @@
+// Azure Blob backend: block blob `<prefix>/<name>.tar.gz` streamed in staged blocks and committed at the end, block
+// blob `<prefix>/<name>.json` beside it. URLs are vCluster's Azure form, the blob's own https URL without a SAS:
+// `https://<account>.blob.core.windows.net/<container>/<prefix>/<name>.tar.gz`.
+//
+// Atomicity: the SDK's uploadStream stages blocks and commits the block list last, so an archive is visible only once
+// complete. A failed or aborted upload leaves only uncommitted blocks: Azure lists none of them, discards them with the
+// next commit of the same name, and garbage-collects the rest after a week; the service has no call to drop them
+// sooner (deleting a blob that has only uncommitted blocks is a 404).
+//
+// No conditional create (If-None-Match: *) for archives: a retried snapshot run reuses its name and must be able to
+// replace what an earlier attempt stored before it died (the S3 and registry backends overwrite too).
+import { Readable } from 'node:stream';
+import {
+  BlobServiceClient,
+  RestError,
+  StorageSharedKeyCredential,
+  type ContainerClient,
+  type StoragePipelineOptions,
+} from '@azure/storage-blob';
+import type { AzureLocation, SnapshotRecord } from '../../contracts/definitions';
+import { mapLimit } from '../concurrency';
+import { ARCHIVE_SUFFIX, RECORD_SUFFIX, assertSnapshotName, badCredentials, digesting, errorMessage, locationNotFound, objectNotFound, parseRecord, serializeRecord } from './common';
+import type { ArchiveListing, AzureCredentials, PutArchiveOptions, SnapshotStore, StoredObject } from './types';
+
+export interface AzureStoreOptions {
+  /** Block size of the archive upload; memory used by an upload is about blockSize * (concurrency + 1). */
+  blockSize?: number;
+  concurrency?: number;
+}
+
+// 8 MiB blocks, 4 in flight, as the S3 backend's parts: 50,000 blocks of 8 MiB hold 390 GiB, far beyond etcd's quota.
+const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
+const DEFAULT_CONCURRENCY = 4;
+// The SDK retries inside each call; fewer, shorter waits than its defaults (4 tries from 4 s) so an unreachable
+// account fails the activity attempt within seconds and Temporal's retry policy takes over.
+const PIPELINE: StoragePipelineOptions = { retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 } };
+const CREDENTIAL_ERRORS = new Set(['AuthenticationFailed', 'AuthorizationFailure', 'AuthorizationPermissionMismatch', 'InvalidAuthenticationInfo', 'NoAuthenticationInformation']);
+
+export function createAzureStore(location: AzureLocation, credentials: AzureCredentials, options: AzureStoreOptions = {}): SnapshotStore {
+  const service =
+    'accountKey' in credentials
+      ? new BlobServiceClient(location.serviceUrl, new StorageSharedKeyCredential(location.accountName, credentials.accountKey), PIPELINE)
+      : new BlobServiceClient(`${location.serviceUrl}?${credentials.sasToken.replace(/^\?/, '')}`, undefined, PIPELINE);
+  const container: ContainerClient = service.getContainerClient(location.container);
+  const keyPrefix = location.prefix ? `${location.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
+  const containerUrl = `${location.serviceUrl}/${location.container}`;
+  const keyOf = (snapshotName: string, suffix: string): string => {
+    assertSnapshotName(snapshotName);
+    return `${keyPrefix}${snapshotName}${suffix}`;
+  };
+  const urlOf = (key: string): string => `${containerUrl}/${key}`;
+
+  const call = async <T>(operation: string, key: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw mapAzureError(err, operation, urlOf(key), location);
+    }
+  };
+
+  /** Blobs directly under the prefix (not in sub-"directories") ending in `suffix`. */
+  const listBlobs = async (suffix: string): Promise<Array<{ name: string; bytes?: number; lastModified?: Date }>> => {
+    const blobs: Array<{ name: string; bytes?: number; lastModified?: Date }> = [];
+    await call('list', keyPrefix, async () => {
+      for await (const item of container.listBlobsByHierarchy('/', { prefix: keyPrefix })) {
+        if (item.kind !== 'blob' || !item.name.endsWith(suffix)) continue;
+        blobs.push({ name: item.name, bytes: item.properties.contentLength, lastModified: item.properties.lastModified });
+      }
+    });
+    return blobs;
+  };
+  const nameOf = (key: string, suffix: string): string => key.slice(keyPrefix.length, -suffix.length);
+
+  const store: SnapshotStore = {
+    urlFor: (snapshotName) => urlOf(keyOf(snapshotName, ARCHIVE_SUFFIX)),
+
+    async putArchive(snapshotName, archive, signal, hooks: PutArchiveOptions = {}): Promise<StoredObject> {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      const body = digesting(archive, signal);
+      const blob = container.getBlockBlobClient(key);
+      try {
+        await call('upload', key, () =>
+          blob.uploadStream(body.stream, options.blockSize ?? DEFAULT_BLOCK_SIZE, options.concurrency ?? DEFAULT_CONCURRENCY, {
+            abortSignal: signal,
+            blobHTTPHeaders: { blobContentType: 'application/gzip' },
+            onProgress: (progress) => hooks.onStored?.(progress.loadedBytes),
+          }),
+        );
+      } catch (err) {
+        body.stream.destroy();
+        throw signal?.aborted ? signal.reason : err;
+      }
+      return { snapshotName, url: urlOf(key), ...body.result() };
+    },
+
+    async headArchive(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      try {
+        const properties = await call('head', key, () => container.getBlobClient(key).getProperties());
+        return { bytes: properties.contentLength ?? 0 };
+      } catch (err) {
+        if (isMissingBlob(err)) return undefined;
+        throw err;
+      }
+    },
+
+    async getArchive(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      try {
+        const download = await call('get', key, () => container.getBlobClient(key).download());
+        const stream = download.readableStreamBody;
+        if (!stream) throw new Error(`Azure get ${urlOf(key)} returned no stream`);
+        return stream instanceof Readable ? stream : Readable.from(stream);
+      } catch (err) {
+        if (isMissingBlob(err)) throw objectNotFound(`snapshot archive ${urlOf(key)} does not exist`);
+        throw err;
+      }
+    },
+
+    async listArchives(): Promise<ArchiveListing[]> {
+      const blobs = await listBlobs(ARCHIVE_SUFFIX);
+      return blobs.map((b) => ({ snapshotName: nameOf(b.name, ARCHIVE_SUFFIX), url: urlOf(b.name), bytes: b.bytes, lastModified: b.lastModified?.toISOString() }));
+    },
+
+    async deleteArchive(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      await call('delete', key, () => container.getBlobClient(key).deleteIfExists());
+    },
+
+    async putRecord(record: SnapshotRecord) {
+      const key = keyOf(record.snapshotName, RECORD_SUFFIX);
+      const data = serializeRecord(record);
+      await call('put', key, () => container.getBlockBlobClient(key).upload(data, data.length, { blobHTTPHeaders: { blobContentType: 'application/json' } }));
+    },
+
+    async getRecord(snapshotName) {
+      const key = keyOf(snapshotName, RECORD_SUFFIX);
+      try {
+        const data = await call('get', key, () => container.getBlobClient(key).downloadToBuffer());
+        return parseRecord(data.toString('utf8'), urlOf(key));
+      } catch (err) {
+        if (isMissingBlob(err)) return undefined;
+        throw err;
+      }
+    },
+
+    async listRecords() {
+      const blobs = await listBlobs(RECORD_SUFFIX);
+      const records = await mapLimit(blobs, 8, (b) => store.getRecord(nameOf(b.name, RECORD_SUFFIX)));
+      return records.filter((r): r is SnapshotRecord => r !== undefined);
+    },
+
+    async deleteRecord(snapshotName) {
+      const key = keyOf(snapshotName, RECORD_SUFFIX);
+      await call('delete', key, () => container.getBlobClient(key).deleteIfExists());
+    },
+  };
+  return store;
+}
+
+/** A missing blob (not a missing container: that is a configuration problem the caller must see). */
+function isMissingBlob(err: unknown): boolean {
+  return err instanceof RestError && err.statusCode === 404 && errorCodeOf(err) !== 'ContainerNotFound';
+}
+
+function errorCodeOf(err: RestError): string | undefined {
+  // HEAD answers carry no body: the error code comes from the x-ms-error-code header.
+  return err.code ?? err.response?.headers.get('x-ms-error-code') ?? undefined;
+}
+
+const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'REQUEST_SEND_ERROR']);
+
+/**
+ * The SDK's errors carry the request, whose URL holds a SAS token when one is used: they are never passed on as a
+ * cause. Messages are built from the status, the service's error code and the blob URL (which has no SAS).
+ */
+function mapAzureError(err: unknown, operation: string, url: string, location: AzureLocation): unknown {
+  if (!(err instanceof RestError)) return err;
+  if (err.name === 'AbortError') return err;
+  const code = errorCodeOf(err);
+  const status = err.statusCode;
+  if (status === undefined) {
+    if (code !== undefined && !NETWORK_ERROR_CODES.has(code)) return new Error(`Azure ${operation} of ${url} failed (${code})`);
+    return new Error(`Azure ${operation} of ${url} failed: ${location.serviceUrl} unreachable (${code ?? 'no answer'})`);
+  }
+  if (status === 403 || (code !== undefined && CREDENTIAL_ERRORS.has(code))) {
+    return badCredentials(`Azure ${operation} of ${url} was refused (${code ?? status}): check the account key or SAS token in the credential Secret and its permissions`);
+  }
+  if (code === 'ContainerNotFound') {
+    return locationNotFound(`Azure container ${JSON.stringify(location.container)} does not exist in storage account ${JSON.stringify(location.accountName)} (${operation} of ${url})`);
+  }
+  if (status === 404) return err;
+  return new Error(`Azure ${operation} of ${url} failed: ${status} ${code ?? ''}: ${firstLine(errorMessage(err))}`.replace(/ +:/, ':'));
+}
+
+/** The service's message without its RequestId/Time lines. */
+function firstLine(message: string): string {
+  return message.split('\n')[0];
+}
