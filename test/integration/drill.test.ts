@@ -10,7 +10,8 @@ import * as k8s from '@kubernetes/client-node';
 import { mapLimit } from '../../lib/concurrency';
 import type { SnapshotPolicy } from '../../contracts/definitions';
 import type { DrillResult } from '../../contracts/drill';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { createStore } from '../../lib/storage';
 import { drillWorkflow, snapshotWorkflow } from '../../workflows';
@@ -324,6 +325,43 @@ describe('restore drills (real servers)', function () {
         assert.ok(statusAfter!.ageSeconds! < statusPaused!.ageSeconds!, `age reset: ${statusPaused!.ageSeconds} -> ${statusAfter!.ageSeconds}`);
         assert.ok((await metricAge()) < metricPaused, 'the metric resets too');
         assert.equal(statusAfter!.overdue, false);
+      } finally {
+        await removePolicy(target, policy.cluster);
+      }
+    });
+  });
+
+  describe('the CLI', () => {
+    const VCSNAP = join(__dirname, '..', '..', 'bin', 'vcsnap.js');
+    async function vcsnap(...args: string[]): Promise<{ code: number; stdout: string }> {
+      const env = { ...process.env, TEMPORAL_ADDRESS: testEnv().temporal.address, TEMPORAL_NAMESPACE: testEnv().temporal.namespace, VCSNAP_TASK_QUEUE: worker.taskQueue };
+      try {
+        return { code: 0, stdout: (await promisify(execFile)(process.execPath, [VCSNAP, ...args], { env })).stdout };
+      } catch (err) {
+        const failed = err as { code: number; stdout: string };
+        return { code: failed.code, stdout: failed.stdout };
+      }
+    }
+
+    it('vcsnap drill runs one now; snapshots shows it as VERIFIED; status shows the cluster recoverable', async () => {
+      const target = { client: worker.client, taskQueue: worker.taskQueue };
+      const policy = filePolicy({ state: state(), schedule: '0 * * * *' });
+      await applyPolicy(target, policy);
+      try {
+        const snapshotName = await snapshotOf(policy);
+        const ref = `${policy.cluster.namespace}/${policy.cluster.name}`;
+        const drilled = await vcsnap('drill', ref);
+        assert.equal(drilled.code, 0, drilled.stdout);
+        assert.match(drilled.stdout, new RegExp(`${ref} ${snapshotName}: passed in [\\d.]+s`));
+        assert.match(drilled.stdout, /keys restored and checked, listed through a kube-apiserver/);
+        const snapshots = await vcsnap('snapshots', ref);
+        assert.match(snapshots.stdout, /VERIFIED/);
+        assert.match(snapshots.stdout, new RegExp(`${snapshotName}\\s+Completed.*passed \\d{4}-`));
+        const status = await vcsnap('status', ref);
+        assert.equal(status.code, 0, status.stdout);
+        const [header, row] = status.stdout.trim().split('\n');
+        assert.match(header!, /^CLUSTER\s+LAST SUCCESS\s+LAST DRILL\s+RPO AGE\s+INTERVAL\s+RPO/);
+        assert.match(row!, new RegExp(`^${ref}\\s+\\d{4}-\\S+Z\\s+passed \\S+Z\\s+\\d+s\\s+1h0m\\s+ok`));
       } finally {
         await removePolicy(target, policy.cluster);
       }
