@@ -8,6 +8,7 @@ import type { SnapshotLocationRef } from '../contracts/restore';
 import { isClusterRecord } from '../lib/catalog';
 import { checkWithApiServer } from '../lib/drill/apiserver';
 import { checkRestoredEtcd } from '../lib/drill/check';
+import { reapAbandonedScratch } from '../lib/drill/process';
 import { startScratchEtcd } from '../lib/drill/scratch-etcd';
 import type { ActivityDeps } from './deps';
 import { restoreArchive } from './restore';
@@ -62,6 +63,8 @@ export function createDrillActivities(deps: ActivityDeps) {
       const context = Context.current();
       const signal = context.cancellationSignal;
       const phase = (name: string, extra: Record<string, unknown> = {}) => context.heartbeat({ drillPhase: name, ...extra });
+      const reaped = await reapAbandonedScratch();
+      if (reaped.length > 0) context.log.warn('removed scratch servers of an earlier worker that stopped mid-drill', { directories: reaped.length });
       phase('starting etcd');
       const etcd = await startScratchEtcd({ binary: deps.drillEtcdBinary, endpoint: deps.drillEtcdEndpoint, signal });
       try {

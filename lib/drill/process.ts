@@ -2,7 +2,7 @@
 // stopped and removed afterwards. Hand-written (a few lines over node:child_process) because the worker image ships
 // the binaries and nothing else; the test harness's scripts/servers are not part of the product.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,8 +25,50 @@ export async function freeLoopbackPort(): Promise<number> {
   });
 }
 
-export function scratchDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `vcsnap-drill-${prefix}-`));
+const SCRATCH_PREFIX = 'vcsnap-drill-';
+
+/** A temp directory for one scratch server, marked with this worker's pid (see reapAbandonedScratch). */
+export async function scratchDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `${SCRATCH_PREFIX}${prefix}-`));
+  await writeFile(join(dir, 'owner.pid'), String(process.pid));
+  return dir;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const readPid = async (path: string): Promise<number | undefined> => {
+  const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+};
+
+/**
+ * A worker killed mid-drill (kill -9, node lost) cannot stop its scratch servers: the next drill on the machine stops
+ * those whose owner is gone and removes their directories. A recorded pid is killed only while its command line
+ * still names the directory (a pid the system reused for something else is left alone). Returns the directories removed.
+ */
+export async function reapAbandonedScratch(base = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of (await readdir(base).catch((): string[] => [])).filter((n) => n.startsWith(SCRATCH_PREFIX))) {
+    const dir = join(base, name);
+    const owner = await readPid(join(dir, 'owner.pid'));
+    if (owner === undefined || alive(owner)) continue;
+    const child = await readPid(join(dir, 'child.pid'));
+    const cmdline = child === undefined ? '' : await readFile(`/proc/${child}/cmdline`, 'utf8').catch(() => '');
+    if (child !== undefined && cmdline.includes(dir)) {
+      process.kill(child, 'SIGKILL');
+      for (let i = 0; i < 50 && alive(child); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 /**
@@ -53,6 +95,7 @@ export async function startScratchProcess(opts: {
     await rm(opts.dir, { recursive: true, force: true });
     throw failure('DrillEnvironmentUnavailable', `cannot start the drill's ${opts.name} (${opts.command}): ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (child.pid) await writeFile(join(opts.dir, 'child.pid'), String(child.pid)).catch(() => undefined);
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let exited: { code: number | null; error?: Error } | undefined;
