@@ -12,7 +12,9 @@ export function createCatalogActivities(deps: ActivityDeps) {
     async listStoredSnapshots(args: { policy: SnapshotPolicy }): Promise<StoredSnapshotEntry[]> {
       const store = await openStore(deps, args.policy);
       const [records, archives] = await Promise.all([store.listRecords(), store.listArchives()]);
-      const archiveNames = new Set(archives.map((a) => a.snapshotName).filter((name) => isClusterArchive(args.policy.cluster, name)));
+      // An archive whose record names another cluster (one with the same name sharing the location) is that one's.
+      const othersNames = new Set(records.filter((r) => !isClusterRecord(args.policy, r)).map((r) => r.snapshotName));
+      const archiveNames = new Set(archives.map((a) => a.snapshotName).filter((name) => isClusterArchive(args.policy.cluster, name) && !othersNames.has(name)));
       const entries = catalogEntries(records.filter((r) => isClusterRecord(args.policy, r)), archiveNames, (name) => store.urlFor(name));
       const { cluster } = args.policy;
       const restorable = entries.find((e) => e.status === 'Completed' && e.origin === 'vcsnap' && e.finishedAt);

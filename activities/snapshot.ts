@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type SnapshotRecord, type StoredSnapshot } from '../contracts/definitions';
 import { failure, finalFailure } from '../contracts/errors';
+import { verifyArchive } from '../lib/archive/verify';
 import { createArchiveWriter } from '../lib/archive/writer';
 import { DumpSlots } from '../lib/dump-slots';
 import type { EtcdConnection } from '../lib/etcd/client';
@@ -11,7 +12,8 @@ import { dumpEtcd, type ReleaseInfo } from '../lib/etcd/dump';
 import { assertEndpointsInScope, pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
 import { redactValues } from '../lib/policy/redact';
 import { signRecord } from '../lib/record-signature';
-import type { SnapshotStore } from '../lib/storage/types';
+import { nameTaken, sameOwner } from '../lib/storage/common';
+import type { ArchiveOwner, SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
 import type { AlertEvent } from '../contracts/alert';
@@ -101,7 +103,32 @@ function finalIfUnreachable(err: unknown): unknown {
   return finalFailure(err);
 }
 
+/**
+ * The archive an earlier attempt of this same run already stored (it finished after Temporal gave up on it, or its
+ * worker died before reporting): read back and checked, so the record names exactly the bytes that are stored.
+ */
+async function storedByEarlierAttempt(context: Context, store: SnapshotStore, snapshotName: string): Promise<StoredSnapshot> {
+  const url = store.urlFor(snapshotName);
+  const report = await verifyArchive(await store.getArchive(snapshotName), undefined, {
+    signal: context.cancellationSignal,
+    onProgress: ({ entries, archiveBytes }) => context.heartbeat({ keys: entries, bytes: archiveBytes, uploadSessions: [] }),
+  });
+  if (!report.ok) {
+    // Only this run ever wrote it, so it may go; the next attempt writes it again.
+    await store.deleteArchive(snapshotName);
+    throw new Error(`the archive ${url} an earlier attempt of this run stored is damaged (${report.problem?.message}); removed it to write it again`);
+  }
+  context.log.info('snapshot already stored by an earlier attempt of this run', { snapshotName, url, bytes: report.archiveBytes, keys: report.keys });
+  return { url, bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '' };
+}
+
+/** Who this run is, as stored with its archive. */
+function ownerOf(context: Context, policy: SnapshotPolicy): ArchiveOwner {
+  return { cluster: policy.cluster, workflowId: context.info.workflowExecution?.workflowId ?? '' };
+}
+
 interface DumpJob {
+  owner: ArchiveOwner;
   snapshotName: string;
   nominalTime: string;
   store: SnapshotStore;
@@ -123,6 +150,8 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     context.heartbeat(progress);
   };
   const upload = store.putArchive(snapshotName, writer.stream, context.cancellationSignal, {
+    owner: job.owner,
+    retry: context.info.attempt > 1,
     abandonedSessions,
     onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
     onStored: (stored) => heartbeat({ stored }),
@@ -146,7 +175,14 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     await upload.catch(() => undefined);
     throw progress.keys === 0 ? finalIfUnreachable(err) : err;
   }
-  const stored = await upload;
+  const stored = await upload.catch(async (err: unknown) => {
+    // Another attempt of this run stored it first: that one stands, and the record must name its bytes.
+    if (err instanceof ApplicationFailure && err.type === 'SnapshotNameTaken' && sameOwner((await store.archiveOwner?.(snapshotName))?.owner, job.owner)) {
+      return undefined;
+    }
+    throw err;
+  });
+  if (!stored) return storedByEarlierAttempt(context, store, snapshotName);
   context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
   return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
 }
@@ -178,6 +214,12 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       const release = await releaseFor(deps, policy);
       // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
       const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
+      const owner = ownerOf(context, policy);
+      // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
+      // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
+      const existing = await store.archiveOwner?.(args.snapshotName);
+      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, store, args.snapshotName);
+      if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
       let queued = false;
       const releaseSlot = await slots.acquire(context.cancellationSignal, {
         onQueued: () => (queued = signalProgress(context, { keys: 0, bytes: 0, waitingForSlot: true })),
@@ -185,7 +227,7 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       });
       if (queued) signalProgress(context, { keys: 0, bytes: 0 });
       try {
-        return await dumpAndStoreInSlot(context, deps, { ...args, store, connection, release, abandonedSessions });
+        return await dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions });
       } finally {
         releaseSlot();
       }
@@ -195,9 +237,24 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       // Counted first, so a run whose record cannot be stored still shows its outcome; retries are counted once.
       deps.metrics?.snapshotFinished(args.record);
       deps.metrics?.scheduleIntervalSeen?.(args.policy.cluster, shortestIntervalSeconds(args.policy.schedule));
+      const { record } = args;
       const store = await openStore(deps, args.policy);
-      await store.putRecord(deps.recordKey ? signRecord(args.record, deps.recordKey) : args.record);
-      const alert = snapshotAlert(args.record);
+      // The product's own archive (not vCluster's, under the request engine) carries its owner: a record is written
+      // only beside this run's archive, never beside another cluster's that took the name.
+      const archive = record.engine === 'request' ? undefined : await store.archiveOwner?.(record.snapshotName);
+      const owner = { cluster: record.cluster, workflowId: record.workflowId ?? '' };
+      if (archive && !sameOwner(archive.owner, owner)) {
+        if (record.status === 'Failed') {
+          Context.current().log.info('metadata record not written: the snapshot name belongs to another run', { snapshotName: record.snapshotName, error: record.error });
+          return;
+        }
+        throw nameTaken('archive', store.urlFor(record.snapshotName), archive.owner);
+      }
+      await store.putRecord(deps.recordKey ? signRecord(record, deps.recordKey) : record, {
+        // A Failed record another run left under this name gives way to the record of the archive stored here.
+        replaces: (existing) => existing.status === 'Failed' && record.status !== 'Failed' && archive !== undefined,
+      });
+      const alert = snapshotAlert(record);
       if (alert) await raiseAlertFromActivity(deps, alert);
     },
   };

@@ -14,6 +14,8 @@ export const ERROR_TYPES = {
   StorageLocationNotFound: { retryable: false },
   StorageBadConfiguration: { retryable: false },
   StorageObjectNotFound: { retryable: false },
+  // An archive or record already stored under the snapshot's name by another cluster or run: never overwritten.
+  SnapshotNameTaken: { retryable: false },
   // Host cluster (lib/kube).
   SecretNotFound: { retryable: false },
   SecretNotGranted: { retryable: false },

@@ -11,7 +11,8 @@ export interface VerifyResult extends VerifyReport {
 }
 
 export interface VerifyProblem {
-  kind: 'gzip' | 'tar' | 'format' | 'digest' | 'record';
+  /** `limit`: the archive exceeds a reading bound (an entry too large, or a decompression bomb); read no further. */
+  kind: 'gzip' | 'tar' | 'format' | 'digest' | 'record' | 'limit';
   message: string;
   /** Byte of the stored (compressed) archive at or just after which the damage was detected. */
   compressedOffset?: number;

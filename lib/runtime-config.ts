@@ -15,6 +15,8 @@ export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
 export const DEFAULT_VOLUME_READY_TIMEOUT_SECONDS = 600;
 /** Ten minutes: a running vCluster picks a request up within seconds; past this it is down or too old. */
 export const DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS = 600;
+/** deploy/deployment.yaml's terminationGracePeriodSeconds (120) less 10 s for the process to exit after draining. */
+export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 110;
 
 /** A comma-separated list, blanks dropped. */
 function listFrom(value: string | undefined): string[] {
@@ -68,6 +70,12 @@ export interface RuntimeConfig extends WorkerSettings {
   workflowBundle?: string;
   /** Bounds on what a tenant's vcluster.yaml may ask for (see loadPolicyLimits). */
   policyLimits: PolicyLimits;
+  /**
+   * How long running activities may finish after SIGTERM before they are cancelled (VCSNAP_SHUTDOWN_GRACE, default
+   * 110s): keep it below the pod's terminationGracePeriodSeconds, so a rolling update drains dumps instead of
+   * restarting them.
+   */
+  shutdownGraceSeconds: number;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -157,5 +165,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     drillEtcdEndpoint: env.VCSNAP_DRILL_ETCD_ENDPOINT || undefined,
     drillKubeApiserver: env.VCSNAP_DRILL_KUBE_APISERVER || undefined,
     alertWebhookSecret: secretRefFrom(env, 'VCSNAP_ALERT_WEBHOOK_SECRET'),
+    shutdownGraceSeconds: durationSecondsFrom(env, 'VCSNAP_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE_SECONDS),
   };
 }

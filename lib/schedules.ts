@@ -1,6 +1,7 @@
 // One Temporal Schedule per virtual cluster: apply (idempotent), remove, pause/resume, trigger, backfill, describe,
 // list and sync. Apply and sync change only what the configuration owns (spec, action, policies): an operator's
 // pause and note survive them.
+import { shortestIntervalSeconds } from './policy/cron';
 import {
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
@@ -35,6 +36,20 @@ function overlapOf(name: OverlapPolicyName): ScheduleOverlapPolicy {
   return ScheduleOverlapPolicy[name];
 }
 
+/** Kept between a run's end and the next fire: a run is over before its successor is due. */
+const RUN_END_MARGIN_MS = 60_000;
+
+/**
+ * The run timeout of a schedule's runs: the shortest time between two fires, less a margin (a minute, or a tenth of
+ * short intervals). A stuck run ends before the next fire, so overlap SKIP can never starve the schedule, and the
+ * workflow sizes its retries to it (workflows/snapshot.ts). Undefined for a schedule without a known interval.
+ */
+export function runTimeoutFor(schedule: string): number | undefined {
+  const intervalMs = shortestIntervalSeconds(schedule) * 1000;
+  if (!(intervalMs > 0)) return undefined;
+  return intervalMs - Math.min(RUN_END_MARGIN_MS, intervalMs / 10);
+}
+
 function actionFor(policy: SnapshotPolicy, taskQueue: string): ScheduleOptionsAction {
   const input: SnapshotWorkflowInput = { policy };
   return {
@@ -42,6 +57,7 @@ function actionFor(policy: SnapshotPolicy, taskQueue: string): ScheduleOptionsAc
     workflowType: WORKFLOW_TYPES.snapshot,
     workflowId: scheduleIdFor(policy.cluster),
     taskQueue,
+    workflowRunTimeout: runTimeoutFor(policy.schedule),
     args: [input],
     typedSearchAttributes: [
       { key: SEARCH_ATTRIBUTES.clusterName, value: policy.cluster.name },
@@ -68,8 +84,10 @@ export function policyOf(description: ScheduleDescription): SnapshotPolicy | und
 }
 
 function samePolicy(description: ScheduleDescription, policy: SnapshotPolicy, taskQueue: string): boolean {
-  const action = description.action as { taskQueue?: string };
-  return JSON.stringify(policyOf(description)) === JSON.stringify(policy) && action.taskQueue === taskQueue;
+  const action = description.action as { taskQueue?: string; workflowRunTimeout?: unknown };
+  // Schedules applied before runs had a timeout get one at the next apply or sync.
+  const runTimeout = action.workflowRunTimeout === undefined ? undefined : Number(action.workflowRunTimeout);
+  return JSON.stringify(policyOf(description)) === JSON.stringify(policy) && action.taskQueue === taskQueue && runTimeout === runTimeoutFor(policy.schedule);
 }
 
 /** Who created a schedule: sync only ever deletes the ones it created itself. */

@@ -15,6 +15,8 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
     connection,
     namespace: config.temporal.namespace ?? 'default',
     taskQueue: config.taskQueue,
+    // On SIGTERM the worker stops polling and lets running dumps finish for this long before cancelling them.
+    shutdownGraceTime: config.shutdownGraceSeconds * 1000,
     // A prebuilt bundle (`npm run build` writes dist/workflow-bundle.js; the image uses it) skips webpack at start.
     ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({
@@ -58,7 +60,11 @@ export async function runWorker(): Promise<void> {
     const worker = await createProductWorker(connection, config, metrics, recordKey);
     health.attach(worker);
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
+    // The SDK's runtime shuts the worker down on SIGTERM; these lines say how the drain went.
+    process.once('SIGTERM', () => console.log(`[worker] SIGTERM: draining, running activities get up to ${config.shutdownGraceSeconds}s to finish`));
+    const started = Date.now();
     await worker.run();
+    console.log(`[worker] drained: no activity left running, stopped after ${Math.round((Date.now() - started) / 1000)}s`);
   } finally {
     health.close();
     await metricsServer?.close();

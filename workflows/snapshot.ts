@@ -23,6 +23,31 @@ const { dumpAndStore, snapshotByRequest } = proxyActivities<Activities>({
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
 });
 
+/** Kept at the end of a run for the record and retention: a fifth of the run, at most two minutes. */
+const RUN_TAIL_MAX_MS = 2 * 60_000;
+/** The retry window of a run without a run timeout (started outside a schedule). */
+const DEFAULT_RETRY_WINDOW_MS = 30 * 60_000;
+const MIN_RETRY_WINDOW_MS = 60_000;
+
+/**
+ * dumpAndStore sized by the schedule: a transient failure (an S3 or registry outage) is retried, with backoff capped
+ * at a minute, until shortly before the run must end (its run timeout, derived from the cron by lib/schedules), then
+ * the run ends Failed with the last cause; non-retryable causes still end it at once.
+ */
+function dumpWithinRunWindow(): Activities['dumpAndStore'] {
+  const info = workflowInfo();
+  const runEnd = info.runTimeoutMs ? info.runStartTime.getTime() + info.runTimeoutMs : Date.now() + DEFAULT_RETRY_WINDOW_MS;
+  const tail = info.runTimeoutMs ? Math.min(RUN_TAIL_MAX_MS, info.runTimeoutMs / 5) : 0;
+  const windowMs = Math.max(MIN_RETRY_WINDOW_MS, runEnd - tail - Date.now());
+  return proxyActivities<Activities>({
+    scheduleToCloseTimeout: windowMs,
+    startToCloseTimeout: Math.min(windowMs, 2 * 3_600_000),
+    heartbeatTimeout: '30 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+  }).dumpAndStore;
+}
+
 const { writeRecord, applyRetention } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '60 seconds',
@@ -63,7 +88,9 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     run.enter('dumping', { engine });
     const dumpInput = { policy, snapshotName, nominalTime: nominalTime.toISOString() };
     // Runs recorded before the request engine took every run with an unreachable store to dumpAndStore.
-    const stored = engine === 'request' && patched('request-engine') ? await snapshotByRequest(dumpInput) : await dumpAndStore(dumpInput);
+    // Runs recorded before retries were sized by the schedule keep their five attempts.
+    const dump = patched('retry-window') ? dumpWithinRunWindow() : dumpAndStore;
+    const stored = engine === 'request' && patched('request-engine') ? await snapshotByRequest(dumpInput) : await dump(dumpInput);
     run.archiveStored(stored, volumeReason);
   } catch (err) {
     run.failed(isCancellation(err) ? 'cancelled' : rootMessage(err));

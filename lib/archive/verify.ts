@@ -13,7 +13,27 @@ import { readEntryBody } from './writer';
 const GUNZIP_STEP = 4096;
 const TAR_BLOCK = 512;
 const PROGRESS_EVERY = 500;
+const MiB = 1024 * 1024;
+
+/**
+ * Bounds on what reading an archive may cost, so a hostile or broken archive (a gzip bomb) fails in bounded memory
+ * and time. Entries are buffered one at a time, so memory is about one entry; the ratio stops a stream that expands
+ * far beyond any etcd data long before it is read to its end.
+ */
+export interface ReadLimits {
+  /** Largest entry (one etcd value, or the release entry) buffered; etcd's own default limit is 1.5 MiB a request. */
+  maxEntryBytes: number;
+  /** Largest ratio of tar bytes to compressed bytes, checked once `ratioAfterBytes` of tar data were read. */
+  maxExpansionRatio: number;
+  ratioAfterBytes: number;
+}
+
+// etcd data (JSON and protobuf Kubernetes objects) compresses about 3-10x; gzip's own ceiling is about 1030x.
+export const DEFAULT_READ_LIMITS: ReadLimits = { maxEntryBytes: 64 * MiB, maxExpansionRatio: 200, ratioAfterBytes: 64 * MiB };
+
 export interface VerifyOptions {
+  /** Default DEFAULT_READ_LIMITS. */
+  limits?: Partial<ReadLimits>;
   /** Each entry that passed the checks, in archive order; awaited (backpressure). */
   onEntry?: (name: string, value: Buffer) => void | Promise<void>;
   /** Called every few hundred entries (heartbeat here). */
@@ -22,7 +42,7 @@ export interface VerifyOptions {
 }
 
 interface StreamFailure {
-  stage: 'source' | 'gzip' | 'tar';
+  stage: 'source' | 'gzip' | 'tar' | 'limit';
   error: Error & { code?: string };
   /** gunzip input consumed before the step that failed. */
   compressedOffset: number;
@@ -187,7 +207,7 @@ interface ArchiveStream {
 }
 
 /** archive -> sha256 and byte count -> gunzip (its offsets remembered) -> tar. */
-function openArchive(archive: Readable, signal?: AbortSignal): ArchiveStream {
+function openArchive(archive: Readable, limits: ReadLimits, signal?: AbortSignal): ArchiveStream {
   const hash = createHash('sha256');
   let archiveBytes = 0;
   const gunzip = createGunzip({ chunkSize: GUNZIP_STEP });
@@ -203,7 +223,17 @@ function openArchive(archive: Readable, signal?: AbortSignal): ArchiveStream {
     hash.update(chunk);
     archiveBytes += chunk.length;
   });
-  gunzip.on('data', (chunk: Buffer) => trail.add(chunk.length, gunzip.bytesWritten));
+  let tarBytes = 0;
+  gunzip.on('data', (chunk: Buffer) => {
+    trail.add(chunk.length, gunzip.bytesWritten);
+    tarBytes += chunk.length;
+    if (tarBytes > limits.ratioAfterBytes && tarBytes > limits.maxExpansionRatio * gunzip.bytesWritten && !failure) {
+      const ratio = Math.round(tarBytes / Math.max(gunzip.bytesWritten, 1));
+      const message = `the archive expands ${ratio}-fold (${tarBytes} bytes from the first ${gunzip.bytesWritten} compressed), beyond the ${limits.maxExpansionRatio}-fold limit: a decompression bomb, not etcd data; refused before reading further`;
+      fail('limit')(new Error(message));
+      gunzip.destroy();
+    }
+  });
   archive.on('error', fail('source'));
   gunzip.on('error', fail('gzip'));
   tar.on('error', fail('tar'));
@@ -233,14 +263,22 @@ export async function verifyArchive(archive: Readable, expectedSha256?: string, 
   const { onEntry, onProgress } = options;
   const report: VerifyReport = { ok: false, kind: 'key-value', archiveBytes: 0, sha256: '', tarBytes: 0, entries: 0, keys: 0, valueBytes: 0 };
   if (expectedSha256) report.expectedSha256 = expectedSha256.toLowerCase();
-  const stream = openArchive(archive, options.signal);
+  const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
+  const stream = openArchive(archive, limits, options.signal);
   const checkFormat = createFormatCheck((kind) => (report.kind = kind));
   let lastEntry: { name: string; next: number } | undefined;
   let suspect: { name: string; reason: string; tarOffset: number } | undefined;
   try {
     for await (const entry of stream.tar) {
       const { name, type, size } = entry.header;
-      // The etcd database of vCluster's embedded-etcd kind can be any size: checked as it streams, never buffered.
+      // The etcd database of vCluster's embedded-etcd kind can be any size: checked as it streams, never buffered, so
+      // the one-entry limit (which bounds buffering) does not apply to it.
+      if (name !== DB_KEY && (size ?? 0) > limits.maxEntryBytes) {
+        const compressedOffset = stream.compressedAt(entry.offset);
+        const message = `entry #${report.entries + 1} "${name}" (tar byte ${entry.offset}, near compressed byte ${compressedOffset}) claims ${size} bytes, beyond the ${limits.maxEntryBytes}-byte limit for one entry: refused before reading it`;
+        report.problem = { kind: 'limit', message, compressedOffset, tarOffset: entry.offset, entry: name };
+        break;
+      }
       const database = name === DB_KEY ? await readDatabaseEntry(entry) : undefined;
       const value = database ? EMPTY : await readEntryBody(entry);
       report.entries++;
@@ -315,6 +353,7 @@ function streamProblem(
   hint: string,
 ): VerifyProblem {
   const { error } = failure;
+  if (failure.stage === 'limit') return { kind: 'limit', message: error.message, compressedOffset: failure.compressedOffset, entry: last?.name };
   const after = last ? `after entry #${report.entries} "${last.name}"` : 'before the first entry';
   if (failure.stage === 'tar') {
     const tarOffset = last?.next ?? 0;

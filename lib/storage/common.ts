@@ -4,6 +4,7 @@ import { Transform, addAbortSignal, pipeline, type Readable } from 'node:stream'
 import type { ApplicationFailure } from '@temporalio/common';
 import type { SnapshotRecord } from '../../contracts/definitions';
 import { failure } from '../../contracts/errors';
+import type { ArchiveOwner, PutRecordOptions } from './types';
 
 export const ARCHIVE_SUFFIX = '.tar.gz';
 export const RECORD_SUFFIX = '.json';
@@ -79,4 +80,45 @@ export function assertSnapshotName(snapshotName: string): void {
   if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,122}$/.test(snapshotName) || snapshotName.endsWith('.meta')) {
     throw badConfiguration(`invalid snapshot name ${JSON.stringify(snapshotName)}: use letters, digits, '.', '_' and '-' (at most 123 characters)`);
   }
+}
+
+/** Same cluster and same workflow: an earlier attempt of this very run. */
+export function sameOwner(a: ArchiveOwner | undefined, b: ArchiveOwner | undefined): boolean {
+  return !!a && !!b && a.workflowId === b.workflowId && a.cluster.namespace === b.cluster.namespace && a.cluster.name === b.cluster.name;
+}
+
+export function ownerText(owner: ArchiveOwner | undefined): string {
+  return owner ? `cluster ${owner.cluster.namespace}/${owner.cluster.name} (workflow ${owner.workflowId})` : 'something other than vcsnap (it carries no owner)';
+}
+
+/** The owner as flat string pairs: S3 user metadata, OCI annotations, the hidden owner file of a directory. */
+export function ownerFields(owner: ArchiveOwner): Record<string, string> {
+  return { 'vcsnap-cluster': `${owner.cluster.namespace}/${owner.cluster.name}`, 'vcsnap-workflow': owner.workflowId };
+}
+
+export function ownerOf(fields: Record<string, string | undefined> | undefined): ArchiveOwner | undefined {
+  const cluster = fields?.['vcsnap-cluster'];
+  const workflowId = fields?.['vcsnap-workflow'];
+  const slash = cluster?.indexOf('/') ?? -1;
+  if (!cluster || !workflowId || slash <= 0) return undefined;
+  return { cluster: { namespace: cluster.slice(0, slash), name: cluster.slice(slash + 1) }, workflowId };
+}
+
+/** The owner of a record: the run that wrote it. */
+export function recordOwner(record: SnapshotRecord): ArchiveOwner | undefined {
+  return record.workflowId && record.cluster ? { cluster: record.cluster, workflowId: record.workflowId } : undefined;
+}
+
+/** A stored record may be replaced by the same run's, or when the caller says so. */
+export function mayReplaceRecord(existing: SnapshotRecord, record: SnapshotRecord, options: PutRecordOptions | undefined): boolean {
+  return sameOwner(recordOwner(existing), recordOwner(record)) || options?.replaces?.(existing) === true;
+}
+
+/** The name is taken: `what` (archive or record) at `url` belongs to someone else and is kept as it is. */
+export function nameTaken(what: 'archive' | 'metadata record', url: string, owner: ArchiveOwner | undefined, cause?: unknown): ApplicationFailure {
+  return failure(
+    'SnapshotNameTaken',
+    `snapshot ${what} ${url} already exists, written by ${ownerText(owner)}; it is never overwritten. Two clusters with the same name sharing one storage location collide: give each its own prefix or repository`,
+    cause,
+  );
 }

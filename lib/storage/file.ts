@@ -1,16 +1,38 @@
 // Directory backend (vCluster's `container` storage): `<dir>/<name>.tar.gz` and `<dir>/<name>.json`, each written
-// to a hidden `.<file>.partial-<random>` first, fsynced, then renamed into place, so a reader never sees a torn file.
+// to a hidden `.<file>.partial-<random>` first, fsynced, then moved into place, so a reader never sees a torn file.
+// An archive is moved in with link(2), which fails when the name exists: a stale attempt or another cluster sharing
+// the directory never replaces it. Its owner is in a hidden `.<name>.tar.gz.owner` file beside it.
 // URL form: `container://` + absolute path, e.g. `container:///data/snapshots/demo-2026-11-23T12-00-00Z.tar.gz`
 // (the same form `vcluster snapshot create` accepts).
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FileLocation } from '../../contracts/definitions';
-import { ARCHIVE_SUFFIX, RECORD_SUFFIX, assertSnapshotName, badConfiguration, digesting, errorMessage, objectNotFound, parseRecord, serializeRecord } from './common';
+import {
+  ARCHIVE_SUFFIX,
+  RECORD_SUFFIX,
+  assertSnapshotName,
+  badConfiguration,
+  digesting,
+  errorMessage,
+  mayReplaceRecord,
+  nameTaken,
+  objectNotFound,
+  ownerFields,
+  ownerOf,
+  parseRecord,
+  recordOwner,
+  serializeRecord,
+} from './common';
 import { mapLimit } from '../concurrency';
-import type { ArchiveListing, SnapshotStore, StoredObject } from './types';
+import type { ArchiveListing, ArchiveOwner, SnapshotStore, StoredObject } from './types';
+
+const OWNER_SUFFIX = '.owner';
+
+/** The target exists: link(2) refused to replace it. */
+class TargetExists extends Error {}
 
 export function createFileStore(location: FileLocation): SnapshotStore {
   const dir = resolve(location.path);
@@ -20,15 +42,30 @@ export function createFileStore(location: FileLocation): SnapshotStore {
   };
   const urlOf = (path: string): string => `container://${path}`;
 
-  /** Writes `chunks` to a partial file, fsyncs it, renames it to `target`; removes the partial file on failure. */
-  const writeAtomically = async (target: string, chunks: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> => {
+  const ownerPath = (snapshotName: string): string => join(dir, `.${snapshotName}${ARCHIVE_SUFFIX}${OWNER_SUFFIX}`);
+  const readOwner = async (snapshotName: string): Promise<ArchiveOwner | undefined> => {
+    const text = await readFile(ownerPath(snapshotName), 'utf8').catch(() => undefined);
+    try {
+      return text === undefined ? undefined : ownerOf(JSON.parse(text) as Record<string, string>);
+    } catch {
+      return undefined;
+    }
+  };
+
+  /**
+   * Writes `chunks` to a partial file, fsyncs it, moves it to `target`; removes the partial file on failure.
+   * `exclusive`: link instead of rename, throwing TargetExists when `target` is there. `removeAbandoned`: first
+   * remove partial files of `target` left by a writer killed mid-write (kill -9, node lost).
+   */
+  const writeAtomically = async (target: string, chunks: AsyncIterable<Uint8Array> | Uint8Array, mode: { exclusive?: boolean; removeAbandoned?: boolean } = {}): Promise<void> => {
     await mkdir(dir, { recursive: true }).catch((err: unknown) => {
       throw fsFailure(err, `create snapshot directory ${dir}`);
     });
-    // A writer killed mid-write (kill -9, node lost) leaves its partial file; the next write of the target removes it.
     const partialPrefix = `.${basename(target)}.partial-`;
-    const abandoned = (await readdir(dir).catch((): string[] => [])).filter((name) => name.startsWith(partialPrefix));
-    await Promise.all(abandoned.map((name) => rm(join(dir, name), { force: true })));
+    if (mode.removeAbandoned !== false) {
+      const abandoned = (await readdir(dir).catch((): string[] => [])).filter((name) => name.startsWith(partialPrefix));
+      await Promise.all(abandoned.map((name) => rm(join(dir, name), { force: true })));
+    }
     const partial = join(dir, `${partialPrefix}${randomBytes(6).toString('hex')}`);
     const handle = await open(partial, 'wx').catch((err: unknown) => {
       throw fsFailure(err, `write into ${dir}`);
@@ -41,7 +78,14 @@ export function createFileStore(location: FileLocation): SnapshotStore {
       } finally {
         await handle.close();
       }
-      await rename(partial, target);
+      if (mode.exclusive) {
+        await link(partial, target).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'EEXIST' ? new TargetExists(target) : err;
+        });
+        await rm(partial, { force: true });
+      } else {
+        await rename(partial, target);
+      }
     } catch (err) {
       await rm(partial, { force: true });
       throw err;
@@ -63,14 +107,31 @@ export function createFileStore(location: FileLocation): SnapshotStore {
   const store: SnapshotStore = {
     urlFor: (snapshotName) => urlOf(pathOf(snapshotName, ARCHIVE_SUFFIX)),
 
-    async putArchive(snapshotName, archive, signal): Promise<StoredObject> {
+    async putArchive(snapshotName, archive, signal, options = {}): Promise<StoredObject> {
       const path = pathOf(snapshotName, ARCHIVE_SUFFIX);
       const body = digesting(archive, signal);
-      await writeAtomically(path, body.stream).catch((err: unknown) => {
+      let wroteOwner = false;
+      try {
+        // The owner file goes first, so an archive never appears without it; it is replaced only while the archive
+        // is absent, and a loser of the race below leaves the winner's owner file alone.
+        if (options.owner && !(await statOrUndefined(path))) {
+          await writeAtomically(ownerPath(snapshotName), Buffer.from(JSON.stringify(ownerFields(options.owner))), { removeAbandoned: !!options.retry });
+          wroteOwner = true;
+        }
+        await writeAtomically(path, body.stream, { exclusive: true, removeAbandoned: !!options.retry });
+      } catch (err) {
         body.stream.destroy();
-        throw signal?.aborted ? signal.reason : err;
-      });
+        if (wroteOwner && !(err instanceof TargetExists) && !(await statOrUndefined(path))) await rm(ownerPath(snapshotName), { force: true });
+        if (signal?.aborted) throw signal.reason;
+        if (err instanceof TargetExists) throw nameTaken('archive', urlOf(path), await readOwner(snapshotName));
+        throw err;
+      }
       return { snapshotName, url: urlOf(path), ...body.result() };
+    },
+
+    async archiveOwner(snapshotName) {
+      if (!(await statOrUndefined(pathOf(snapshotName, ARCHIVE_SUFFIX)))) return undefined;
+      return { owner: await readOwner(snapshotName) };
     },
 
     async headArchive(snapshotName) {
@@ -96,10 +157,20 @@ export function createFileStore(location: FileLocation): SnapshotStore {
 
     async deleteArchive(snapshotName) {
       await rm(pathOf(snapshotName, ARCHIVE_SUFFIX), { force: true });
+      await rm(ownerPath(snapshotName), { force: true });
     },
 
-    async putRecord(record) {
-      await writeAtomically(pathOf(record.snapshotName, RECORD_SUFFIX), serializeRecord(record));
+    async putRecord(record, options) {
+      const path = pathOf(record.snapshotName, RECORD_SUFFIX);
+      try {
+        await writeAtomically(path, serializeRecord(record), { exclusive: true });
+        return;
+      } catch (err) {
+        if (!(err instanceof TargetExists)) throw err;
+      }
+      const stored = await store.getRecord(record.snapshotName);
+      if (stored && !mayReplaceRecord(stored, record, options)) throw nameTaken('metadata record', urlOf(path), recordOwner(stored));
+      await writeAtomically(path, serializeRecord(record));
     },
 
     async getRecord(snapshotName) {

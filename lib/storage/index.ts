@@ -7,7 +7,7 @@ import { createOciStore } from './oci';
 import { createS3Store } from './s3';
 import type { AzureCredentials, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials } from './types';
 
-export type { ArchiveListing, AzureCredentials, PutArchiveOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
+export type { ArchiveListing, ArchiveOwner, AzureCredentials, PutArchiveOptions, PutRecordOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
 
 /**
  * Credentials are the resolved values, never logged: S3 `{accessKeyId, secretAccessKey, sessionToken?}` (undefined =

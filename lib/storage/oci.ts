@@ -1,9 +1,26 @@
 // OCI registry backend in vCluster's artifact shape (SPEC section 7): tag `<name>` = a manifest of artifactType
 // `application/vnd.loft.vcluster` with the empty config and one etcd layer holding the archive byte for byte.
 // The metadata record is a second small manifest tagged `<name>.meta` with one JSON layer.
+// No overwrite, as far as a registry allows: the OCI distribution API has no conditional manifest PUT (no
+// If-None-Match, no immutable tags in `distribution`), so the tag is checked right before it is written and an
+// existing one is never replaced. Two writers whose checks both pass within the one manifest round trip can still
+// both write it; the layer is content-addressed, so the digest a record names always matches the bytes it points to.
 import { addAbortSignal, type Readable } from 'node:stream';
 import type { OciLocation, SnapshotRecord } from '../../contracts/definitions';
-import { assertSnapshotName, badConfiguration, badCredentials, locationNotFound, objectNotFound, parseRecord, serializeRecord } from './common';
+import {
+  assertSnapshotName,
+  badConfiguration,
+  badCredentials,
+  locationNotFound,
+  mayReplaceRecord,
+  nameTaken,
+  objectNotFound,
+  ownerFields,
+  ownerOf,
+  parseRecord,
+  recordOwner,
+  serializeRecord,
+} from './common';
 import { mapLimit } from '../concurrency';
 import {
   OCI_EMPTY_BLOB,
@@ -82,15 +99,23 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
             artifactType: VCLUSTER_ARTIFACT_TYPE,
             config,
             layers: [{ mediaType: VCLUSTER_ETCD_LAYER_MEDIA_TYPE, ...layer, annotations: { [TITLE]: 'etcd' } }],
-            annotations: { [CREATED]: now().toISOString().replace(/\.\d+Z$/, 'Z') },
+            annotations: { [CREATED]: now().toISOString().replace(/\.\d+Z$/, 'Z'), ...(options.owner && ownerAnnotations(ownerFields(options.owner))) },
           };
           signal?.throwIfAborted();
+          const existing = await registry.getManifest(archiveTag(snapshotName), signal).catch(undefinedIfNoRepository);
+          if (existing) throw nameTaken('archive', url, ownerOf(fieldsOf(existing.manifest.annotations)));
           await registry.putManifest(archiveTag(snapshotName), manifest, signal);
           return { snapshotName, url, bytes: layer.size, sha256: layer.digest.slice('sha256:'.length) };
         } catch (err) {
           archive.destroy();
           throw signal?.aborted ? signal.reason : err;
         }
+      }),
+
+    archiveOwner: (snapshotName) =>
+      mapped(async () => {
+        const found = await registry.getManifest(archiveTag(snapshotName)).catch(undefinedIfNoRepository);
+        return found && etcdLayer(found.manifest) ? { owner: ownerOf(fieldsOf(found.manifest.annotations)) } : undefined;
       }),
 
     headArchive: (snapshotName) =>
@@ -124,9 +149,11 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
 
     deleteArchive: (snapshotName) => mapped(() => deleteTag(archiveTag(snapshotName))),
 
-    putRecord: (record: SnapshotRecord) =>
+    putRecord: (record: SnapshotRecord, options) =>
       mapped(async () => {
         const tag = recordTag(record.snapshotName);
+        const stored = await store.getRecord(record.snapshotName);
+        if (stored && !mayReplaceRecord(stored, record, options)) throw nameTaken('metadata record', `oci://${host}/${repository}:${tag}`, recordOwner(stored));
         const config = await emptyConfig();
         const layer = await registry.pushBlob(serializeRecord(record));
         await registry.putManifest(tag, {
@@ -160,6 +187,19 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
     deleteRecord: (snapshotName) => mapped(() => deleteTag(recordTag(snapshotName))),
   };
   return store;
+}
+
+const OWNER_ANNOTATION_PREFIX = 'io.vcsnap.';
+
+/** `vcsnap-cluster` -> `io.vcsnap.cluster`: annotation keys in reverse-domain form. */
+function ownerAnnotations(fields: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [OWNER_ANNOTATION_PREFIX + key.replace(/^vcsnap-/, ''), value]));
+}
+
+function fieldsOf(annotations: Record<string, string> | undefined): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(annotations ?? {})) if (key.startsWith(OWNER_ANNOTATION_PREFIX)) fields[`vcsnap-${key.slice(OWNER_ANNOTATION_PREFIX.length)}`] = value;
+  return fields;
 }
 
 function undefinedIfNoRepository(err: unknown): undefined {

@@ -17,9 +17,26 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Location, SnapshotRecord } from '../../contracts/definitions';
-import { ARCHIVE_SUFFIX, RECORD_SUFFIX, assertSnapshotName, badConfiguration, badCredentials, digesting, errorMessage, locationNotFound, objectNotFound, parseRecord, serializeRecord } from './common';
+import {
+  ARCHIVE_SUFFIX,
+  RECORD_SUFFIX,
+  assertSnapshotName,
+  badConfiguration,
+  badCredentials,
+  digesting,
+  errorMessage,
+  locationNotFound,
+  mayReplaceRecord,
+  nameTaken,
+  objectNotFound,
+  ownerFields,
+  ownerOf,
+  parseRecord,
+  recordOwner,
+  serializeRecord,
+} from './common';
 import { mapLimit } from '../concurrency';
-import type { ArchiveListing, PutArchiveOptions, S3Credentials, SnapshotStore, StoredObject } from './types';
+import type { ArchiveListing, PutArchiveOptions, PutRecordOptions, S3Credentials, SnapshotStore, StoredObject } from './types';
 
 export interface S3StoreOptions {
   /** Multipart part size; memory used by an upload is about partSize * queueSize. */
@@ -104,29 +121,68 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     );
   };
 
+  /** Aborts the multipart uploads a killed earlier attempt reported; ones already gone are fine. */
+  const abortUploads = async (key: string, uploadIds: string[]): Promise<void> => {
+    await Promise.all(uploadIds.map((id) => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id })).catch(() => undefined)));
+  };
+
   const store: SnapshotStore = {
     urlFor: (snapshotName) => urlOf(keyOf(snapshotName, ARCHIVE_SUFFIX)),
 
     async putArchive(snapshotName, archive, signal, hooks: PutArchiveOptions = {}): Promise<StoredObject> {
       const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      await abortPendingUploads(key);
+      await abortUploads(key, hooks.abandonedSessions ?? []);
+      if (hooks.retry) await abortPendingUploads(key);
       const body = digesting(archive, signal);
       const upload = new Upload({
         client,
-        params: { ...writeParams, Bucket: bucket, Key: key, Body: body.stream, ContentType: 'application/gzip' },
+        // If-None-Match on PutObject and CompleteMultipartUpload (lib-storage passes the params to both): the object
+        // is created only if no other writer (a stale attempt, a cluster sharing the location) got there first.
+        params: {
+          ...writeParams,
+          Bucket: bucket,
+          Key: key,
+          Body: body.stream,
+          ContentType: 'application/gzip',
+          IfNoneMatch: '*',
+          Metadata: hooks.owner && ownerFields(hooks.owner),
+        },
         partSize: options.partSize ?? DEFAULT_PART_SIZE,
         queueSize: options.queueSize ?? DEFAULT_QUEUE_SIZE,
         // Parts of a failed upload are aborted (AbortMultipartUpload) before done() rejects.
         leavePartsOnError: false,
       });
-      upload.on('httpUploadProgress', (progress) => hooks.onStored?.(progress.loaded ?? 0));
+      let reportedUpload = false;
+      upload.on('httpUploadProgress', (progress) => {
+        // The multipart upload's id, for a successor to abort if this process dies (lib-storage keeps it in a field
+        // its typings call private; it exists once the first part is sent).
+        const uploadId = (upload as unknown as { uploadId?: unknown }).uploadId;
+        if (!reportedUpload && typeof uploadId === 'string') {
+          reportedUpload = true;
+          hooks.onSession?.(uploadId);
+        }
+        hooks.onStored?.(progress.loaded ?? 0);
+      });
       // Aborting destroys the body rather than calling upload.abort(): abort() rejects done() at once while the
       // multipart upload is still open, whereas a failing body makes done() abort the upload first, then reject.
-      await call('upload', key, () => upload.done()).catch((err: unknown) => {
+      await call('upload', key, () => upload.done()).catch(async (err: unknown) => {
         body.stream.destroy();
-        throw signal?.aborted ? signal.reason : err;
+        if (signal?.aborted) throw signal.reason;
+        if (isPreconditionFailed(err)) throw nameTaken('archive', urlOf(key), (await store.archiveOwner?.(snapshotName))?.owner, err);
+        throw err;
       });
       return { snapshotName, url: urlOf(key), ...body.result() };
+    },
+
+    async archiveOwner(snapshotName) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      try {
+        const head = await call('head', key, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+        return { owner: ownerOf(head.Metadata) };
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
     },
 
     async headArchive(snapshotName) {
@@ -167,12 +223,25 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
       await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
     },
 
-    async putRecord(record: SnapshotRecord) {
+    async putRecord(record: SnapshotRecord, options?: PutRecordOptions) {
       // A Failed snapshot never completes its archive: parts an unreachable server kept are garbage now.
       if (record.status === 'Failed') await abortPendingUploads(keyOf(record.snapshotName, ARCHIVE_SUFFIX));
       const key = keyOf(record.snapshotName, RECORD_SUFFIX);
       const params = { ...writeParams, Bucket: bucket, Key: key, Body: serializeRecord(record), ContentType: 'application/json' };
-      await call('put', key, () => client.send(new PutObjectCommand(params)));
+      try {
+        await call('put', key, () => client.send(new PutObjectCommand({ ...params, IfNoneMatch: '*' })));
+        return;
+      } catch (err) {
+        if (!isPreconditionFailed(err)) throw err;
+      }
+      // A record is there: replace it only when it is this run's (a retried writeRecord) or the caller allows it,
+      // and only if it is still the one just read (If-Match on its ETag).
+      const existing = await call('get', key, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+      const stored = parseRecord(await existing.Body!.transformToString('utf8'), urlOf(key));
+      if (!mayReplaceRecord(stored, record, options)) throw nameTaken('metadata record', urlOf(key), recordOwner(stored));
+      await call('put', key, () => client.send(new PutObjectCommand({ ...params, IfMatch: existing.ETag }))).catch((err: unknown) => {
+        throw isPreconditionFailed(err) ? nameTaken('metadata record', urlOf(key), undefined, err) : err;
+      });
     },
 
     async getRecord(snapshotName) {
@@ -205,6 +274,12 @@ function parseChecksumAlgorithm(value: string | undefined): ChecksumAlgorithm | 
   const algorithm = CHECKSUM_ALGORITHMS.find((a) => a === value.toUpperCase());
   if (!algorithm) throw badConfiguration(`unsupported S3 checksum-algorithm ${JSON.stringify(value)}: use one of ${CHECKSUM_ALGORITHMS.join(', ')}`);
   return algorithm;
+}
+
+/** A conditional write found the object (If-None-Match) or found it changed (If-Match). */
+function isPreconditionFailed(err: unknown): boolean {
+  const cause = err instanceof Error && !(err instanceof S3ServiceException) ? err.cause : err;
+  return cause instanceof S3ServiceException && (cause.name === 'PreconditionFailed' || cause.$metadata?.httpStatusCode === 412);
 }
 
 /** A missing key (not a missing bucket: that is a configuration problem the caller must see). */

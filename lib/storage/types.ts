@@ -1,6 +1,6 @@
 // The one small interface every storage backend implements (S3, OCI registry, local directory, Azure Blob).
 import type { Readable } from 'node:stream';
-import type { SnapshotRecord } from '../../contracts/definitions';
+import type { ClusterRef, SnapshotRecord } from '../../contracts/definitions';
 
 export interface StoredObject {
   /** Snapshot name without extension, e.g. `demo-2026-11-23T12-00-00Z`. */
@@ -15,13 +15,36 @@ export interface StoredObject {
   sha256: string;
 }
 
+/**
+ * Who wrote an archive: the cluster and the workflow (one schedule fire or one ad-hoc run) it belongs to. Stored with
+ * the archive (S3 object metadata, OCI manifest annotations, a hidden file beside it in a directory), so a retried
+ * attempt of the same run recognises its own archive and another cluster's run sees that the name is taken.
+ */
+export interface ArchiveOwner {
+  cluster: ClusterRef;
+  workflowId: string;
+}
+
 export interface PutArchiveOptions {
+  /** Stored with the archive; see ArchiveOwner. */
+  owner?: ArchiveOwner;
   /** Upload sessions an earlier, killed attempt of this snapshot may have left open; cancelled before uploading. */
   abandonedSessions?: string[];
+  /**
+   * This is a retry: an earlier attempt may have left unfinished uploads of this name that it could not report (S3
+   * multipart uploads, partial files), removed before uploading. A first attempt removes nothing, so two clusters
+   * writing the same name at once never cancel each other (the conditional commit decides between them).
+   */
+  retry?: boolean;
   /** Called with the id of a server-side upload session once it exists (no secrets in it), to be kept durably. */
   onSession?: (session: string) => void;
   /** Called as the backend confirms stored bytes, so a long upload can heartbeat after the dump has ended. */
   onStored?: (bytes: number) => void;
+}
+
+export interface PutRecordOptions {
+  /** Whether a stored record of another run may be replaced (default: never). */
+  replaces?: (existing: SnapshotRecord) => boolean;
 }
 
 export interface ArchiveListing {
@@ -40,8 +63,15 @@ export interface SnapshotStore {
    * `signal` aborts the upload (activity cancellation). A process killed mid-upload cannot clean up after itself, so
    * the next attempt does: S3 aborts pending multipart uploads of the same key, OCI cancels the sessions in
    * `options.abandonedSessions` (reported by the killed attempt through `onSession`, kept in its heartbeats).
+   * Never replaces an archive: when one already exists under the name at commit time (another cluster sharing the
+   * location, or a stale attempt that finished first), it throws `SnapshotNameTaken` and the stored one stays.
    */
   putArchive(snapshotName: string, archive: Readable, signal?: AbortSignal, options?: PutArchiveOptions): Promise<StoredObject>;
+  /**
+   * Who wrote the stored archive (`owner` undefined when it carries no identity, e.g. one the product did not take),
+   * or undefined when there is no archive under the name. Optional for a backend that cannot say.
+   */
+  archiveOwner?(snapshotName: string): Promise<{ owner?: ArchiveOwner } | undefined>;
   /** Metadata and size of a stored archive, or undefined when it does not exist. */
   headArchive(snapshotName: string): Promise<{ bytes: number } | undefined>;
   /** Streams a stored archive back. Throws an `ApplicationFailure` of type `StorageObjectNotFound` when missing. */
@@ -50,8 +80,11 @@ export interface SnapshotStore {
   listArchives(): Promise<ArchiveListing[]>;
   deleteArchive(snapshotName: string): Promise<void>;
 
-  /** The metadata record beside the archive. */
-  putRecord(record: SnapshotRecord): Promise<void>;
+  /**
+   * The metadata record beside the archive. Creates it, or replaces the stored one only when it is the same run's
+   * (same cluster and workflow) or `options.replaces` accepts it; otherwise throws `SnapshotNameTaken`.
+   */
+  putRecord(record: SnapshotRecord, options?: PutRecordOptions): Promise<void>;
   getRecord(snapshotName: string): Promise<SnapshotRecord | undefined>;
   listRecords(): Promise<SnapshotRecord[]>;
   deleteRecord(snapshotName: string): Promise<void>;

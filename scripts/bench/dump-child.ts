@@ -1,5 +1,6 @@
-// One dump in a process of its own, so its peak RSS is the worker's: runs the real dumpAndStore activity (in a mocked
-// activity context) and prints one JSON line with its figures. Input: the JSON of a DumpJob as the only argument.
+// One dump (or `parallel` dumps at once, as a worker with VCSNAP_MAX_CONCURRENT_DUMPS runs them) in a process of its
+// own, so its peak RSS is the worker's: runs the real dumpAndStore activity (in mocked activity contexts) and prints
+// one JSON line with its figures. Input: the JSON of a DumpJob as the only argument.
 import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
@@ -8,6 +9,8 @@ import type { StoredSnapshot, SnapshotPolicy } from '../../contracts/definitions
 export interface DumpJob {
   policy: SnapshotPolicy;
   snapshotName: string;
+  /** Dumps of the same cluster at once (snapshot names suffixed -1, -2, ...); default 1. */
+  parallel?: number;
 }
 
 export interface DumpFigures {
@@ -32,7 +35,6 @@ async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '') as DumpJob;
   // There is no workflow to report progress to (the mock context has no client): never signal.
   const { dumpAndStore } = createActivities({ progressIntervalMs: Number.POSITIVE_INFINITY });
-  const environment = new MockActivityEnvironment({ activityType: 'dumpAndStore' });
   const peaks = { heap: 0, external: 0 };
   const sample = setInterval(() => {
     const { heapUsed, external } = process.memoryUsage();
@@ -41,16 +43,20 @@ async function main(): Promise<void> {
   }, 100);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const args: Parameters<typeof dumpAndStore> = [{ ...job, nominalTime: new Date().toISOString() }];
-  const stored = await environment.run<typeof args, StoredSnapshot, typeof dumpAndStore>(dumpAndStore, ...args);
+  const parallel = job.parallel ?? 1;
+  const runs = Array.from({ length: parallel }, (_, i) => {
+    const args: Parameters<typeof dumpAndStore> = [{ policy: job.policy, snapshotName: parallel === 1 ? job.snapshotName : `${job.snapshotName}-${i + 1}`, nominalTime: new Date().toISOString() }];
+    return new MockActivityEnvironment({ activityType: 'dumpAndStore' }).run<typeof args, StoredSnapshot, typeof dumpAndStore>(dumpAndStore, ...args);
+  });
+  const stored = await Promise.all(runs);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   clearInterval(sample);
   const figures: DumpFigures = {
     seconds,
-    keys: stored.keys,
-    archiveBytes: stored.bytes,
-    url: stored.url,
+    keys: stored.reduce((sum, s) => sum + s.keys, 0),
+    archiveBytes: stored.reduce((sum, s) => sum + s.bytes, 0),
+    url: stored[0]!.url,
     peakRssBytes: peakRssBytes(),
     peakHeapBytes: peaks.heap,
     peakExternalBytes: peaks.external,

@@ -25,7 +25,7 @@ function dumpRow(size: SizeFigures, target: 's3' | 'oci' | 'file'): string {
     `${secs(dump.seconds)} (${dump.cpuSeconds.toFixed(1)} s CPU)`,
     `${count(Math.round(dump.keys / dump.seconds))} keys/s`,
     `${mbps(dump.archiveBytes, dump.seconds)} archive (${mbps(size.tarBytes, dump.seconds)} tar)`,
-    `peak RSS ${mib(dump.peakRssBytes)}`,
+    `peak RSS ${mib(dump.peakRssBytes)} (heap ${mib(dump.peakHeapBytes)}, external ${mib(dump.peakExternalBytes)})`,
   ].join(' · ');
 }
 
@@ -52,6 +52,10 @@ export function renderTable(results: BenchResults): string {
     rows.push(['1', `${keys}: compression limit, pigz -3 on ${size.pigz.threads} cores`, `${secs(size.pigz.seconds)} (${mbps(size.tarBytes, size.pigz.seconds)} of tar)`]);
     rows.push(['1', `${keys}: upload limit, aws s3 cp`, `${secs(size.awsUpload.seconds)} (${mbps(size.awsUpload.bytes, size.awsUpload.seconds)})`]);
     rows.push(['1', `**${keys}: ours / slowest stage**`, `**${ratio.toFixed(2)}×** (slowest: ${slowest})`]);
+    if (size.s3x4) {
+      const x4 = size.s3x4;
+      rows.push(['1', `${keys} × 4 dumps at once → MinIO (one process)`, `${secs(x4.seconds)} (${x4.cpuSeconds.toFixed(1)} s CPU) · peak RSS ${mib(x4.peakRssBytes)} (heap ${mib(x4.peakHeapBytes)}, external ${mib(x4.peakExternalBytes)})`]);
+    }
     rows.push(['2', `${keys} → OCI registry`, dumpRow(size, 'oci')]);
     rows.push(['2', `${keys} → directory`, dumpRow(size, 'file')]);
   }
@@ -84,7 +88,7 @@ export function renderTable(results: BenchResults): string {
     rows.push(['6', 'dumps per worker (most at once)', burst.perWorker.map((w) => `${count(w.snapshots)} (${w.maxConcurrentDumps})`).join(' · ')]);
     rows.push(['6', 'CPU during the burst', `Temporal server ${burst.serverCpuSeconds.toFixed(0)} s · PostgreSQL ${burst.postgresCpuSeconds.toFixed(0)} s`]);
     const list = burst.scheduleList;
-    rows.push(['6', '`temporal schedule list` during the burst', `median ${secs(list.medianSeconds)} · max ${secs(list.maxSeconds)} · ${list.runs} runs · ${list.failures} failed`]);
+    rows.push(['6', '`temporal schedule list -q VclusterName=…` during the burst', `median ${secs(list.medianSeconds)} · max ${secs(list.maxSeconds)} · ${list.runs} runs · ${list.failures} failed`]);
   }
   const widths = [4, Math.max(...rows.map((r) => r[1].length)), Math.max(...rows.map((r) => r[2].length))];
   const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;

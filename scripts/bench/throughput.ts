@@ -25,6 +25,8 @@ export interface SizeFigures {
   s3: DumpFigures;
   oci: DumpFigures;
   file: DumpFigures;
+  /** Four dumps at once to MinIO in one process (a worker's default VCSNAP_MAX_CONCURRENT_DUMPS). */
+  s3x4?: DumpFigures;
   tarBytes: number;
   tarEntries: number;
   etcdSnapshot: Timed;
@@ -34,7 +36,9 @@ export interface SizeFigures {
 }
 
 async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFigures> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(__dirname, 'dump-child.ts'), JSON.stringify(job)], {
+  // Compiled by `npm run bench` (scripts/bench/tsconfig.json): plain node, as the image runs the worker.
+  const child = join(__dirname, '..', '..', '.vcsnap', 'bench-dist', 'scripts', 'bench', 'dump-child.js');
+  const { stdout } = await run(process.execPath, [child, JSON.stringify(job)], {
     env: { ...process.env, ...env },
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -70,15 +74,16 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
       loaded = keys;
       valueBytes += load.valueBytes;
 
-      const dump = async (storage: StorageLocation, label: string): Promise<DumpFigures> => {
-        log(`[bench] ${keys.toLocaleString('en-US')} keys -> ${label}`);
-        const job: DumpJob = { policy: benchPolicy(`bench-${label}`, storage, etcd.endpoint), snapshotName: `keys-${keys}` };
+      const dump = async (storage: StorageLocation, label: string, parallel = 1): Promise<DumpFigures> => {
+        log(`[bench] ${keys.toLocaleString('en-US')} keys -> ${label}${parallel > 1 ? `, ${parallel} at once` : ''}`);
+        const job: DumpJob = { policy: benchPolicy(`bench-${label}`, storage, etcd.endpoint), snapshotName: `keys-${keys}${parallel > 1 ? `-x${parallel}` : ''}`, parallel };
         return dumpInChild(job, s3Env);
       };
       const fileDir = join(work, `file-${keys}`);
       const file = await dump({ type: 'container', path: fileDir }, 'file');
       const s3Figures = await dump(s3Storage(minio.endpoint, BUCKET), 's3');
       const oci = await dump({ type: 'oci', registry: registry.host, repository: 'bench/snapshots', insecure: true }, 'oci');
+      const s3x4 = keys === Math.max(...sizes) ? await dump(s3Storage(minio.endpoint, BUCKET), 's3', 4) : undefined;
 
       log(`[bench] ${keys.toLocaleString('en-US')} keys: baselines`);
       const archive = join(fileDir, `keys-${keys}.tar.gz`);
@@ -96,6 +101,7 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
         valueBytes,
         loadSeconds: load.seconds,
         s3: s3Figures,
+        s3x4,
         oci,
         file,
         tarBytes: compression.tarBytes,

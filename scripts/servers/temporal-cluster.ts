@@ -4,6 +4,7 @@
 // process on free loopback ports. Binaries: VCSNAP_INSTALL_BENCH=1 scripts/install-servers.sh.
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contracts/definitions';
@@ -54,6 +55,22 @@ export async function startPostgres(dir: string): Promise<RunningProcess & { por
     },
   });
   return { ...running, port };
+}
+
+/**
+ * A free loopback port below 32768: Temporal keeps membership ports in a PostgreSQL smallint, which the kernel's
+ * ephemeral range (above 32767) overflows.
+ */
+async function lowFreePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
 }
 
 function serverConfig(pgPort: number, ports: Record<'frontend' | 'history' | 'matching' | 'worker' | 'http', number>, membership: number[], shards: number): string {
@@ -123,7 +140,12 @@ export async function startTemporalCluster(dir: string, shards = 4): Promise<{ t
       tool('setup-schema', '-v', '0.0');
       tool('update-schema', '-d', join(schema, schemaDir, 'versioned'));
     }
-    const [frontend, history, matching, worker, http, ...membership] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+    const ports: number[] = [];
+    while (ports.length < 9) {
+      const port = await lowFreePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    const [frontend, history, matching, worker, http, ...membership] = ports;
     const configDir = join(dir, 'config');
     mkdirSync(configDir, { recursive: true });
     writeFileSync(join(configDir, 'development.yaml'), serverConfig(postgres.port, { frontend: frontend!, history: history!, matching: matching!, worker: worker!, http: http! }, membership, shards));

@@ -1,10 +1,12 @@
-// Fault 3: MinIO (an own instance) stops in the middle of an upload. The run must retry a bounded number of times
-// with growing backoff, then end Failed with a reason; retention must not run (the older snapshots stay); and once
-// MinIO is back, the schedule's next run succeeds.
+// Fault 3: MinIO (an own instance) stops in the middle of an upload. Retries are sized by the schedule: the run
+// retries with backoff capped at a minute until shortly before its run timeout (derived from the cron). An outage
+// shorter than that window ends Completed once MinIO is back, with one archive and no multipart upload left; one
+// longer than the window ends Failed with a reason before the next fire, retention does not run (the older snapshots
+// stay), and the schedule's next run succeeds.
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { applyPolicy, removePolicy, triggerNow } from '../../lib/schedules';
+import { applyPolicy, removePolicy, runTimeoutFor, triggerNow } from '../../lib/schedules';
 import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { startMinio, type MinioServer } from '../../scripts/servers/minio';
 import { freePort } from '../../scripts/servers/process';
@@ -14,7 +16,8 @@ import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
-import { createBucket, credentialSecret, fillEtcd, listKeys, pendingMultipartUploads, type S3Target } from './support/fixtures';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { createBucket, credentialSecret, fillEtcd, listKeys, pendingMultipartUploads, s3Client, type S3Target } from './support/fixtures';
 import { activityOutcomes, eventually, pendingActivities } from './support/history';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
@@ -62,18 +65,55 @@ describe('fault: MinIO stopped during an upload', function () {
 
   const bucket = () => (policy.storage as S3Location).bucket;
   const archives = async () => (await listKeys(target, bucket())).filter((key) => key.endsWith('.tar.gz'));
-  const run = (nominalTime: Date) =>
-    worker.client.workflow.start(snapshotWorkflow, { taskQueue: worker.taskQueue, workflowId: uniqueName('outage'), args: [{ policy, nominalTime: nominalTime.toISOString() }] });
+  const run = (nominalTime: Date, workflowRunTimeout?: number) =>
+    worker.client.workflow.start(snapshotWorkflow, { taskQueue: worker.taskQueue, workflowId: uniqueName('outage'), workflowRunTimeout, args: [{ policy, nominalTime: nominalTime.toISOString() }] });
+  const removeAll = async () => {
+    const s3 = s3Client(target);
+    for (const key of await listKeys(target, bucket())) await s3.send(new DeleteObjectCommand({ Bucket: bucket(), Key: key }));
+    s3.destroy();
+  };
+  const keyOf = (nominalTime: Date) => `snaps/${policy.cluster.name}-${nominalTime.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.tar.gz`;
 
-  it('retries with backoff, fails with a reason, prunes nothing; the next scheduled run succeeds once MinIO is back', async () => {
+  it('a 3-minute outage against a 10-minute schedule: the run retries through it and ends Completed, one archive, no upload left', async () => {
+    const nominal = new Date(Date.now() - 5 * HOUR);
+    const runTimeout = runTimeoutFor('*/10 * * * *')!;
+    assert.equal(runTimeout, 9 * 60_000, 'runs of a 10-minute schedule end within 9 minutes');
+    proxy.setRate(4 * 2 ** 20);
+    const started = Date.now();
+    const outage = await run(nominal, runTimeout);
+    await eventually('a multipart part to be stored', async () => (await pendingMultipartUploads(target, bucket())).some((u) => u.key === keyOf(nominal) && u.parts > 0), 30_000, 100);
+    await minio!.stop();
+    minio = undefined;
+    proxy.setRate(undefined);
+    const downAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 180_000));
+    await startOwnMinio();
+    const downFor = Date.now() - downAt;
+
+    const view = await outage.result();
+    assert.equal(view.status, 'Completed', view.error);
+    const dump = (await activityOutcomes(outage)).find((a) => a.activityType === 'dumpAndStore');
+    assert.equal(dump?.outcome, 'completed');
+    console.log(`      MinIO down ${Math.round(downFor / 1000)} s: Completed after ${dump?.attempt} attempts, ${Math.round((Date.now() - started) / 1000)} s after the start`);
+    assert.ok(dump!.attempt > 5, 'more attempts than the old fixed budget of five');
+    assert.deepEqual(await archives(), [keyOf(nominal)]);
+    assert.deepEqual(await pendingMultipartUploads(target, bucket()), []);
+    // Start afresh for the next case.
+    await removeAll();
+  });
+
+  it('an outage longer than the window: Failed with a reason before the run timeout, nothing pruned; the next run succeeds', async () => {
     const now = Date.now();
     for (const hoursAgo of [3, 2]) assert.equal((await (await run(new Date(now - hoursAgo * HOUR))).result()).status, 'Completed');
     const before = await archives();
     assert.equal(before.length, 2);
 
     proxy.setRate(4 * 2 ** 20);
-    const outage = await run(new Date(now - HOUR));
-    const outageKey = `snaps/${policy.cluster.name}-${new Date(now - HOUR).toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.tar.gz`;
+    // A 3-minute run (a schedule firing every 3m20s): about 2m20s of retry window.
+    const runTimeout = 3 * 60_000;
+    const startedAt = Date.now();
+    const outage = await run(new Date(now - HOUR), runTimeout);
+    const outageKey = keyOf(new Date(now - HOUR));
     await eventually('a multipart part to be stored', async () => (await pendingMultipartUploads(target, bucket())).some((u) => u.key === outageKey && u.parts > 0), 30_000, 100);
     await minio!.stop();
     minio = undefined;
@@ -89,7 +129,7 @@ describe('fault: MinIO stopped during an upload', function () {
         }
         return (await activityOutcomes(outage)).find((a) => a.activityType === 'dumpAndStore' && a.outcome !== 'open');
       },
-      150_000,
+      runTimeout,
       250,
     );
     await startOwnMinio(); // back before the Failed record's retries run out
@@ -97,13 +137,17 @@ describe('fault: MinIO stopped during an upload', function () {
     await assert.rejects(outage.result(), (err: unknown) => err instanceof WorkflowFailedError);
     const view: SnapshotStatusView = await outage.query(statusQuery);
     assert.equal(view.status, 'Failed');
-    assert.equal(dump.outcome, 'failed');
-    assert.equal(dump.attempt, 5, 'bounded: the retry policy allows five attempts');
-    // workflows/snapshot.ts: 5 s initial interval, coefficient 2.
+    // Temporal stops retrying once the next backoff would pass the window: the last attempt's failure closes it.
+    assert.ok(['failed', 'timedOut'].includes(dump.outcome), `the retry window closed (${dump.outcome})`);
+    const endedAfter = Date.now() - startedAt;
+    assert.ok(endedAfter < runTimeout, `ended Failed (${Math.round(endedAfter / 1000)} s) before the run timeout`);
+    // workflows/snapshot.ts: 5 s initial interval, coefficient 2, capped at a minute.
     const seconds = [...backoffs.entries()].sort(([a], [b]) => a - b).map(([, ms]) => Math.round(ms / 1000));
-    assert.deepEqual(seconds, [5, 10, 20, 40], 'backoff before attempts 2 to 5');
-    assert.match(view.error ?? '', new RegExp(`S3 upload of s3://${bucket()}/${outageKey}`), 'the reason names what failed');
-    console.log(`      Failed after ${dump.attempt} attempts (backoff ${seconds.join('s, ')}s): ${view.error}`);
+    assert.deepEqual(seconds.slice(0, 4), [5, 10, 20, 40], 'backoff before attempts 2 to 5');
+    assert.ok(seconds.every((s) => s <= 60), `backoff capped at a minute: ${seconds.join(', ')}`);
+    // Retries fail at their first request: the check whether the name is already taken (HEAD).
+    assert.match(view.error ?? '', new RegExp(`S3 (head|upload) of s3://${bucket()}/${outageKey} failed: endpoint http://\\S+ unreachable`), `the reason names what failed: ${view.error}`);
+    console.log(`      Failed after ${dump.attempt} attempts in ${Math.round(endedAfter / 1000)} s of a ${runTimeout / 1000} s run (backoff ${seconds.join('s, ')}s): ${view.error}`);
 
     // Nothing pruned; the failure is recorded; no multipart upload left once the Failed record is written.
     assert.deepEqual(await archives(), before);

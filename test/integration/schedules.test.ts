@@ -31,14 +31,17 @@ describe('schedules', function () {
     assert.equal(description.policies.catchupWindow, 3_600_000);
     assert.equal(description.spec.calendars?.length, 1);
     assert.deepEqual(description.spec.calendars?.[0].hour, [{ start: 3, end: 3, step: 1 }]);
+    // A daily run ends a minute before the next fire: overlap SKIP can never starve the schedule.
+    assert.equal(Number((description.action as { workflowRunTimeout?: unknown }).workflowRunTimeout), 24 * 3_600_000 - 60_000);
 
     assert.equal(await applyPolicy(target(), { ...policy, schedule: '30 5 * * 1' }), 'updated');
     description = await handle.describe();
     assert.equal(description.spec.calendars?.length, 1, 'old calendar replaced, not kept');
     assert.deepEqual(description.spec.calendars?.[0].hour, [{ start: 5, end: 5, step: 1 }]);
     assert.deepEqual(description.spec.calendars?.[0].minute, [{ start: 30, end: 30, step: 1 }]);
-    const action = description.action as { args: Array<{ policy: { schedule: string } }>; taskQueue: string };
+    const action = description.action as { args: Array<{ policy: { schedule: string } }>; taskQueue: string; workflowRunTimeout?: unknown };
     assert.equal(action.args[0].policy.schedule, '30 5 * * 1');
+    assert.equal(Number(action.workflowRunTimeout), 7 * 24 * 3_600_000 - 60_000, 'weekly: a week less a minute');
     assert.equal(action.taskQueue, taskQueue);
     await removePolicy(target(), policy.cluster);
   });

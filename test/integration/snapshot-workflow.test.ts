@@ -72,7 +72,7 @@ describe('snapshot workflow', function () {
     assert.ok(view.keysWritten >= 25);
     const dir = (policy.storage as { path: string }).path;
     const archiveFile = join(dir, `${view.snapshotName}.tar.gz`);
-    assert.deepEqual(readdirSync(dir).sort(), [`${view.snapshotName}.json`, `${view.snapshotName}.tar.gz`]);
+    assert.deepEqual(readdirSync(dir).sort(), [`.${view.snapshotName}.tar.gz.owner`, `${view.snapshotName}.json`, `${view.snapshotName}.tar.gz`]);
     const record = JSON.parse(readFileSync(join(dir, `${view.snapshotName}.json`), 'utf8'));
     assert.equal(record.status, 'Completed');
     assert.equal(record.sha256, createHash('sha256').update(readFileSync(archiveFile)).digest('hex'));

@@ -82,6 +82,7 @@ function record(snapshotName: string, url: string, overrides: Partial<SnapshotRe
   return {
     formatVersion: 1,
     cluster: { name: 'demo', namespace: 'team-a' },
+    workflowId: 'vcsnap.team-a.demo-1',
     snapshotName,
     archiveUrl: url,
     status: 'Completed',

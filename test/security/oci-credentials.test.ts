@@ -231,6 +231,8 @@ describe('security: OCI registry credentials go only to the registry (issue 17)'
           return json(res, 202, {}, { location: `${uploadOrigin()}/upload/${randomBytes(4).toString('hex')}?_state=s0` });
         }
         if (req.method === 'PUT' && req.url?.includes('/manifests/')) return json(res, 201, {});
+        // No tag exists yet (the store checks before it writes one).
+        if (req.method === 'GET' && req.url?.includes('/manifests/')) return json(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
         json(res, 200, {});
       };
 

@@ -101,7 +101,7 @@ export async function fileTarget(state: StateSource, throttled: Throttled): Prom
       return { amount: bytes, text: `${mib(bytes)} in a partial file` };
     },
     async assertFinished(name) {
-      assert.deepEqual(files().sort(), [`${name}.json`, `${name}.tar.gz`]);
+      assert.deepEqual(files().sort(), [`.${name}.tar.gz.owner`, `${name}.json`, `${name}.tar.gz`]);
       assertRecordOf(JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as SnapshotRecord, readFileSync(join(dir, `${name}.tar.gz`)));
     },
   };

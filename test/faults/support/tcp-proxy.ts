@@ -12,6 +12,13 @@ export interface TcpProxy {
   readonly forwardedBytes: number;
   /** For each connection so far: when its first and last bytes passed (ms since the epoch). */
   readonly transfers: ReadonlyArray<{ firstByteAt: number; lastByteAt: number }>;
+  /**
+   * Slows every connection open now to a trickle of `bytesPerSecond` (0: not a byte) in small pieces, so a server
+   * that times out idle reads keeps the request; new connections pass as before. What the client already sent waits
+   * in the socket buffers. `releaseHeld` lets them go on at full speed; `tap` then sees what passes on them.
+   */
+  holdOpenConnections(bytesPerSecond?: number): void;
+  releaseHeld(tap?: (chunk: Buffer, direction: 'toUpstream' | 'toClient') => void): void;
   close(): Promise<void>;
 }
 
@@ -22,25 +29,42 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
   let forwardedBytes = 0;
   const sockets = new Set<Socket>();
   const transfers: Array<{ firstByteAt: number; lastByteAt: number }> = [];
+  type Tap = (chunk: Buffer, direction: 'toUpstream' | 'toClient') => void;
+  interface Pair {
+    client: Socket;
+    upstream: Socket;
+    held: boolean;
+    tap?: Tap;
+    /** While held: bytes read but not yet passed on, per direction, and the trickle's timer. */
+    queued: Map<Socket, Buffer[]>;
+    trickle?: NodeJS.Timeout;
+  }
+  const pairs = new Set<Pair>();
 
   /** Forwards `from` -> `to`, pausing `from` for as long as the shared budget says the bytes take. */
-  const forward = (from: Socket, to: Socket, transfer: { firstByteAt: number; lastByteAt: number }): void => {
+  const forward = (from: Socket, to: Socket, transfer: { firstByteAt: number; lastByteAt: number }, pair: Pair, direction: 'toUpstream' | 'toClient'): void => {
     from.on('data', (chunk: Buffer) => {
+      if (pair.held) {
+        pair.queued.get(to)!.push(chunk);
+        from.pause();
+        return;
+      }
+      pair.tap?.(chunk, direction);
       forwardedBytes += chunk.length;
       if (!transfer.firstByteAt) transfers.push(transfer);
       transfer.firstByteAt ||= Date.now();
       transfer.lastByteAt = Date.now();
       if (!to.write(chunk)) {
         from.pause();
-        to.once('drain', () => from.resume());
+        to.once('drain', () => pair.held || from.resume());
       }
-      if (!rate) return;
+      if (!rate || pair.held) return;
       const start = Math.max(Date.now(), nextFreeAt);
       nextFreeAt = start + (chunk.length / rate) * 1000;
       const waitMs = nextFreeAt - Date.now();
       if (waitMs > 2) {
         from.pause();
-        setTimeout(() => from.resume(), waitMs).unref();
+        setTimeout(() => pair.held || from.resume(), waitMs).unref();
       }
     });
     from.on('end', () => to.end());
@@ -57,8 +81,11 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
       });
     }
     const transfer = { firstByteAt: 0, lastByteAt: 0 };
-    forward(client, upstream, transfer);
-    forward(upstream, client, transfer);
+    const pair: Pair = { client, upstream, held: false, queued: new Map([[client, []], [upstream, []]]) };
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
+    forward(client, upstream, transfer, pair, 'toUpstream');
+    forward(upstream, client, transfer, pair, 'toClient');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -72,6 +99,48 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
       return forwardedBytes;
     },
     transfers,
+    holdOpenConnections(bytesPerSecond = 0) {
+      const piece = Math.ceil(bytesPerSecond / 4);
+      for (const pair of pairs) {
+        pair.held = true;
+        pair.client.pause();
+        pair.upstream.pause();
+        if (!piece) continue;
+        // Every 250 ms, one small piece of what waits goes on (reading more from the sender when nothing waits).
+        pair.trickle = setInterval(() => {
+          for (const [to, from] of [[pair.upstream, pair.client], [pair.client, pair.upstream]] as const) {
+            const queue = pair.queued.get(to)!;
+            if (queue.length === 0) {
+              from.resume();
+              continue;
+            }
+            const head = queue[0]!;
+            to.write(head.subarray(0, piece));
+            forwardedBytes += Math.min(piece, head.length);
+            if (head.length > piece) queue[0] = head.subarray(piece);
+            else queue.shift();
+          }
+        }, 250);
+        pair.trickle.unref();
+      }
+    },
+    releaseHeld(tap) {
+      for (const pair of pairs) {
+        if (!pair.held) continue;
+        pair.held = false;
+        clearInterval(pair.trickle);
+        pair.tap = tap;
+        for (const [to, direction] of [[pair.upstream, 'toUpstream'], [pair.client, 'toClient']] as const) {
+          for (const chunk of pair.queued.get(to)!.splice(0)) {
+            tap?.(chunk, direction);
+            forwardedBytes += chunk.length;
+            to.write(chunk);
+          }
+        }
+        pair.client.resume();
+        pair.upstream.resume();
+      }
+    },
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -13,9 +13,12 @@ export interface WorkerProcess {
   kill(): Promise<void>;
   /** SIGTERM and wait for the graceful shutdown. */
   stop(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the whole process freezes (no heartbeat, no byte sent) and later carries on where it was. */
+  pause(): void;
+  resume(): void;
 }
 
-export async function spawnWorkerProcess(opts: { name: string; taskQueue: string; temporalAddress?: string; kubeconfigFile?: string }): Promise<WorkerProcess> {
+export async function spawnWorkerProcess(opts: { name: string; taskQueue: string; temporalAddress?: string; kubeconfigFile?: string; logLevel?: 'INFO' | 'WARN'; maxActivities?: number }): Promise<WorkerProcess> {
   const env = testEnv();
   const logDir = join(env.runDir, 'faults');
   mkdirSync(logDir, { recursive: true });
@@ -29,6 +32,8 @@ export async function spawnWorkerProcess(opts: { name: string; taskQueue: string
       FAULT_TASK_QUEUE: opts.taskQueue,
       FAULT_WORKFLOW_BUNDLE: env.workflowBundlePath,
       KUBECONFIG: opts.kubeconfigFile ?? env.kube.kubeconfigFile,
+      FAULT_LOG_LEVEL: opts.logLevel ?? 'WARN',
+      FAULT_MAX_ACTIVITIES: opts.maxActivities ? String(opts.maxActivities) : '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -41,7 +46,7 @@ export async function spawnWorkerProcess(opts: { name: string; taskQueue: string
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     await exited;
   };
-  return { pid: child.pid!, logFile, kill: () => stopWith('SIGKILL'), stop: () => stopWith('SIGTERM') };
+  return { pid: child.pid!, logFile, kill: () => stopWith('SIGKILL'), stop: () => stopWith('SIGTERM'), pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT') };
 }
 
 function waitForReady(child: ChildProcess, name: string, logFile: string): Promise<void> {
