@@ -24,7 +24,10 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && \
 COPY bin ./bin
 COPY --from=build /src/dist ./dist
 RUN ln -s /app/bin/vcsnap.js /usr/local/bin/vcsnap
-ENV VCSNAP_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
+# Restore drills start a scratch etcd from this binary (the version of scripts/versions.env's ETCD_VERSION).
+COPY --from=gcr.io/etcd-development/etcd:v3.6.16 /usr/local/bin/etcd /usr/local/bin/etcd
+ENV VCSNAP_DRILL_ETCD=/usr/local/bin/etcd \
+    VCSNAP_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     VCSNAP_METRICS_PORT=9464 \
     VCSNAP_PRODUCT_METRICS_PORT=9465
 # 9464: Temporal runtime metrics, 9465: the product's metrics (both Prometheus text on /metrics).

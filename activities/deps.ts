@@ -3,6 +3,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { SecretScope } from '../lib/kube/secrets';
 import type { ClusterRef, RetentionReport, SnapshotRecord } from '../contracts/definitions';
 import type { WorkerSettings } from '../lib/runtime-config';
+import type { DrillSummary } from '../contracts/drill';
 
 /** The product's own metrics (worker/metrics.ts records them with prom-client). */
 export interface SnapshotMetrics {
@@ -11,6 +12,12 @@ export interface SnapshotMetrics {
   retentionApplied(cluster: ClusterRef, report: RetentionReport): void;
   /** Dumps running and waiting for a slot on this worker (see maxConcurrentDumps). */
   dumpSlotsChanged?(running: number, waiting: number): void;
+  /** A drill's outcome (recordDrill; a retried call must count once, keyed by `drillId`). */
+  drillFinished?(cluster: ClusterRef, summary: DrillSummary, drillId: string): void;
+  /** The newest restorable (Completed, archive present) snapshot of a cluster seen by a catalog read or a drill. */
+  restorableSnapshotSeen?(cluster: ClusterRef, finishedAt: string): void;
+  /** The shortest interval of the cluster's snapshot schedule (writeRecord), for the recovery point alert. */
+  scheduleIntervalSeen?(cluster: ClusterRef, seconds: number): void;
 }
 
 export interface ActivityDeps extends WorkerSettings {

@@ -1,6 +1,8 @@
 // createActivities(deps): every activity closes over injected clients, so tests swap endpoints, not logic.
 import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../lib/runtime-config';
 import { createCatalogActivities } from './catalog';
+import { createDrillActivities } from './drill';
+import { createNotifyActivities } from './notify';
 import type { ActivityDeps } from './deps';
 import { createRequestActivities } from './request';
 import { createRestoreActivities } from './restore';
@@ -31,5 +33,7 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     ...createCatalogActivities(deps),
     ...createSyncActivities(deps),
     ...createRestoreActivities(deps),
+    ...createDrillActivities(deps),
+    ...createNotifyActivities(deps),
   };
 }

@@ -91,6 +91,79 @@ function batchWriter(client: Etcd3, limits: Required<RestoreBatchLimits>, endpoi
   };
 }
 
+/** What a restore runs with: the activity passes its context's; a drill passes its scratch etcd and its own heartbeat. */
+export interface RestoreRun {
+  /** What an earlier attempt already wrote (its last heartbeat); absent = start from the beginning. */
+  previous?: RestoreProgress;
+  heartbeat(progress: RestoreProgress): void;
+  signal: AbortSignal;
+  attempt: number;
+  /** An etcd the caller owns (a drill's scratch etcd): used as is, never closed here, outside any cluster's scope. */
+  client?: Etcd3;
+}
+
+/** Writes the archive `input.snapshot` into `input.target` (verified again on the way); the restore activity's body. */
+export async function restoreArchive(deps: ActivityDeps, input: RestoreArchiveInput, run: RestoreRun): Promise<RestoreReport> {
+  const { snapshot, target } = input;
+  const endpoints = target.endpoints.join(', ');
+  const { previous } = run;
+  const report: RestoreReport = {
+    snapshotName: snapshot.snapshotName,
+    endpoints: target.endpoints,
+    keysRestored: previous?.keys ?? 0,
+    bytesRestored: previous?.bytes ?? 0,
+    skippedEntries: 0,
+    clearedKeys: previous?.clearedKeys ?? 0,
+    resumedAfterKey: previous?.lastKey,
+    transactions: 0,
+  };
+  let lastKey = previous?.lastKey;
+  const heartbeat = () => run.heartbeat({ accepted: true, clearedKeys: report.clearedKeys, lastKey, keys: report.keysRestored, bytes: report.bytesRestored });
+  const resumeAfter = lastKey === undefined ? undefined : Buffer.from(lastKey, 'utf8');
+  const store = await openSnapshotStore(deps, snapshot);
+  const archive = await store.getArchive(snapshot.snapshotName);
+  const client =
+    run.client ??
+    (await connect(deps, target, secretScope(deps, snapshot.cluster)).catch((err: unknown) => {
+      archive.destroy();
+      throw err;
+    }));
+  const writer = batchWriter(client, { ...DEFAULT_BATCH, ...input.batch }, endpoints, run.signal, (keys, bytes, key) => {
+    report.transactions++;
+    report.keysRestored += keys;
+    report.bytesRestored += bytes;
+    lastKey = key;
+    heartbeat();
+  });
+  try {
+    if (!previous) {
+      report.clearedKeys = await acceptTarget(client, input, endpoints, run.attempt).catch((err: unknown) => {
+        throw etcdFailure(err, endpoints);
+      });
+      heartbeat();
+    }
+    const verified = await verifyArchive(archive, input.expectedSha256, {
+      signal: run.signal,
+      // Also while a resumed attempt skips what is already written.
+      onProgress: heartbeat,
+      onEntry: async (name, value) => {
+        if (name === DB_KEY) throw failure('SnapshotNotRestorable', notRestorableMessage(snapshot.snapshotName, undefined, endpoints));
+        if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) report.skippedEntries++;
+        else if (!resumeAfter || Buffer.compare(Buffer.from(name, 'utf8'), resumeAfter) > 0) await writer.put(name, value);
+      },
+    });
+    if (!verified.ok) {
+      const written = report.keysRestored > 0 ? `; ${report.keysRestored} keys were already written to etcd at ${endpoints}` : '';
+      throw failure('SnapshotCorrupt', `snapshot ${snapshot.snapshotName} changed or broke while restoring: ${verified.problem?.message}${written}`);
+    }
+    await writer.flush();
+  } finally {
+    archive.destroy();
+    if (!run.client) client.close();
+  }
+  return report;
+}
+
 export function createRestoreActivities(deps: ActivityDeps) {
   return {
     verifyStoredArchive(input: { snapshot: SnapshotLocationRef }): Promise<VerifyResult> {
@@ -99,63 +172,13 @@ export function createRestoreActivities(deps: ActivityDeps) {
 
     async restoreArchiveToEtcd(input: RestoreArchiveInput): Promise<RestoreReport> {
       const context = Context.current();
-      const { snapshot, target } = input;
-      const endpoints = target.endpoints.join(', ');
-      const previous = progressFrom(context.info.heartbeatDetails);
-      const report: RestoreReport = {
-        snapshotName: snapshot.snapshotName,
-        endpoints: target.endpoints,
-        keysRestored: previous?.keys ?? 0,
-        bytesRestored: previous?.bytes ?? 0,
-        skippedEntries: 0,
-        clearedKeys: previous?.clearedKeys ?? 0,
-        resumedAfterKey: previous?.lastKey,
-        transactions: 0,
-      };
-      let lastKey = previous?.lastKey;
-      const heartbeat = () =>
-        context.heartbeat({ accepted: true, clearedKeys: report.clearedKeys, lastKey, keys: report.keysRestored, bytes: report.bytesRestored } satisfies RestoreProgress);
-      const resumeAfter = lastKey === undefined ? undefined : Buffer.from(lastKey, 'utf8');
-      const store = await openSnapshotStore(deps, snapshot);
-      const archive = await store.getArchive(snapshot.snapshotName);
-      const client = await connect(deps, target, secretScope(deps, snapshot.cluster)).catch((err: unknown) => {
-        archive.destroy();
-        throw err;
+      const report = await restoreArchive(deps, input, {
+        previous: progressFrom(context.info.heartbeatDetails),
+        heartbeat: (progress) => context.heartbeat(progress),
+        signal: context.cancellationSignal,
+        attempt: context.info.attempt,
       });
-      const writer = batchWriter(client, { ...DEFAULT_BATCH, ...input.batch }, endpoints, context.cancellationSignal, (keys, bytes, key) => {
-        report.transactions++;
-        report.keysRestored += keys;
-        report.bytesRestored += bytes;
-        lastKey = key;
-        heartbeat();
-      });
-      try {
-        if (!previous) {
-          report.clearedKeys = await acceptTarget(client, input, endpoints, context.info.attempt).catch((err: unknown) => {
-            throw etcdFailure(err, endpoints);
-          });
-          heartbeat();
-        }
-        const verified = await verifyArchive(archive, input.expectedSha256, {
-          signal: context.cancellationSignal,
-          // Also while a resumed attempt skips what is already written.
-          onProgress: heartbeat,
-          onEntry: async (name, value) => {
-            if (name === DB_KEY) throw failure('SnapshotNotRestorable', notRestorableMessage(snapshot.snapshotName, undefined, endpoints));
-            if (name.startsWith(SNAPSHOT_METADATA_PREFIX)) report.skippedEntries++;
-            else if (!resumeAfter || Buffer.compare(Buffer.from(name, 'utf8'), resumeAfter) > 0) await writer.put(name, value);
-          },
-        });
-        if (!verified.ok) {
-          const written = report.keysRestored > 0 ? `; ${report.keysRestored} keys were already written to etcd at ${endpoints}` : '';
-          throw failure('SnapshotCorrupt', `snapshot ${snapshot.snapshotName} changed or broke while restoring: ${verified.problem?.message}${written}`);
-        }
-        await writer.flush();
-      } finally {
-        archive.destroy();
-        client.close();
-      }
-      context.log.info('snapshot restored', { snapshotName: snapshot.snapshotName, endpoints, keys: report.keysRestored, resumedAfterKey: report.resumedAfterKey });
+      context.log.info('snapshot restored', { snapshotName: input.snapshot.snapshotName, endpoints: report.endpoints.join(', '), keys: report.keysRestored, resumedAfterKey: report.resumedAfterKey });
       return report;
     },
   };

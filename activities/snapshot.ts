@@ -16,6 +16,9 @@ import { nameTaken, sameOwner } from '../lib/storage/common';
 import type { ArchiveOwner, SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 import { openStore } from './store';
+import type { AlertEvent } from '../contracts/alert';
+import { raiseAlertFromActivity } from './notify';
+import { shortestIntervalSeconds } from '../lib/policy/cron';
 
 async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<EtcdConnection> {
   const { state, cluster } = policy;
@@ -184,6 +187,22 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
   return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
 }
 
+/** Failed and PartiallyFailed runs notify (once per run and outcome; raising never fails the record). */
+function snapshotAlert(record: SnapshotRecord): AlertEvent | undefined {
+  if (record.status === 'Completed') return undefined;
+  const { cluster } = record;
+  const run = record.runId ?? record.snapshotName;
+  return {
+    key: `snapshot.${cluster.namespace}.${cluster.name}.${run}.${record.status}`,
+    kind: record.status === 'Failed' ? 'SnapshotFailed' : 'SnapshotPartiallyFailed',
+    cluster,
+    snapshotName: record.snapshotName,
+    summary: `Snapshot ${record.snapshotName} of ${cluster.namespace}/${cluster.name} ended ${record.status}`,
+    description: record.error ?? record.volumes.filter((v) => v.phase === 'Failed').map((v) => `${v.pvc}: ${v.reason ?? 'failed'}`).join('; '),
+    at: record.finishedAt,
+  };
+}
+
 export function createSnapshotActivities(deps: ActivityDeps) {
   const slots = new DumpSlots(deps.maxConcurrentDumps, { changed: (running, waiting) => deps.metrics?.dumpSlotsChanged?.(running, waiting) });
   return {
@@ -217,6 +236,7 @@ export function createSnapshotActivities(deps: ActivityDeps) {
     async writeRecord(args: { policy: SnapshotPolicy; record: SnapshotRecord }): Promise<void> {
       // Counted first, so a run whose record cannot be stored still shows its outcome; retries are counted once.
       deps.metrics?.snapshotFinished(args.record);
+      deps.metrics?.scheduleIntervalSeen?.(args.policy.cluster, shortestIntervalSeconds(args.policy.schedule));
       const { record } = args;
       const store = await openStore(deps, args.policy);
       // The product's own archive (not vCluster's, under the request engine) carries its owner: a record is written
@@ -234,6 +254,8 @@ export function createSnapshotActivities(deps: ActivityDeps) {
         // A Failed record another run left under this name gives way to the record of the archive stored here.
         replaces: (existing) => existing.status === 'Failed' && record.status !== 'Failed' && archive !== undefined,
       });
+      const alert = snapshotAlert(record);
+      if (alert) await raiseAlertFromActivity(deps, alert);
     },
   };
 }

@@ -3,15 +3,18 @@
 import { Context } from '@temporalio/activity';
 import { failure } from '../contracts/errors';
 import { discoverClusters } from '../lib/kube/discovery';
+import { syncDrillSchedules, type DrillSyncReport } from '../lib/drill/schedules';
 import { sync, type SyncReport } from '../lib/schedules';
 import type { ActivityDeps } from './deps';
 
 export function createSyncActivities(deps: ActivityDeps) {
   return {
-    async syncPolicies(args: { taskQueue: string }): Promise<SyncReport> {
+    async syncPolicies(args: { taskQueue: string }): Promise<SyncReport & { drills: DrillSyncReport }> {
       if (!deps.kube) throw failure('KubeUnavailable', 'sync needs a host-cluster connection (KUBECONFIG or in-cluster)');
       const discovered = await discoverClusters(deps.kube, deps.defaultEngine, undefined, deps.servedNamespaces);
-      return sync({ client: Context.current().client, taskQueue: args.taskQueue }, discovered);
+      const target = { client: Context.current().client, taskQueue: args.taskQueue };
+      const report = await sync(target, discovered);
+      return { ...report, drills: await syncDrillSchedules(target, discovered, deps.drillIntervalSeconds) };
     },
   };
 }

@@ -18,6 +18,10 @@ export interface CatalogEntry {
   error?: string;
   workflowId?: string;
   origin?: StoredSnapshotEntry['origin'];
+  /** When the run finished (stored entries). */
+  finishedAt?: string;
+  /** The snapshot's last restore drill (stored entries). */
+  drill?: StoredSnapshotEntry['drill'];
 }
 
 async function runningSnapshots(client: Client, cluster: ClusterRef): Promise<CatalogEntry[]> {
@@ -47,6 +51,8 @@ export interface ClusterCatalog {
   cluster: ClusterRef;
   entries: CatalogEntry[];
   error?: string;
+  /** The snapshot schedule's state, as read for this catalog. */
+  schedule?: { paused: boolean; cron?: string; nextFireTimes: Date[] };
 }
 
 /** The catalog of the given clusters, or of every cluster with a schedule when `clusters` is omitted. */
@@ -63,9 +69,9 @@ export async function listSnapshotsOf(target: ScheduleTarget, clusters?: Cluster
       entries.push(...(await runningSnapshots(target.client, d.cluster)));
       const fromStorage = stored.find((s) => s.cluster.name === d.cluster.name && s.cluster.namespace === d.cluster.namespace);
       for (const entry of fromStorage?.entries ?? []) {
-        entries.push({ cluster: d.cluster, snapshotName: entry.snapshotName, status: entry.status, url: entry.url, time: entry.nominalTime, bytes: entry.bytes, keys: entry.keys, error: entry.error, origin: entry.origin });
+        entries.push({ cluster: d.cluster, snapshotName: entry.snapshotName, status: entry.status, url: entry.url, time: entry.nominalTime, bytes: entry.bytes, keys: entry.keys, error: entry.error, origin: entry.origin, finishedAt: entry.finishedAt, drill: entry.drill });
       }
-      return { cluster: d.cluster, entries, error: fromStorage?.error };
+      return { cluster: d.cluster, entries, error: fromStorage?.error, schedule: { paused: d.paused, cron: d.policy?.schedule, nextFireTimes: d.nextFireTimes } };
     }),
   );
 }

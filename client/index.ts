@@ -27,3 +27,8 @@ export {
 export { listSnapshots, listSnapshotsOf, type CatalogEntry, type ClusterCatalog } from './catalog';
 export { connectFromEnvironment } from './connection';
 export { resolveSnapshotRef, restoreSnapshot, verifySnapshot, SnapshotActionError, type RestoreOptions, type SnapshotSourceOptions } from './restore';
+export type { DrillChecks, DrillOutcome, DrillRefusal, DrillResult, DrillSummary, DrillWorkflowInput } from '../contracts/drill';
+export type { AlertEvent, AlertKind } from '../contracts/alert';
+export { applyDrillSchedule, removeDrillSchedule, listDrillSchedules, syncDrillSchedules, type DrillSyncReport } from '../lib/drill/schedules';
+export { runDrill } from './drill';
+export { clusterStatuses, type ClusterStatus } from './status';

@@ -1,5 +1,6 @@
 // The catalog's shapes: what the stored side lists, and what the catalog workflow returns per cluster.
 import type { ClusterRef, SnapshotPolicy } from './definitions';
+import type { DrillSummary } from './drill';
 
 export interface StoredSnapshotEntry {
   snapshotName: string;
@@ -12,6 +13,8 @@ export interface StoredSnapshotEntry {
   error?: string;
   /** 'vcsnap' = has our metadata record; 'external' = an archive someone else put there. */
   origin: 'vcsnap' | 'external';
+  /** The snapshot's last restore drill. */
+  drill?: Pick<DrillSummary, 'verifiedAt' | 'outcome' | 'refusal' | 'reason'>;
 }
 
 export interface CatalogResult {

@@ -2,6 +2,7 @@
 // the workflow bundle imports this file, so it may only use @temporalio/{workflow,common} and plain TypeScript.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { DrillSummary } from './drill';
 
 export const TASK_QUEUE = 'vcsnap';
 
@@ -13,6 +14,8 @@ export const WORKFLOW_TYPES = {
   restore: 'restoreWorkflow',
   verify: 'verifyWorkflow',
   sync: 'syncWorkflow',
+  drill: 'drillWorkflow',
+  notify: 'notifyWorkflow',
 } as const;
 
 /** The product's snapshot status vocabulary (SPEC section 4). */
@@ -216,6 +219,8 @@ export interface SnapshotRecord {
   engine?: SnapshotEngine;
   /** The worker's HMAC over the rest of the record (lib/record-signature): retention trusts only signed volume handles. */
   signature?: string;
+  /** The last restore drill of this snapshot (written by the drill; outside the signature, retention never reads it). */
+  drill?: DrillSummary;
 }
 
 export const statusQuery = defineQuery<SnapshotStatusView>('status');

@@ -37,6 +37,11 @@ export const ERROR_TYPES = {
   SnapshotCorrupt: { retryable: false },
   /** vCluster's embedded-etcd kind (an etcd database): a running etcd cannot take it. */
   SnapshotNotRestorable: { retryable: false },
+  // Restore drills (lib/drill): the scratch etcd or kube-apiserver the worker starts for a drill.
+  DrillEnvironmentUnavailable: { retryable: false },
+  DrillServerFailed: { retryable: true },
+  // Alerts (lib/notify): the webhook answered 4xx, so the same request cannot succeed.
+  AlertRejected: { retryable: false },
   // Volume snapshots (lib/kube/csi).
   VolumeSnapshotFailed: { retryable: false },
   VolumeSnapshotNotReleased: { retryable: true },

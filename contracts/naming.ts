@@ -36,3 +36,8 @@ export function adHocWorkflowIdFor(cluster: ClusterRef, nominalTime: Date): stri
 export function volumeWorkflowIdFor(parentWorkflowId: string, pvcName: string): string {
   return `${parentWorkflowId}/pvc/${pvcName}`;
 }
+
+/** The drill schedule of a cluster: outside the `vcsnap.` prefix, so the snapshot schedules' listing never sees it. */
+export function drillScheduleIdFor(cluster: ClusterRef): string {
+  return `vcsnap-drill.${cluster.namespace}.${cluster.name}`;
+}

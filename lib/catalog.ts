@@ -15,6 +15,7 @@ export function catalogEntries(records: SnapshotRecord[], archiveNames: Set<stri
     keys: record.keys,
     error: record.error,
     origin: 'vcsnap',
+    ...(record.drill ? { drill: { verifiedAt: record.drill.verifiedAt, outcome: record.drill.outcome, refusal: record.drill.refusal, reason: record.drill.reason } } : {}),
   }));
   const recorded = new Set(records.map((r) => r.snapshotName));
   for (const name of archiveNames) {

@@ -15,8 +15,9 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** The drill summary is outside the signature: drills add it later, and retention never acts on it. */
 function mac(record: SnapshotRecord, key: Buffer): Buffer {
-  const { signature: _ignored, ...signed } = record;
+  const { signature: _ignored, drill: _drill, ...signed } = record;
   return createHmac('sha256', key).update(canonical(signed)).digest();
 }
 

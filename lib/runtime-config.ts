@@ -43,7 +43,20 @@ export interface WorkerSettings {
   sharedNamespaces: string[];
   /** The host namespaces this worker serves (VCSNAP_NAMESPACES, the namespaced deploy mode); absent = all. */
   servedNamespaces?: string[];
+  /** Restore drills (see lib/drill): how often each cluster is drilled (VCSNAP_DRILL_INTERVAL, default 168h; `off` = never). */
+  drillIntervalSeconds?: number;
+  /** The etcd binary a drill starts its scratch etcd from (VCSNAP_DRILL_ETCD; the image ships one). */
+  drillEtcdBinary?: string;
+  /** An empty etcd drills restore into instead (VCSNAP_DRILL_ETCD_ENDPOINT); every key is deleted after each drill. */
+  drillEtcdEndpoint?: string;
+  /** A kube-apiserver binary: when set, drills start it on the restored etcd and list every resource type (VCSNAP_DRILL_KUBE_APISERVER). */
+  drillKubeApiserver?: string;
+  /** `namespace/name` of the Secret with the alert webhook (`url`, optional `format`: alertmanager or slack) (VCSNAP_ALERT_WEBHOOK_SECRET). */
+  alertWebhookSecret?: { namespace: string; name: string };
 }
+
+/** Settings whose absence means "off": every other one has a default. */
+export type OptionalWorkerSettings = 'servedNamespaces' | 'drillIntervalSeconds' | 'drillEtcdBinary' | 'drillEtcdEndpoint' | 'drillKubeApiserver' | 'alertWebhookSecret';
 
 export interface RuntimeConfig extends WorkerSettings {
   temporal: ReturnType<typeof loadClientConnectConfig>;
@@ -75,6 +88,21 @@ export function loadKubeConfig(): k8s.KubeConfig | undefined {
 }
 
 export const DEFAULT_PRODUCT_METRICS_PORT = 9465;
+/** Weekly: a restore drill reads the whole archive twice and starts an etcd; most teams drill weekly or monthly. */
+export const DEFAULT_DRILL_INTERVAL_SECONDS = 7 * 24 * 3600;
+
+function drillIntervalFrom(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.VCSNAP_DRILL_INTERVAL === 'off') return undefined;
+  return durationSecondsFrom(env, 'VCSNAP_DRILL_INTERVAL', DEFAULT_DRILL_INTERVAL_SECONDS);
+}
+
+function secretRefFrom(env: NodeJS.ProcessEnv, name: string): { namespace: string; name: string } | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  const match = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(raw);
+  if (!match) throw new Error(`${name}: expected namespace/name of a Secret, got ${JSON.stringify(raw)}`);
+  return { namespace: match[1]!, name: match[2]! };
+}
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
   const raw = env[name];
@@ -132,6 +160,11 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     sharedNamespaces: listFrom(env.VCSNAP_SHARED_NAMESPACES),
     servedNamespaces: env.VCSNAP_NAMESPACES ? listFrom(env.VCSNAP_NAMESPACES) : undefined,
     policyLimits: loadPolicyLimits(env),
+    drillIntervalSeconds: drillIntervalFrom(env),
+    drillEtcdBinary: env.VCSNAP_DRILL_ETCD || undefined,
+    drillEtcdEndpoint: env.VCSNAP_DRILL_ETCD_ENDPOINT || undefined,
+    drillKubeApiserver: env.VCSNAP_DRILL_KUBE_APISERVER || undefined,
+    alertWebhookSecret: secretRefFrom(env, 'VCSNAP_ALERT_WEBHOOK_SECRET'),
     shutdownGraceSeconds: durationSecondsFrom(env, 'VCSNAP_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE_SECONDS),
   };
 }

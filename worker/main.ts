@@ -2,7 +2,7 @@
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadRecordKey } from '../lib/kube/record-key';
-import { loadRuntimeConfig, type RuntimeConfig, type WorkerSettings } from '../lib/runtime-config';
+import { loadRuntimeConfig, type OptionalWorkerSettings, type RuntimeConfig, type WorkerSettings } from '../lib/runtime-config';
 import { createWorkerHealth } from './health';
 import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
 
@@ -29,7 +29,12 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
       defaultEngine: config.defaultEngine,
       sharedNamespaces: config.sharedNamespaces,
       servedNamespaces: config.servedNamespaces,
-    } satisfies Partial<ActivityDeps> & Required<Omit<WorkerSettings, 'servedNamespaces'>>),
+      drillIntervalSeconds: config.drillIntervalSeconds,
+      drillEtcdBinary: config.drillEtcdBinary,
+      drillEtcdEndpoint: config.drillEtcdEndpoint,
+      drillKubeApiserver: config.drillKubeApiserver,
+      alertWebhookSecret: config.alertWebhookSecret,
+    } satisfies Partial<ActivityDeps> & Required<Omit<WorkerSettings, OptionalWorkerSettings>>),
   });
 }
 

@@ -1,5 +1,6 @@
 // The product's own Prometheus metrics (the Temporal runtime serves its own on VCSNAP_METRICS_PORT): snapshot outcomes,
-// bytes and keys written, duration, last successful snapshot time and retention deletions, per virtual cluster.
+// bytes and keys written, duration, last successful snapshot time and retention deletions, per virtual cluster; the
+// recovery point age and restore drill outcomes.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -19,7 +20,7 @@ function clusterLabels(cluster: ClusterRef) {
   return { vcluster: cluster.name, vcluster_namespace: cluster.namespace };
 }
 
-export function createProductMetrics(registry: Registry = new Registry()): ProductMetrics {
+export function createProductMetrics(registry: Registry = new Registry(), options: { clock?: () => number } = {}): ProductMetrics {
   const registers = [registry];
   const snapshots = new Counter({
     name: 'vcsnap_snapshots_total',
@@ -54,15 +55,64 @@ export function createProductMetrics(registry: Registry = new Registry()): Produ
     help: 'etcd dumps waiting for a slot on this worker (VCSNAP_MAX_CONCURRENT_DUMPS); lasting values mean too few workers.',
     registers,
   });
+  // Recovery point: when each cluster's newest restorable snapshot finished, as this worker last saw it (its own
+  // runs, catalog reads and drills); the age is computed at each scrape, so it grows while no snapshot succeeds.
+  const restorableAt = new Map<string, { labels: ReturnType<typeof clusterLabels>; at: number }>();
+  const clock = options.clock ?? (() => Date.now());
+  new Gauge({
+    name: 'vcsnap_recovery_point_age_seconds',
+    help: 'Age of the newest restorable snapshot (Completed, archive present), drilled or not, in seconds: the recovery point if the cluster were lost now.',
+    labelNames: CLUSTER_LABELS,
+    registers,
+    collect() {
+      this.reset();
+      for (const { labels, at } of restorableAt.values()) this.set(labels, Math.max(0, (clock() - at) / 1000));
+    },
+  });
+  const seenRestorable = (cluster: ClusterRef, finishedAt: string) => {
+    const at = Date.parse(finishedAt);
+    if (!Number.isFinite(at)) return;
+    const key = `${cluster.namespace}/${cluster.name}`;
+    const known = restorableAt.get(key);
+    if (!known || known.at < at) restorableAt.set(key, { labels: clusterLabels(cluster), at });
+  };
+  const interval = new Gauge({
+    name: 'vcsnap_snapshot_interval_seconds',
+    help: "The shortest interval of the cluster's snapshot schedule, as its last run saw it: what the recovery point age is measured against.",
+    labelNames: CLUSTER_LABELS,
+    registers,
+  });
+  const lastVerified = new Gauge({
+    name: 'vcsnap_last_verified_restore_timestamp_seconds',
+    help: 'When a restore drill last passed (restored into a scratch etcd and checked), in Unix seconds.',
+    labelNames: CLUSTER_LABELS,
+    registers,
+  });
+  const drills = new Counter({
+    name: 'vcsnap_drill_total',
+    help: 'Restore drills finished, by result: passed, failed (the restore or its checks), refused (missing, damaged or changed archive, or none).',
+    labelNames: [...CLUSTER_LABELS, 'result'],
+    registers,
+  });
+  const drillDuration = new Histogram({
+    name: 'vcsnap_drill_duration_seconds',
+    help: 'Wall time of a restore drill.',
+    labelNames: [...CLUSTER_LABELS, 'result'],
+    buckets: [5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+    registers,
+  });
   const counted = new Set<string>();
+  const countOnce = (key: string): boolean => {
+    if (counted.has(key)) return false;
+    counted.add(key);
+    if (counted.size > MAX_REMEMBERED_RUNS) counted.delete(counted.values().next().value!);
+    return true;
+  };
 
   return {
     registry,
     snapshotFinished(record: SnapshotRecord) {
-      const runKey = `${record.workflowId ?? ''}/${record.runId ?? ''}/${record.snapshotName}`;
-      if (counted.has(runKey)) return;
-      counted.add(runKey);
-      if (counted.size > MAX_REMEMBERED_RUNS) counted.delete(counted.values().next().value!);
+      if (!countOnce(`${record.workflowId ?? ''}/${record.runId ?? ''}/${record.snapshotName}`)) return;
       const labels = clusterLabels(record.cluster);
       snapshots.inc({ ...labels, status: record.status });
       bytes.inc(labels, record.bytes);
@@ -70,6 +120,18 @@ export function createProductMetrics(registry: Registry = new Registry()): Produ
       const seconds = (Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000;
       if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ ...labels, status: record.status }, seconds);
       if (record.status !== 'Failed') lastSuccess.set(labels, Date.parse(record.finishedAt) / 1000);
+      if (record.status === 'Completed') seenRestorable(record.cluster, record.finishedAt);
+    },
+    restorableSnapshotSeen: seenRestorable,
+    scheduleIntervalSeen(cluster, seconds) {
+      if (seconds > 0) interval.set(clusterLabels(cluster), seconds);
+    },
+    drillFinished(cluster, summary, drillId) {
+      if (!countOnce(`drill/${drillId}`)) return;
+      const labels = clusterLabels(cluster);
+      drills.inc({ ...labels, result: summary.outcome });
+      drillDuration.observe({ ...labels, result: summary.outcome }, summary.durationSeconds);
+      if (summary.outcome === 'passed') lastVerified.set(labels, Date.parse(summary.verifiedAt) / 1000);
     },
     dumpSlotsChanged(running, waiting) {
       dumpsRunning.set(running);

@@ -21,6 +21,7 @@ const OPTIONS = {
   etcd: { type: 'string', multiple: true },
   'tls-secret': { type: 'string' },
   force: { type: 'boolean' },
+  snapshot: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

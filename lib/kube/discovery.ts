@@ -5,11 +5,15 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterRef, EngineChoice, SnapshotPolicy } from '../../contracts/definitions';
 import { decodeConfigBytes, formatIssue, parsePolicy, type ConfigIssue, type PolicyLimits } from '../policy';
+import { parseGoDuration } from '../policy/duration';
 import { loadPolicyLimits } from '../runtime-config';
 
 export const CONFIG_SECRET_PREFIX = 'vc-config-';
 /** Per-cluster engine choice on the vc-config Secret: `direct`, `request` or `auto` (the default). */
 export const ENGINE_ANNOTATION = 'vcsnap.io/engine';
+
+/** Per-cluster drill interval on the vc-config Secret: a duration such as `24h` or `168h`, or `off`. */
+export const DRILL_INTERVAL_ANNOTATION = 'vcsnap.io/drill-interval';
 
 /** Secrets per list call: each may be up to 1 MiB, so a page of hostile ones stays a few tens of MiB in memory. */
 const PAGE_SIZE = 50;
@@ -25,9 +29,23 @@ function engineChoice(value: string | undefined, fallback: EngineChoice): Engine
   return { error: `annotation ${ENGINE_ANNOTATION}: "${value.slice(0, 40)}" is not one of auto, direct, request` };
 }
 
+/** The annotation's interval in seconds, null for `off`, undefined when absent; never shorter than the snapshot minimum. */
+function drillInterval(value: string | undefined, limits: PolicyLimits): number | null | undefined | { error: string } {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (value.trim() === 'off') return null;
+  const milliseconds = parseGoDuration(value.trim());
+  const minimum = Math.max(limits.minScheduleIntervalSeconds, 60);
+  if (milliseconds === undefined || milliseconds < minimum * 1000) {
+    return { error: `annotation ${DRILL_INTERVAL_ANNOTATION}: "${value.slice(0, 40)}" is not a duration of at least ${minimum}s (e.g. 24h, 168h) or off` };
+  }
+  return milliseconds / 1000;
+}
+
 export interface DiscoveredCluster {
   cluster: ClusterRef;
   policy: SnapshotPolicy | null;
+  /** From DRILL_INTERVAL_ANNOTATION: seconds, null for `off`, absent = the worker's default. */
+  drillIntervalSeconds?: number | null;
   /** Why there is no policy: 'disabled', 'absent', or the validation errors. */
   reason?: string;
   error?: string;
@@ -83,12 +101,15 @@ function readConfig(secret: k8s.V1Secret, cluster: ClusterRef, where: string, de
   if (!encoded) return { cluster, policy: null, error: `${where} has no config.yaml key` };
   const engine = engineChoice(secret.metadata?.annotations?.[ENGINE_ANNOTATION], defaultEngine);
   if (typeof engine === 'object') return { cluster, policy: null, error: engine.error };
+  const drill = drillInterval(secret.metadata?.annotations?.[DRILL_INTERVAL_ANNOTATION], limits);
+  if (typeof drill === 'object' && drill !== null) return { cluster, policy: null, error: drill.error };
+  const drillIntervalSeconds = drill === undefined ? {} : { drillIntervalSeconds: drill };
   const text = decodeConfigBytes(Buffer.from(encoded, 'base64'));
   if (!text.ok) return { cluster, policy: null, error: formatClusterErrors(where, text.errors) };
   const parsed = parsePolicy(text.text, cluster, { chartLabel: secret.metadata?.labels?.chart, limits });
   if (!parsed.ok) return { cluster, policy: null, error: formatClusterErrors(where, parsed.errors) };
   if (!parsed.policy) return { cluster, policy: null, reason: parsed.reason };
-  return { cluster, policy: engine === 'auto' ? parsed.policy : { ...parsed.policy, engine } };
+  return { cluster, policy: engine === 'auto' ? parsed.policy : { ...parsed.policy, engine }, ...drillIntervalSeconds };
 }
 
 /**

@@ -35,6 +35,11 @@ const WORKFLOW_ACTIVITIES = [
   'applyRetention',
   'verifyStoredArchive',
   'restoreArchiveToEtcd',
+  'findDrillSnapshot',
+  'restoreAndCheck',
+  'recordDrill',
+  'raiseAlert',
+  'sendAlert',
 ] as const satisfies readonly ActivityName[];
 
 let bundle: Promise<WorkflowBundle> | undefined;

@@ -4,12 +4,14 @@ import { applyCommand } from './apply';
 import { backfillCommand } from './backfill';
 import { deleteCommand } from './delete';
 import { describeCommand } from './describe';
+import { drillCommand } from './drill';
 import { listCommand } from './list';
 import { pauseCommand } from './pause';
 import { restoreCommand } from './restore';
 import { resumeCommand } from './resume';
 import { setupCommand } from './setup';
 import { snapshotsCommand } from './snapshots';
+import { statusCommand } from './status';
 import { syncCommand } from './sync';
 import { triggerCommand } from './trigger';
 import { validateCommand } from './validate';
@@ -28,6 +30,8 @@ export const COMMANDS: readonly Command[] = [
   resumeCommand,
   deleteCommand,
   snapshotsCommand,
+  statusCommand,
   verifyCommand,
   restoreCommand,
+  drillCommand,
 ];

@@ -5,15 +5,22 @@ import { renderTable } from '../output';
 
 const clusterName = ({ cluster }: ClusterCatalog) => `${cluster.namespace}/${cluster.name}`;
 
+/** `passed 2026-11-28T06:00:00Z`, `refused: digest-mismatch 2026-...`, or empty when never drilled. */
+export function verifiedCell(e: CatalogEntry): string {
+  if (!e.drill) return '';
+  const what = e.drill.outcome === 'refused' ? `refused: ${e.drill.refusal ?? ''}` : e.drill.outcome;
+  return `${what} ${e.drill.verifiedAt.replace(/\.\d{3}Z$/, 'Z')}`;
+}
+
 function entryRow(catalog: ClusterCatalog, e: CatalogEntry): string[] {
   const detail = e.error ?? (e.origin === 'external' ? 'not taken by vcsnap' : e.url ?? '');
-  return [clusterName(catalog), e.snapshotName, e.status, e.time ?? '', e.bytes === undefined ? '' : String(e.bytes), e.keys === undefined ? '' : String(e.keys), detail];
+  return [clusterName(catalog), e.snapshotName, e.status, e.time ?? '', e.bytes === undefined ? '' : String(e.bytes), e.keys === undefined ? '' : String(e.keys), verifiedCell(e), detail];
 }
 
 function formatCatalogs(catalogs: ClusterCatalog[]): string {
   return [
     renderTable(
-      ['CLUSTER', 'SNAPSHOT', 'STATUS', 'TIME', 'SIZE', 'KEYS', 'DETAIL'],
+      ['CLUSTER', 'SNAPSHOT', 'STATUS', 'TIME', 'SIZE', 'KEYS', 'VERIFIED', 'DETAIL'],
       catalogs.flatMap((c) => c.entries.map((e) => entryRow(c, e))),
     ),
     ...catalogs.filter((c) => c.error).map((c) => `${clusterName(c)}: storage not readable: ${c.error}`),

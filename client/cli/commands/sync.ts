@@ -1,3 +1,4 @@
+import { syncDrillSchedules, type DrillSyncReport } from '../../../lib/drill/schedules';
 import { discoverClusters } from '../../../lib/kube/discovery';
 import { loadKubeConfig, loadRuntimeConfig } from '../../../lib/runtime-config';
 import { SYNC_SCHEDULE_ID, scheduleSync, sync, type ScheduleTarget, type SyncReport } from '../../../lib/schedules';
@@ -13,13 +14,24 @@ function formatReport(report: SyncReport): string {
   ].join('\n');
 }
 
+function formatDrills(report: DrillSyncReport): string {
+  const changed = report.applied.filter((a) => a.outcome !== 'unchanged').length;
+  return [
+    `drill schedules: ${report.applied.length} kept (${changed} created or updated), deleted ${report.deleted.length}, failed ${report.failed.length}`,
+    ...report.failed.map((f) => `failed ${f.scheduleId}: ${f.error}`),
+  ].join('\n');
+}
+
 async function syncNow({ json }: CommandLine, connection: ScheduleTarget): Promise<number> {
   const kube = loadKubeConfig();
   if (!kube) throw new UsageError('sync: no host cluster configured (set KUBECONFIG)');
   const config = loadRuntimeConfig();
-  const report = await sync(connection, await discoverClusters(kube, config.defaultEngine, config.policyLimits, config.servedNamespaces));
-  print(json, report, () => formatReport(report));
-  return report.invalid.length + report.failed.length > 0 ? 1 : 0;
+  const discovered = await discoverClusters(kube, config.defaultEngine, config.policyLimits, config.servedNamespaces);
+  const report = await sync(connection, discovered);
+  const drills = await syncDrillSchedules(connection, discovered, config.drillIntervalSeconds);
+  print(json, { ...report, drills }, () => `${formatReport(report)}
+${formatDrills(drills)}`);
+  return report.invalid.length + report.failed.length + drills.failed.length > 0 ? 1 : 0;
 }
 
 export const syncCommand: ConnectedCommand = {
