@@ -2,9 +2,10 @@
 // (read), `gzip -3` on one core and `pigz -3` on all cores over the same tar (compression), and `aws s3 cp` of the
 // same archive (upload).
 import { execFileSync, spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { etcdBinary } from '../servers/etcd';
+import { etcdBinary, type EtcdServer } from '../servers/etcd';
+import { etcdFlags, vclusterCompatBinary } from '../servers/vcluster-compat';
 
 export interface Timed {
   seconds: number;
@@ -105,4 +106,43 @@ export function pigzCli(log: (line: string) => void): string {
   if (!runs('/usr/bin/pigz', ['--version'])) aptInstall(log, 'pigz');
   if (!runs('/usr/bin/pigz', ['--version'])) throw new Error('pigz installed, but /usr/bin/pigz does not run');
   return '/usr/bin/pigz';
+}
+
+export interface PeerFigures {
+  seconds: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+  /** CPU etcd spent serving the dump. */
+  etcdCpuSeconds: number;
+}
+
+/** utime + stime of one process, in seconds (clock ticks of 1/100 s). */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** GNU time (Debian `time`), installed now if missing: wall, CPU and peak RSS of a child. */
+export function gnuTime(log: (line: string) => void): string {
+  if (!runs('/usr/bin/time', ['-f', '%e', 'true'])) aptInstall(log, 'time');
+  return '/usr/bin/time';
+}
+
+/**
+ * vCluster v0.36.1's own snapshot writer (`snapshot.Client.Run` through scripts/go/vcluster-compat) from `etcd` over
+ * TLS, as vCluster reaches an external etcd, to `url` (vCluster's URL form); `env` carries the storage credentials.
+ */
+export async function vclusterSnapshot(time: string, etcd: EtcdServer, url: string, env: NodeJS.ProcessEnv): Promise<PeerFigures> {
+  const report = `${etcd.dataDir}.time`;
+  const etcdBefore = processCpuSeconds(etcd.child.pid!);
+  const seconds = await timed(time, ['-f', '%U %S %M', '-o', report, vclusterCompatBinary(), 'snapshot', ...etcdFlags(etcd.endpoint, etcd.tls!), url], { env });
+  const [user, system, maxKb] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
+  return { seconds, cpuSeconds: user! + system!, peakRssBytes: maxKb! * 1024, etcdCpuSeconds: processCpuSeconds(etcd.child.pid!) - etcdBefore };
+}
+
+/** Keys (entries outside /vcluster/snapshot/) of an archive, listed by `tar -tzf`. */
+export function archiveKeyCount(archive: string): number {
+  const listing = execFileSync('tar', ['-tzf', archive], { maxBuffer: 1024 ** 3 }).toString('utf8');
+  return listing.split('\n').filter((name) => name !== '' && !name.replace(/^\/?/, '/').startsWith('/vcluster/snapshot/')).length;
 }

@@ -1,16 +1,32 @@
 // Part 1 and 2: dump + store of one etcd at each size, to MinIO, the OCI registry and a directory, through the real
 // activity in a child process, beside the read, compression and upload limits measured on the same data.
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startEtcd } from '../servers/etcd';
 import { startMinio } from '../servers/minio';
 import { startRegistry } from '../servers/registry';
-import { serverGroup } from '../servers/process';
+import { serverGroup, versions } from '../servers/process';
 import type { StorageLocation } from '../../contracts/definitions';
-import { awsCli, awsUpload, compressTar, etcdSnapshot, pigzCli, tarEntryCount, type S3Target, type Timed } from './baselines';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import {
+  archiveKeyCount,
+  awsCli,
+  awsUpload,
+  compressTar,
+  etcdSnapshot,
+  gnuTime,
+  pigzCli,
+  processCpuSeconds,
+  tarEntryCount,
+  vclusterSnapshot,
+  type PeerFigures,
+  type S3Target,
+  type Timed,
+} from './baselines';
 import type { DumpFigures, DumpJob } from './dump-child';
 import { loadEtcd } from './load-etcd';
 import { benchPolicy, s3Storage } from './policy';
@@ -27,6 +43,10 @@ export interface SizeFigures {
   file: DumpFigures;
   /** Four dumps at once to MinIO in one process (a worker's default VCSNAP_MAX_CONCURRENT_DUMPS). */
   s3x4?: DumpFigures;
+  /** CPU etcd spent serving our MinIO dump. */
+  etcdCpuSeconds: number;
+  /** vCluster's own writer on the same data, to the same MinIO; its key count beside ours. */
+  vcluster: PeerFigures & { archiveBytes: number; keys: number };
   tarBytes: number;
   tarEntries: number;
   etcdSnapshot: Timed;
@@ -49,16 +69,18 @@ async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFi
 export async function measureThroughput(dir: string, sizes: number[], log: (line: string) => void): Promise<SizeFigures[]> {
   const aws = awsCli(log);
   const pigz = pigzCli(log);
+  const time = gnuTime(log);
   const { track, stopAll } = serverGroup();
   try {
     const [etcd, minio, registry] = await Promise.all([
-      track(startEtcd({ dir, name: 'bench-etcd' })),
+      // TLS with client certificates for vCluster's writer (it reaches an external etcd over TLS only), plain HTTP on a
+      // second listener of the same member for ours (the bench's dump has no host cluster to read TLS Secrets from).
+      track(startEtcd({ dir, name: 'bench-etcd', tls: true, plain: true })),
       track(startMinio({ dir })),
       track(startRegistry({ dir, name: 'bench-registry' })),
     ]);
     const s3 = new S3Client({ endpoint: minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: minio });
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    s3.destroy();
     const target: S3Target = { endpoint: minio.endpoint, accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey, bucket: BUCKET };
     const s3Env = { AWS_ACCESS_KEY_ID: minio.accessKeyId, AWS_SECRET_ACCESS_KEY: minio.secretAccessKey, AWS_REGION: 'us-east-1' };
     const work = join(dir, 'work');
@@ -70,31 +92,43 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
     for (const keys of [...sizes].sort((a, b) => a - b)) {
       // One etcd grows from the small size to the large one: load only the keys it does not hold yet.
       log(`[bench] loading etcd to ${keys.toLocaleString('en-US')} keys`);
-      const load = await loadEtcd(etcd.endpoint, loaded, keys, log);
+      const load = await loadEtcd(etcd.plainEndpoint!, loaded, keys, log);
       loaded = keys;
       valueBytes += load.valueBytes;
 
       const dump = async (storage: StorageLocation, label: string, parallel = 1): Promise<DumpFigures> => {
         log(`[bench] ${keys.toLocaleString('en-US')} keys -> ${label}${parallel > 1 ? `, ${parallel} at once` : ''}`);
-        const job: DumpJob = { policy: benchPolicy(`bench-${label}`, storage, etcd.endpoint), snapshotName: `keys-${keys}${parallel > 1 ? `-x${parallel}` : ''}`, parallel };
+        const job: DumpJob = { policy: benchPolicy(`bench-${label}`, storage, etcd.plainEndpoint!), snapshotName: `keys-${keys}${parallel > 1 ? `-x${parallel}` : ''}`, parallel };
         return dumpInChild(job, s3Env);
       };
       const fileDir = join(work, `file-${keys}`);
       const file = await dump({ type: 'container', path: fileDir }, 'file');
+      const etcdBefore = processCpuSeconds(etcd.child.pid!);
       const s3Figures = await dump(s3Storage(minio.endpoint, BUCKET), 's3');
+      const etcdCpuSeconds = processCpuSeconds(etcd.child.pid!) - etcdBefore;
+      log(`[bench] ${keys.toLocaleString('en-US')} keys -> s3, vCluster ${versions().VCLUSTER_VERSION}'s own writer`);
+      const peerKey = `vcluster/keys-${keys}.tar.gz`;
+      const peerUrl = `s3://${BUCKET}/${peerKey}?region=us-east-1&force-path-style=true&url=${Buffer.from(minio.endpoint).toString('base64')}`;
+      const peer = await vclusterSnapshot(time, etcd, peerUrl, { ...s3Env, AWS_EC2_METADATA_DISABLED: 'true' });
       const oci = await dump({ type: 'oci', registry: registry.host, repository: 'bench/snapshots', insecure: true }, 'oci');
       const s3x4 = keys === Math.max(...sizes) ? await dump(s3Storage(minio.endpoint, BUCKET), 's3', 4) : undefined;
 
       log(`[bench] ${keys.toLocaleString('en-US')} keys: baselines`);
       const archive = join(fileDir, `keys-${keys}.tar.gz`);
       const snapshotFile = join(work, `etcd-${keys}.db`);
-      const etcdFigures = await etcdSnapshot(etcd.endpoint, snapshotFile);
+      const etcdFigures = await etcdSnapshot(etcd.plainEndpoint!, snapshotFile);
       rmSync(snapshotFile, { force: true });
       const tarFile = join(work, `keys-${keys}.tar`);
       const compression = await compressTar(pigz, archive, tarFile);
       rmSync(tarFile, { force: true });
       const upload = await awsUpload(aws, archive, target, `aws-cli/keys-${keys}.tar.gz`);
       const tarEntries = tarEntryCount(archive);
+      const peerFile = join(work, `vcluster-${keys}.tar.gz`);
+      const peerObject = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: peerKey }));
+      await pipeline(peerObject.Body as Readable, createWriteStream(peerFile));
+      const vcluster = { ...peer, archiveBytes: statSync(peerFile).size, keys: archiveKeyCount(peerFile) };
+      rmSync(peerFile, { force: true });
+      if (vcluster.keys !== s3Figures.keys) throw new Error(`vCluster's archive holds ${vcluster.keys} keys, ours ${s3Figures.keys}: not the same data`);
       rmSync(fileDir, { recursive: true, force: true });
       figures.push({
         keys,
@@ -102,6 +136,8 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
         loadSeconds: load.seconds,
         s3: s3Figures,
         s3x4,
+        etcdCpuSeconds,
+        vcluster,
         oci,
         file,
         tarBytes: compression.tarBytes,
@@ -112,6 +148,7 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
         awsUpload: upload,
       });
     }
+    s3.destroy();
     return figures;
   } finally {
     await stopAll();

@@ -13,6 +13,8 @@ export interface EtcdTls {
 export interface EtcdServer extends RunningProcess {
   /** `http://127.0.0.1:PORT`, or `https://` with `tls`. */
   endpoint: string;
+  /** With `tls` and `plain`: a second, plain-HTTP client listener on the same member. */
+  plainEndpoint?: string;
   dataDir: string;
   tls?: EtcdTls;
 }
@@ -24,9 +26,10 @@ export function etcdBinary(binary: 'etcd' | 'etcdctl' = 'etcd'): string {
 /**
  * One etcd member on loopback. Plain HTTP by default; `tls: true` serves clients over TLS with client-certificate
  * authentication (`--client-cert-auth`), as vCluster's external etcd is reached, with a throwaway CA made by openssl.
- * `dataDir`: start from an existing data dir (one restored with `etcdutl snapshot restore`).
+ * `dataDir`: start from an existing data dir (one restored with `etcdutl snapshot restore`). `plain` (with `tls`):
+ * also serve plain HTTP on another port, so TLS and plain clients read the same data (the bench's peer column).
  */
-export async function startEtcd(opts: { dir: string; name: string; port?: number; tls?: boolean; dataDir?: string }): Promise<EtcdServer> {
+export async function startEtcd(opts: { dir: string; name: string; port?: number; tls?: boolean; plain?: boolean; dataDir?: string }): Promise<EtcdServer> {
   const port = opts.port ?? (await freePort());
   const peerPort = await freePort();
   const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
@@ -44,12 +47,14 @@ export async function startEtcd(opts: { dir: string; name: string; port?: number
     tlsArgs.push('--cert-file', certFile, '--key-file', keyFile, '--client-cert-auth', '--trusted-ca-file', caFile, '--listen-metrics-urls', metrics);
     ready = httpReady(`${metrics}/health`);
   }
+  const plainEndpoint = opts.tls && opts.plain ? `http://127.0.0.1:${await freePort()}` : undefined;
+  const listen = plainEndpoint ? `${endpoint},${plainEndpoint}` : endpoint;
   const running = await startProcess({
     name: opts.name,
     command: etcdBinary(),
     args: [
       '--name', opts.name, '--data-dir', dataDir,
-      '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
+      '--listen-client-urls', listen, '--advertise-client-urls', endpoint,
       '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `${opts.name}=${peer}`, '--log-level', 'warn',
       '--quota-backend-bytes', String(8 * 1024 * 1024 * 1024),
@@ -58,5 +63,5 @@ export async function startEtcd(opts: { dir: string; name: string; port?: number
     logDir: opts.dir,
     ready,
   });
-  return { ...running, endpoint, dataDir, tls };
+  return { ...running, endpoint, plainEndpoint, dataDir, tls };
 }
