@@ -69,7 +69,8 @@ describe('fault: Temporal server restart during a run', function () {
 
     assert.equal(view.status, 'Completed', view.error);
     const dir = (policy.storage as { path: string }).path;
-    assert.deepEqual(readdirSync(dir).sort(), [`${view.snapshotName}.json`, `${view.snapshotName}.tar.gz`]);
+    // The archive, its record, and the hidden file naming the archive's owner (the directory store's no-overwrite).
+    assert.deepEqual(readdirSync(dir).sort(), [`.${view.snapshotName}.tar.gz.owner`, `${view.snapshotName}.json`, `${view.snapshotName}.tar.gz`]);
     const record = JSON.parse(readFileSync(join(dir, `${view.snapshotName}.json`), 'utf8')) as SnapshotRecord;
     assert.equal(record.sha256, createHash('sha256').update(readFileSync(join(dir, `${view.snapshotName}.tar.gz`))).digest('hex'));
     assert.equal(record.keys, KEYS);
