@@ -8,6 +8,8 @@ mkdir -p .vcsnap
 faults_log=".vcsnap/test-faults-$$.log"
 npm run --silent test:faults >"$faults_log" 2>&1 &
 faults=$!
+# Interrupted: the fault tier stops too (its harness stops its servers on SIGTERM).
+trap 'kill -TERM "$faults" 2>/dev/null' INT TERM
 npm run test:servers
 servers_status=$?
 wait "$faults"
