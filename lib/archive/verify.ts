@@ -8,6 +8,7 @@ import { extract, type Extract } from 'tar-stream';
 import type { VerifyProblem, VerifyReport } from '../../contracts/restore';
 import { DB_KEY, RELEASE_KEY, REQUEST_KEY, REVISION_KEY, SKIP_KEYS_KEY, SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
 import { readEntryBody } from './writer';
+import { protobufFields, type FieldBounds } from './protobuf';
 
 /** Output step of gunzip: smaller steps locate damage more precisely, at some CPU cost. */
 const GUNZIP_STEP = 4096;
@@ -145,40 +146,11 @@ export function implausibleValue(value: Buffer): string | undefined {
   return undefined;
 }
 
-/**
- * Walks protobuf wire format in [start, end); returns the bounds of the first length-delimited field `wanted`
- * (or the whole range when `wanted` is 0), undefined when the bytes are not valid wire format.
- */
-function protobufField(buf: Buffer, start: number, wanted: number, end = buf.length): { start: number; end: number } | undefined {
-  let found: { start: number; end: number } | undefined = wanted === 0 ? { start, end } : undefined;
-  let i = start;
-  const varint = (): number => {
-    let value = 0;
-    for (let shift = 1; i < end; shift *= 128) {
-      const byte = buf[i++]!;
-      value += (byte & 0x7f) * shift;
-      if (byte < 0x80) return value;
-    }
-    return -1;
-  };
-  while (i < end) {
-    const tag = varint();
-    if (tag < 8) return undefined;
-    const wire = tag % 8;
-    if (wire === 0) {
-      if (varint() < 0) return undefined;
-    } else if (wire === 2) {
-      const length = varint();
-      if (length < 0 || i + length > end) return undefined;
-      if (Math.floor(tag / 8) === wanted && !found) found = { start: i, end: i + length };
-      i += length;
-    } else if (wire === 1 || wire === 5) {
-      i += wire === 1 ? 8 : 4;
-    } else {
-      return undefined;
-    }
-  }
-  return i === end ? found : undefined;
+/** The bounds of the first length-delimited field `wanted` in [start, end) (the whole range for 0), if well-formed. */
+function protobufField(buf: Buffer, start: number, wanted: number, end = buf.length): FieldBounds | undefined {
+  const fields = protobufFields(buf, start, end);
+  if (!fields) return undefined;
+  return wanted === 0 ? { start, end } : fields.get(wanted);
 }
 
 function jsonObject(value: Buffer): Record<string, unknown> | undefined {

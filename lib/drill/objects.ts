@@ -2,6 +2,7 @@
 // kube-apiserver stores either JSON (custom resources) or its protobuf envelope (`k8s\0` + runtime.Unknown, whose
 // field 1 is the TypeMeta {apiVersion, kind}). Hand-written: the few protobuf fields read here do not justify a
 // protobuf runtime and generated Kubernetes types in the worker.
+import { protobufFields } from '../archive/protobuf';
 
 export type DecodedValue =
   | { kind: 'object'; key: string }
@@ -20,47 +21,13 @@ export function kindKey(apiVersion: string, kind: string): string {
   return slash < 0 ? kind : `${kind}.${apiVersion.slice(0, slash)}`;
 }
 
-/** Reads length-delimited fields of protobuf wire format in [start, end); undefined when it is not wire format. */
-function protobufStrings(buf: Buffer, start: number, end: number): Map<number, { start: number; end: number }> | undefined {
-  const fields = new Map<number, { start: number; end: number }>();
-  let i = start;
-  const varint = (): number => {
-    let value = 0;
-    for (let shift = 1; i < end && shift < 2 ** 56; shift *= 128) {
-      const byte = buf[i++]!;
-      value += (byte & 0x7f) * shift;
-      if (byte < 0x80) return value;
-    }
-    return -1;
-  };
-  while (i < end) {
-    const tag = varint();
-    if (tag < 8) return undefined;
-    const wire = tag % 8;
-    if (wire === 0) {
-      if (varint() < 0) return undefined;
-    } else if (wire === 2) {
-      const length = varint();
-      if (length < 0 || i + length > end) return undefined;
-      const field = Math.floor(tag / 8);
-      if (!fields.has(field)) fields.set(field, { start: i, end: i + length });
-      i += length;
-    } else if (wire === 1 || wire === 5) {
-      i += wire === 1 ? 8 : 4;
-    } else {
-      return undefined;
-    }
-  }
-  return i === end ? fields : undefined;
-}
-
 export function decodeValue(key: string, value: Buffer): DecodedValue {
   if (!key.startsWith('/registry/')) return { kind: 'other' };
   if (value.subarray(0, ENCRYPTED.length).equals(ENCRYPTED)) return { kind: 'encrypted' };
   if (value.subarray(0, ENVELOPE.length).equals(ENVELOPE)) {
-    const unknown = protobufStrings(value, ENVELOPE.length, value.length);
+    const unknown = protobufFields(value, ENVELOPE.length, value.length);
     const typeMeta = unknown?.get(1);
-    const meta = typeMeta && protobufStrings(value, typeMeta.start, typeMeta.end);
+    const meta = typeMeta && protobufFields(value, typeMeta.start, typeMeta.end);
     const apiVersion = meta?.get(1);
     const kind = meta?.get(2);
     if (!unknown?.get(2) || !apiVersion || !kind) return { kind: 'undecodable', reason: 'not a valid Kubernetes protobuf envelope' };

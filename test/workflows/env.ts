@@ -79,7 +79,7 @@ export function useTestEnvironment(): () => FastEnv {
   let fast: FastEnv | undefined;
   let dir: string | undefined;
   before(async function () {
-    this.timeout(60_000);
+    this.timeout(120_000); // a dev server and a webpack bundle: slow on a busy 2-core machine
     const cli = temporalCliPath();
     if (!existsSync(cli)) throw new Error(`temporal CLI not built at ${cli}: run scripts/install-servers.sh`);
     ensureTestRuntime();
