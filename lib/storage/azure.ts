@@ -176,14 +176,12 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
       const data = serializeRecord(record);
       const blob = container.getBlockBlobClient(key);
       const headers = { blobContentType: 'application/json' };
-      const exists = Symbol('exists');
-      const created: unknown = await conditional('put', key, () => blob.upload(data, data.length, { blobHTTPHeaders: headers, conditions: { ifNoneMatch: '*' } }), async () => exists).catch(
-        (err: unknown) => {
-          if (err === exists) return exists;
-          throw err;
-        },
-      );
-      if (created !== exists) return;
+      try {
+        await blob.upload(data, data.length, { blobHTTPHeaders: headers, conditions: { ifNoneMatch: '*' } });
+        return;
+      } catch (err) {
+        if (!isConditionFailed(err)) throw mapAzureError(err, 'put', urlOf(key), location);
+      }
       // A record is there: replace it only when it is this run's (a retried writeRecord) or the caller allows it,
       // and only if it is still the one just read (If-Match on its ETag).
       const stored = await call('get', key, () => blob.download());
