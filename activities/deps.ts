@@ -4,14 +4,17 @@ import type { SecretScope } from '../lib/kube/secrets';
 import type { ClusterRef, RetentionReport, SnapshotRecord } from '../contracts/definitions';
 import type { WorkerSettings } from '../lib/runtime-config';
 import type { DrillSummary } from '../contracts/drill';
+import type { StoreCache } from '../lib/storage/cache';
 
 /** The product's own metrics (worker/metrics.ts records them with prom-client). */
 export interface SnapshotMetrics {
   /** A run's final outcome, reported by writeRecord (a retried call must count once). */
   snapshotFinished(record: SnapshotRecord): void;
   retentionApplied(cluster: ClusterRef, report: RetentionReport): void;
-  /** Dumps running and waiting for a slot on this worker (see maxConcurrentDumps). */
-  dumpSlotsChanged?(running: number, waiting: number): void;
+  /** A dump started on this worker after waiting `waitedSeconds` in the dump task queue for a free slot. */
+  dumpStarted?(waitedSeconds: number): void;
+  /** A dump on this worker ended (any outcome). */
+  dumpEnded?(): void;
   /** A drill's outcome (recordDrill; a retried call must count once, keyed by `drillId`). */
   drillFinished?(cluster: ClusterRef, summary: DrillSummary, drillId: string): void;
   /** The newest restorable (Completed, archive present) snapshot of a cluster seen by a catalog read or a drill. */
@@ -31,6 +34,8 @@ export interface ActivityDeps extends WorkerSettings {
   progressIntervalMs: number;
   /** Absent = no product metrics. */
   metrics?: SnapshotMetrics;
+  /** The worker's storage clients, one per location and credential (createActivities makes one when absent). */
+  stores?: StoreCache;
   /** The worker's record signing key; absent = records unsigned, and retention leaves volume snapshots in place. */
   recordKey?: Buffer;
 }

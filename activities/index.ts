@@ -1,5 +1,6 @@
 // createActivities(deps): every activity closes over injected clients, so tests swap endpoints, not logic.
-import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../lib/runtime-config';
+import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS, DEFAULT_TRANSFER_STALL_TIMEOUT_SECONDS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../lib/runtime-config';
+import { StoreCache } from '../lib/storage/cache';
 import { createCatalogActivities } from './catalog';
 import { createDrillActivities } from './drill';
 import { createNotifyActivities } from './notify';
@@ -19,12 +20,14 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     pollIntervalMs: 1000,
     progressIntervalMs: 3000,
     maxConcurrentDumps: DEFAULT_MAX_CONCURRENT_DUMPS,
+    transferStallTimeoutSeconds: DEFAULT_TRANSFER_STALL_TIMEOUT_SECONDS,
     volumeReadyTimeoutSeconds: DEFAULT_VOLUME_READY_TIMEOUT_SECONDS,
     requestPickupTimeoutSeconds: DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS,
     defaultEngine: 'auto',
     sharedNamespaces: [],
     ...partial,
   };
+  deps.stores ??= new StoreCache({ requestIdleTimeoutMs: deps.transferStallTimeoutSeconds * 1000 });
   return {
     ...createSnapshotActivities(deps),
     ...createRequestActivities(deps),

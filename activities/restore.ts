@@ -10,7 +10,9 @@ import { verifyArchive } from '../lib/archive/verify';
 import { commonEtcdFailure, connectEtcd, etcdFailureOf } from '../lib/etcd/client';
 import { DB_KEY, SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
 import { assertEndpointsInScope, readEtcdTls, type SecretScope } from '../lib/kube/secrets';
+import type { TransferMeter } from '../lib/transfer-meter';
 import { secretScope, type ActivityDeps } from './deps';
+import { transferMeter } from './liveness';
 import { openSnapshotStore, verifyStoredSnapshot } from './verify';
 
 /** etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB (keys and values, plus framing). */
@@ -100,6 +102,8 @@ export interface RestoreRun {
   attempt: number;
   /** An etcd the caller owns (a drill's scratch etcd): used as is, never closed here, outside any cluster's scope. */
   client?: Etcd3;
+  /** Counts the archive bytes read (liveness by bytes moved; see activities/liveness). */
+  meter?: TransferMeter;
 }
 
 /** Writes the archive `input.snapshot` into `input.target` (verified again on the way); the restore activity's body. */
@@ -121,7 +125,8 @@ export async function restoreArchive(deps: ActivityDeps, input: RestoreArchiveIn
   const heartbeat = () => run.heartbeat({ accepted: true, clearedKeys: report.clearedKeys, lastKey, keys: report.keysRestored, bytes: report.bytesRestored });
   const resumeAfter = lastKey === undefined ? undefined : Buffer.from(lastKey, 'utf8');
   const store = await openSnapshotStore(deps, snapshot);
-  const archive = await store.getArchive(snapshot.snapshotName);
+  const stored = await store.getArchive(snapshot.snapshotName);
+  const archive = run.meter ? run.meter.count(stored) : stored;
   const client =
     run.client ??
     (await connect(deps, target, secretScope(deps, snapshot.cluster)).catch((err: unknown) => {
@@ -132,6 +137,7 @@ export async function restoreArchive(deps: ActivityDeps, input: RestoreArchiveIn
     report.transactions++;
     report.keysRestored += keys;
     report.bytesRestored += bytes;
+    run.meter?.moved(bytes);
     lastKey = key;
     heartbeat();
   });
@@ -159,6 +165,7 @@ export async function restoreArchive(deps: ActivityDeps, input: RestoreArchiveIn
     await writer.flush();
   } finally {
     archive.destroy();
+    stored.destroy();
     if (!run.client) client.close();
   }
   return report;
@@ -172,12 +179,20 @@ export function createRestoreActivities(deps: ActivityDeps) {
 
     async restoreArchiveToEtcd(input: RestoreArchiveInput): Promise<RestoreReport> {
       const context = Context.current();
+      let last: RestoreProgress | undefined = progressFrom(context.info.heartbeatDetails);
+      // Bytes read from storage and written to etcd keep the attempt alive; neither moving fails it as stalled.
+      const meter = transferMeter(deps, context, `restoring snapshot ${input.snapshot.snapshotName}`, () => last);
       const report = await restoreArchive(deps, input, {
-        previous: progressFrom(context.info.heartbeatDetails),
-        heartbeat: (progress) => context.heartbeat(progress),
-        signal: context.cancellationSignal,
+        previous: last,
+        heartbeat: (progress) => context.heartbeat((last = progress)),
+        signal: meter.signal,
         attempt: context.info.attempt,
-      });
+        meter,
+      })
+        .catch((err: unknown) => {
+          throw meter.stalled ?? err;
+        })
+        .finally(() => meter.stop());
       context.log.info('snapshot restored', { snapshotName: input.snapshot.snapshotName, endpoints: report.endpoints.join(', '), keys: report.keysRestored, resumedAfterKey: report.resumedAfterKey });
       return report;
     },

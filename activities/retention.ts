@@ -9,6 +9,7 @@ import { statusCodeOf, unlessNotFound } from '../lib/kube/errors';
 import { verifyRecord } from '../lib/record-signature';
 import { planRetention } from '../lib/retention-plan';
 import type { ActivityDeps } from './deps';
+import { heartbeatWhile } from './liveness';
 import { openStore } from './store';
 
 const SNAPSHOT_API = { group: 'snapshot.storage.k8s.io', version: 'v1' } as const;
@@ -78,46 +79,51 @@ async function releaseRetainedVolume(kube: k8s.KubeConfig, record: SnapshotRecor
 export function createRetentionActivities(deps: ActivityDeps) {
   return {
     async applyRetention(args: { policy: SnapshotPolicy; justTaken: string }): Promise<RetentionReport> {
-      const { policy } = args;
-      const store = await openStore(deps, policy);
-      const [allRecords, archives] = await Promise.all([store.listRecords(), store.listArchives()]);
-      const records = allRecords.filter((r) => isClusterRecord(policy, r));
-      const archiveNames = new Set(archives.map((a) => a.snapshotName));
-      // A record whose archive is gone (NotFound) no longer protects or counts as a snapshot: drop the record.
-      const notFound = records.filter((r) => r.status !== 'Failed' && r.snapshotName !== args.justTaken && !archiveNames.has(r.snapshotName));
-      const present = records.filter((r) => !notFound.includes(r));
-      const plan = [
-        ...notFound.map((r) => ({ snapshotName: r.snapshotName, reason: 'archive not found in storage' })),
-        ...planRetention(present, policy.retention, deps.clock()).filter((d) => d.snapshotName !== args.justTaken),
-      ];
-      const byName = new Map(records.map((r) => [r.snapshotName, r]));
-      const report: RetentionReport = { deleted: [], failed: [] };
-      for (const decision of plan) {
-        Context.current().heartbeat(decision.snapshotName);
-        const record = byName.get(decision.snapshotName)!;
-        try {
-          const handles = record.volumes.filter((volume) => volume.snapshotHandle);
-          // Handles come from the tenant's storage: act only on those the worker itself signed.
-          const trusted = deps.recordKey !== undefined && verifyRecord(record, deps.recordKey);
-          if (handles.length > 0 && !trusted) {
-            report.failed.push({
-              name: record.snapshotName,
-              reason: `${handles.length} volume snapshot(s) left in place: the record is not signed by this worker's key (written by hand, changed, or by a worker without VCSNAP record signing)`,
-            });
-          }
-          for (const volume of trusted ? handles : []) {
-            if (deps.kube) await releaseRetainedVolume(deps.kube, record, volume);
-          }
-          if (archiveNames.has(record.snapshotName)) await store.deleteArchive(record.snapshotName);
-          // The record goes last: while it exists, a failed prune is retried by the next run.
-          await store.deleteRecord(record.snapshotName);
-          report.deleted.push(record.snapshotName);
-        } catch (err) {
-          report.failed.push({ name: record.snapshotName, reason: err instanceof Error ? err.message : String(err) });
-        }
-      }
-      deps.metrics?.retentionApplied(policy.cluster, report);
-      return report;
+      // Each plan step is several storage and API calls, each with its own request timeout: alive meanwhile.
+      return heartbeatWhile(Context.current(), () => applyRetentionPlan(args));
     },
   };
+
+  async function applyRetentionPlan(args: { policy: SnapshotPolicy; justTaken: string }): Promise<RetentionReport> {
+    const { policy } = args;
+    const store = await openStore(deps, policy);
+    const [allRecords, archives] = await Promise.all([store.listRecords(), store.listArchives()]);
+    const records = allRecords.filter((r) => isClusterRecord(policy, r));
+    const archiveNames = new Set(archives.map((a) => a.snapshotName));
+    // A record whose archive is gone (NotFound) no longer protects or counts as a snapshot: drop the record.
+    const notFound = records.filter((r) => r.status !== 'Failed' && r.snapshotName !== args.justTaken && !archiveNames.has(r.snapshotName));
+    const present = records.filter((r) => !notFound.includes(r));
+    const plan = [
+      ...notFound.map((r) => ({ snapshotName: r.snapshotName, reason: 'archive not found in storage' })),
+      ...planRetention(present, policy.retention, deps.clock()).filter((d) => d.snapshotName !== args.justTaken),
+    ];
+    const byName = new Map(records.map((r) => [r.snapshotName, r]));
+    const report: RetentionReport = { deleted: [], failed: [] };
+    for (const decision of plan) {
+      Context.current().heartbeat(decision.snapshotName);
+      const record = byName.get(decision.snapshotName)!;
+      try {
+        const handles = record.volumes.filter((volume) => volume.snapshotHandle);
+        // Handles come from the tenant's storage: act only on those the worker itself signed.
+        const trusted = deps.recordKey !== undefined && verifyRecord(record, deps.recordKey);
+        if (handles.length > 0 && !trusted) {
+          report.failed.push({
+            name: record.snapshotName,
+            reason: `${handles.length} volume snapshot(s) left in place: the record is not signed by this worker's key (written by hand, changed, or by a worker without VCSNAP record signing)`,
+          });
+        }
+        for (const volume of trusted ? handles : []) {
+          if (deps.kube) await releaseRetainedVolume(deps.kube, record, volume);
+        }
+        if (archiveNames.has(record.snapshotName)) await store.deleteArchive(record.snapshotName);
+        // The record goes last: while it exists, a failed prune is retried by the next run.
+        await store.deleteRecord(record.snapshotName);
+        report.deleted.push(record.snapshotName);
+      } catch (err) {
+        report.failed.push({ name: record.snapshotName, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    deps.metrics?.retentionApplied(policy.cluster, report);
+    return report;
+  }
 }

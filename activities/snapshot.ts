@@ -6,7 +6,6 @@ import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type Snapsh
 import { failure, finalFailure } from '../contracts/errors';
 import { verifyArchive } from '../lib/archive/verify';
 import { createArchiveWriter } from '../lib/archive/writer';
-import { DumpSlots } from '../lib/dump-slots';
 import type { EtcdConnection } from '../lib/etcd/client';
 import { dumpEtcd, type ReleaseInfo } from '../lib/etcd/dump';
 import { assertEndpointsInScope, pick, readEtcdTls, readSecret, type SecretData } from '../lib/kube/secrets';
@@ -19,6 +18,7 @@ import { openStore } from './store';
 import type { AlertEvent } from '../contracts/alert';
 import { raiseAlertFromActivity } from './notify';
 import { shortestIntervalSeconds } from '../lib/policy/cron';
+import { heartbeatWhile, transferMeter } from './liveness';
 
 async function etcdConnectionFor(deps: ActivityDeps, policy: SnapshotPolicy): Promise<EtcdConnection> {
   const { state, cluster } = policy;
@@ -138,53 +138,66 @@ interface DumpJob {
   abandonedSessions: string[];
 }
 
-/** The dump itself, once it has a slot: etcd -> archive writer -> store, heartbeating progress and upload sessions. */
-async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: DumpJob): Promise<StoredSnapshot> {
+/**
+ * The dump itself: etcd -> archive writer -> store, heartbeating progress and upload sessions. Liveness is measured in
+ * bytes moved (etcd pages read, archive bytes taken by the store, request bodies taken by the socket), so a slow link
+ * keeps the attempt alive and a stalled one fails it with TransferStalled after the worker's stall timeout.
+ */
+async function dumpAndStoreMetered(context: Context, deps: ActivityDeps, job: DumpJob): Promise<StoredSnapshot> {
   const { snapshotName, store, connection, release, abandonedSessions } = job;
   const url = store.urlFor(snapshotName);
   const reportProgress = progressReporter(context, deps.progressIntervalMs);
   const writer = createArchiveWriter();
   let progress: DumpHeartbeat = { keys: 0, bytes: 0, uploadSessions: abandonedSessions };
+  const meter = transferMeter(deps, context, `snapshot ${snapshotName}: the transfer from etcd to ${url}`, () => progress);
   const heartbeat = (update: Partial<DumpHeartbeat>) => {
     progress = { ...progress, ...update };
     context.heartbeat(progress);
   };
-  const upload = store.putArchive(snapshotName, writer.stream, context.cancellationSignal, {
-    owner: job.owner,
-    retry: context.info.attempt > 1,
-    abandonedSessions,
-    onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
-    onStored: (stored) => heartbeat({ stored }),
-  });
-  upload.catch(() => undefined);
-  let dumped;
   try {
-    dumped = await dumpEtcd(connection, writer, {
-      release,
-      request: { name: snapshotName, creationTimestamp: job.nominalTime, url },
-      signal: context.cancellationSignal,
-      onProgress: (keys, bytes) => {
-        heartbeat({ keys, bytes });
-        reportProgress({ keys, bytes });
-      },
+    return await meter.run(async () => {
+      const upload = store.putArchive(snapshotName, meter.count(writer.stream), meter.signal, {
+        owner: job.owner,
+        retry: context.info.attempt > 1,
+        abandonedSessions,
+        onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
+        onStored: (stored) => heartbeat({ stored }),
+      });
+      upload.catch(() => undefined);
+      let dumped;
+      try {
+        dumped = await dumpEtcd(connection, writer, {
+          release,
+          request: { name: snapshotName, creationTimestamp: job.nominalTime, url },
+          signal: meter.signal,
+          onProgress: (keys, bytes) => {
+            meter.moved(bytes - progress.bytes);
+            heartbeat({ keys, bytes });
+            reportProgress({ keys, bytes });
+          },
+        });
+        await writer.finish();
+      } catch (err) {
+        // Fail the stream so the upload aborts and nothing truncated becomes visible.
+        writer.abort(err instanceof Error ? err : new Error(String(err)));
+        await upload.catch(() => undefined);
+        throw meter.stalled ?? (progress.keys === 0 ? finalIfUnreachable(err) : err);
+      }
+      const stored = await upload.catch(async (err: unknown) => {
+        if (meter.stalled) throw meter.stalled;
+        // Another attempt of this run stored it first: that one stands, and the record must name its bytes.
+        if (err instanceof ApplicationFailure && err.type === 'SnapshotNameTaken' && sameOwner((await store.archiveOwner?.(snapshotName))?.owner, job.owner)) {
+          return undefined;
+        }
+        throw err;
+      });
+      if (!stored) return storedByEarlierAttempt(context, store, snapshotName);
+      context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
+      return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
     });
-    await writer.finish();
-  } catch (err) {
-    // Fail the stream so the upload aborts and nothing truncated becomes visible.
-    writer.abort(err instanceof Error ? err : new Error(String(err)));
-    await upload.catch(() => undefined);
-    throw progress.keys === 0 ? finalIfUnreachable(err) : err;
+  } finally {
+    meter.stop();
   }
-  const stored = await upload.catch(async (err: unknown) => {
-    // Another attempt of this run stored it first: that one stands, and the record must name its bytes.
-    if (err instanceof ApplicationFailure && err.type === 'SnapshotNameTaken' && sameOwner((await store.archiveOwner?.(snapshotName))?.owner, job.owner)) {
-      return undefined;
-    }
-    throw err;
-  });
-  if (!stored) return storedByEarlierAttempt(context, store, snapshotName);
-  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
-  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
 }
 
 /** Failed and PartiallyFailed runs notify (once per run and outcome; raising never fails the record). */
@@ -204,32 +217,33 @@ function snapshotAlert(record: SnapshotRecord): AlertEvent | undefined {
 }
 
 export function createSnapshotActivities(deps: ActivityDeps) {
-  const slots = new DumpSlots(deps.maxConcurrentDumps, { changed: (running, waiting) => deps.metrics?.dumpSlotsChanged?.(running, waiting) });
   return {
+    /**
+     * Runs on the dump task queue (contracts' dumpTaskQueue), whose worker takes at most VCSNAP_MAX_CONCURRENT_DUMPS
+     * at once: a dump waits in Temporal's queue, holding no slot and not running its start-to-close timeout, and any
+     * replica with a free slot takes it.
+     */
     async dumpAndStore(args: { policy: SnapshotPolicy; snapshotName: string; nominalTime: string }): Promise<StoredSnapshot> {
       const context = Context.current();
-      const { policy } = args;
-      const store = await openStore(deps, policy);
-      const connection = await etcdConnectionFor(deps, policy);
-      const release = await releaseFor(deps, policy);
-      // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
-      const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
-      const owner = ownerOf(context, policy);
-      // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
-      // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
-      const existing = await store.archiveOwner?.(args.snapshotName);
-      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, store, args.snapshotName);
-      if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
-      let queued = false;
-      const releaseSlot = await slots.acquire(context.cancellationSignal, {
-        onQueued: () => (queued = signalProgress(context, { keys: 0, bytes: 0, waitingForSlot: true })),
-        whileWaiting: () => context.heartbeat({ keys: 0, bytes: 0, uploadSessions: abandonedSessions }),
-      });
-      if (queued) signalProgress(context, { keys: 0, bytes: 0 });
+      // The wait in the dump task queue is over: the run's status stops saying it waits for a slot.
+      deps.metrics?.dumpStarted?.(Math.max(0, Date.now() - context.info.currentAttemptScheduledTimestampMs) / 1000);
+      signalProgress(context, { keys: 0, bytes: 0 });
       try {
-        return await dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions });
+        const { policy } = args;
+        const store = await openStore(deps, policy);
+        const connection = await etcdConnectionFor(deps, policy);
+        const release = await releaseFor(deps, policy);
+        // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
+        const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
+        const owner = ownerOf(context, policy);
+        // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
+        // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
+        const existing = await store.archiveOwner?.(args.snapshotName);
+        if (existing && sameOwner(existing.owner, owner)) return await storedByEarlierAttempt(context, store, args.snapshotName);
+        if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
+        return await dumpAndStoreMetered(context, deps, { ...args, owner, store, connection, release, abandonedSessions });
       } finally {
-        releaseSlot();
+        deps.metrics?.dumpEnded?.();
       }
     },
 
@@ -241,7 +255,7 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       const store = await openStore(deps, args.policy);
       // The product's own archive (not vCluster's, under the request engine) carries its owner: a record is written
       // only beside this run's archive, never beside another cluster's that took the name.
-      const archive = record.engine === 'request' ? undefined : await store.archiveOwner?.(record.snapshotName);
+      const archive = record.engine === 'request' ? undefined : await heartbeatWhile(Context.current(), async () => store.archiveOwner?.(record.snapshotName));
       const owner = { cluster: record.cluster, workflowId: record.workflowId ?? '' };
       if (archive && !sameOwner(archive.owner, owner)) {
         if (record.status === 'Failed') {
@@ -250,10 +264,12 @@ export function createSnapshotActivities(deps: ActivityDeps) {
         }
         throw nameTaken('archive', store.urlFor(record.snapshotName), archive.owner);
       }
-      await store.putRecord(deps.recordKey ? signRecord(record, deps.recordKey) : record, {
-        // A Failed record another run left under this name gives way to the record of the archive stored here.
-        replaces: (existing) => existing.status === 'Failed' && record.status !== 'Failed' && archive !== undefined,
-      });
+      await heartbeatWhile(Context.current(), () =>
+        store.putRecord(deps.recordKey ? signRecord(record, deps.recordKey) : record, {
+          // A Failed record another run left under this name gives way to the record of the archive stored here.
+          replaces: (existing) => existing.status === 'Failed' && record.status !== 'Failed' && archive !== undefined,
+        }),
+      );
       const alert = snapshotAlert(record);
       if (alert) await raiseAlertFromActivity(deps, alert);
     },

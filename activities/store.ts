@@ -80,6 +80,8 @@ function azureCredentialsOf(data: SecretData, ref: SecretRef, where: string): Az
   return { accountKey: pick(data, ref, ['AZURE_STORAGE_KEY', 'AZURE_STORAGE_BLOB_SAS'])!.toString('utf8') };
 }
 
+/** The worker's store for the policy's location and credentials, created on first use (deps.stores). */
 export async function openStore(deps: ActivityDeps, policy: SnapshotPolicy, scope = secretScope(deps, policy.cluster)): Promise<SnapshotStore> {
-  return createStore(policy.storage, await storageCredentialsFor(deps, policy, scope));
+  const credentials = await storageCredentialsFor(deps, policy, scope);
+  return deps.stores ? deps.stores.open(policy.storage, credentials) : createStore(policy.storage, credentials);
 }

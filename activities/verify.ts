@@ -5,6 +5,7 @@ import type { SnapshotLocationRef, VerifyResult } from '../contracts/restore';
 import { verifyArchive } from '../lib/archive/verify';
 import type { SnapshotStore } from '../lib/storage';
 import { secretScope, type ActivityDeps } from './deps';
+import { transferMeter } from './liveness';
 import { openStore } from './store';
 
 /** The store a snapshot reference points at, with its credentials resolved here, inside the activity. */
@@ -20,11 +21,16 @@ export async function verifyStoredSnapshot(deps: ActivityDeps, input: { snapshot
   const { snapshotName } = input.snapshot;
   const store = await openSnapshotStore(deps, input.snapshot);
   const record = await store.getRecord(snapshotName);
-  const archive = await store.getArchive(snapshotName);
-  const report = await verifyArchive(archive, record?.sha256, {
-    signal: context.cancellationSignal,
-    onProgress: ({ entries, archiveBytes }) => context.heartbeat({ entries, archiveBytes }),
-  });
+  let progress = { entries: 0, archiveBytes: 0 };
+  const meter = transferMeter(deps, context, `reading snapshot ${store.urlFor(snapshotName)}`, () => progress);
+  const report = await verifyArchive(meter.count(await store.getArchive(snapshotName)), record?.sha256, {
+    signal: meter.signal,
+    onProgress: ({ entries, archiveBytes }) => context.heartbeat((progress = { entries, archiveBytes })),
+  })
+    .catch((err: unknown) => {
+      throw meter.stalled ?? err;
+    })
+    .finally(() => meter.stop());
   const result: VerifyResult = { ...report, snapshotName, url: store.urlFor(snapshotName) };
   if (record) {
     result.record = { status: record.status, sha256: record.sha256, keys: record.keys, bytes: record.bytes, nominalTime: record.nominalTime };

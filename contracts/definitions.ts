@@ -6,6 +6,15 @@ import type { DrillSummary } from './drill';
 
 export const TASK_QUEUE = 'vcsnap';
 
+/**
+ * The task queue of the etcd dumps of runs on `taskQueue`: every worker also serves it with at most
+ * VCSNAP_MAX_CONCURRENT_DUMPS dumps at once, so a dump waits in Temporal's queue (no slot held, no start-to-close
+ * running) and goes to whichever replica frees a slot first.
+ */
+export function dumpTaskQueue(taskQueue: string): string {
+  return `${taskQueue}-dumps`;
+}
+
 /** Workflow type names, as clients start them (a replay test checks each is a function of workflows/index.ts). */
 export const WORKFLOW_TYPES = {
   snapshot: 'snapshotWorkflow',
@@ -177,7 +186,7 @@ export interface SnapshotStatusView {
   keysWritten: number;
   bytesWritten: number;
   volumes: VolumeResult[];
-  /** Set while the dump waits for a free dump slot on its worker. */
+  /** Set while the dump waits in the dump task queue for a free dump slot on some worker. */
   waitingForDumpSlot?: boolean;
   /** The engine taking the state, once the dump step starts. */
   engine?: SnapshotEngine;
@@ -230,7 +239,7 @@ export interface DumpProgress {
   keys: number;
   /** Raw value bytes read so far (the final `bytesWritten` is the archive size). */
   bytes: number;
-  /** True while the dump waits for one of its worker's dump slots (VCSNAP_MAX_CONCURRENT_DUMPS). */
+  /** True while the dump waits for a dump slot (VCSNAP_MAX_CONCURRENT_DUMPS); the activity's first signal clears it. */
   waitingForSlot?: boolean;
   /** Request engine: the vCluster request's phase ('' until the vCluster picks it up). */
   requestPhase?: string;

@@ -16,6 +16,9 @@ export const ERROR_TYPES = {
   StorageObjectNotFound: { retryable: false },
   // An archive or record already stored under the snapshot's name by another cluster or run: never overwritten.
   SnapshotNameTaken: { retryable: false },
+  // A transfer (etcd -> archive -> storage, or an archive read back) moved no byte for the worker's stall timeout
+  // (VCSNAP_TRANSFER_STALL_TIMEOUT): the attempt fails and the next one starts on fresh connections.
+  TransferStalled: { retryable: true },
   // Host cluster (lib/kube).
   SecretNotFound: { retryable: false },
   SecretNotGranted: { retryable: false },

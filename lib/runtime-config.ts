@@ -15,6 +15,8 @@ export const DEFAULT_MAX_CONCURRENT_DUMPS = 4;
 export const DEFAULT_VOLUME_READY_TIMEOUT_SECONDS = 600;
 /** Ten minutes: a running vCluster picks a request up within seconds; past this it is down or too old. */
 export const DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS = 600;
+/** Two minutes without a byte: far past a server finishing a multipart upload, well before a 2-hour limit. */
+export const DEFAULT_TRANSFER_STALL_TIMEOUT_SECONDS = 120;
 /** deploy/deployment.yaml's terminationGracePeriodSeconds (120) less 10 s for the process to exit after draining. */
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 110;
 
@@ -33,6 +35,11 @@ function engineFrom(env: NodeJS.ProcessEnv): EngineChoice {
 export interface WorkerSettings {
   /** Dumps this worker runs at once (VCSNAP_MAX_CONCURRENT_DUMPS, default 4); more wait their turn, oldest first. */
   maxConcurrentDumps: number;
+  /**
+   * A transfer that moves no byte for this long fails its attempt as stalled (VCSNAP_TRANSFER_STALL_TIMEOUT, default
+   * 2m); also the idle limit of each storage request.
+   */
+  transferStallTimeoutSeconds: number;
   /** How long a volume snapshot may take to become ready, unless the run says (VCSNAP_VOLUME_READY_TIMEOUT, default 10m). */
   volumeReadyTimeoutSeconds: number;
   /** How long a snapshot request may wait for its vCluster to pick it up (VCSNAP_REQUEST_PICKUP_TIMEOUT). */
@@ -154,6 +161,7 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     productMetricsPort,
     workflowBundle: env.VCSNAP_WORKFLOW_BUNDLE || undefined,
     maxConcurrentDumps: positiveIntegerFrom(env, 'VCSNAP_MAX_CONCURRENT_DUMPS', DEFAULT_MAX_CONCURRENT_DUMPS),
+    transferStallTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_TRANSFER_STALL_TIMEOUT', DEFAULT_TRANSFER_STALL_TIMEOUT_SECONDS),
     volumeReadyTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_VOLUME_READY_TIMEOUT', DEFAULT_VOLUME_READY_TIMEOUT_SECONDS),
     requestPickupTimeoutSeconds: durationSecondsFrom(env, 'VCSNAP_REQUEST_PICKUP_TIMEOUT', DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS),
     defaultEngine: engineFrom(env),

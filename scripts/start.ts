@@ -15,7 +15,9 @@ import { policyFor } from '../lib/policy';
 import { TASK_QUEUE, type StorageLocation } from '../contracts/definitions';
 import { scheduleIdFor } from '../contracts/naming';
 import { loadRuntimeConfig } from '../lib/runtime-config';
-import { createProductWorker } from '../worker/main';
+import { runWorkers } from '../worker/dump-worker';
+import { createProductWorkers } from '../worker/main';
+import { StoreCache } from '../lib/storage/cache';
 import { createProductMetrics, serveMetrics } from '../worker/metrics';
 import { startKube, adminKubeConfig } from './servers/kube';
 import { startMinio } from './servers/minio';
@@ -49,13 +51,13 @@ async function runEmbedded(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const { track, stopAll } = serverGroup();
   // Set once the worker exists; Ctrl-C before that stops the servers directly.
-  const running: { worker?: Worker } = {};
+  const running: { workers?: Worker[] } = {};
   let stopping = false;
   const shutdown = () => {
     if (stopping) return;
     stopping = true;
     console.log('\nstopping: worker, then the servers npm start started');
-    if (running.worker) running.worker.shutdown();
+    if (running.workers) running.workers.forEach((worker) => worker.getState() === 'RUNNING' && worker.shutdown());
     else void stopAll().then(() => process.exit(130));
   };
   process.on('SIGINT', shutdown);
@@ -91,8 +93,10 @@ async function runEmbedded(): Promise<void> {
   // Temporal, the host cluster and the task queue are the demo's own.
   const temporalConfig = { connectionOptions: { address: temporal.address }, namespace: temporal.namespace };
   // The demo's records are signed with a key of its own lifetime (a deployed worker keeps its key in a Secret).
-  const worker = await createProductWorker(nativeConnection, { ...loadRuntimeConfig(), temporal: temporalConfig, kube: kubeConfig, taskQueue: TASK_QUEUE }, metrics, randomBytes(32));
-  running.worker = worker;
+  const config = { ...loadRuntimeConfig(), temporal: temporalConfig, kube: kubeConfig, taskQueue: TASK_QUEUE };
+  const stores = new StoreCache({ requestIdleTimeoutMs: config.transferStallTimeoutSeconds * 1000 });
+  const { main, dumps } = await createProductWorkers(nativeConnection, config, metrics, randomBytes(32), stores);
+  running.workers = [main, dumps];
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const storage: StorageLocation = {
@@ -135,7 +139,7 @@ vcsnap demo is running (schedule ${outcome}).
 
 Ctrl-C stops the worker and every server started here.`);
   try {
-    await worker.run();
+    await runWorkers([main, dumps]);
   } finally {
     await connection.close();
     await nativeConnection.close();

@@ -3,39 +3,57 @@ import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@t
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadRecordKey } from '../lib/kube/record-key';
 import { loadRuntimeConfig, type OptionalWorkerSettings, type RuntimeConfig, type WorkerSettings } from '../lib/runtime-config';
+import { dumpTaskQueue } from '../contracts/definitions';
+import { StoreCache } from '../lib/storage/cache';
+import { createDumpWorker, runWorkers } from './dump-worker';
 import { createWorkerHealth } from './health';
 import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
 
 /**
- * The product's worker on `connection`, as `config` says: task queue, workflow bundle, host cluster, dump limits;
- * `recordKey` signs the metadata records it writes (loadRecordKey).
+ * The product's two workers on `connection`, as `config` says: the main one (task queue, workflow bundle, every
+ * activity) and the dump worker (dump task queue, at most maxConcurrentDumps); `recordKey` signs the metadata records
+ * they write (loadRecordKey); `stores` holds their storage clients.
  */
-export function createProductWorker(connection: NativeConnection, config: RuntimeConfig, metrics: ProductMetrics, recordKey: Buffer | undefined): Promise<Worker> {
-  return Worker.create({
+export async function createProductWorkers(
+  connection: NativeConnection,
+  config: RuntimeConfig,
+  metrics: ProductMetrics,
+  recordKey: Buffer | undefined,
+  stores: StoreCache,
+): Promise<{ main: Worker; dumps: Worker }> {
+  const namespace = config.temporal.namespace ?? 'default';
+  // On SIGTERM the workers stop polling and let running activities (dumps) finish for this long before cancelling them.
+  const shutdownGraceTime = config.shutdownGraceSeconds * 1000;
+  const activities = createActivities({
+    stores,
+    kube: config.kube,
+    metrics,
+    recordKey,
+    maxConcurrentDumps: config.maxConcurrentDumps,
+    transferStallTimeoutSeconds: config.transferStallTimeoutSeconds,
+    volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
+    requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
+    defaultEngine: config.defaultEngine,
+    sharedNamespaces: config.sharedNamespaces,
+    servedNamespaces: config.servedNamespaces,
+    drillIntervalSeconds: config.drillIntervalSeconds,
+    drillEtcdBinary: config.drillEtcdBinary,
+    drillEtcdEndpoint: config.drillEtcdEndpoint,
+    drillKubeApiserver: config.drillKubeApiserver,
+    alertWebhookSecret: config.alertWebhookSecret,
+  } satisfies Partial<ActivityDeps> & Required<Omit<WorkerSettings, OptionalWorkerSettings>>);
+  const main = await Worker.create({
     connection,
-    namespace: config.temporal.namespace ?? 'default',
+    namespace,
     taskQueue: config.taskQueue,
-    // On SIGTERM the worker stops polling and lets running dumps finish for this long before cancelling them.
-    shutdownGraceTime: config.shutdownGraceSeconds * 1000,
+    shutdownGraceTime,
     // A prebuilt bundle (`npm run build` writes dist/workflow-bundle.js; the image uses it) skips webpack at start.
     ...(config.workflowBundle ? { workflowBundle: { codePath: config.workflowBundle } } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({
-      kube: config.kube,
-      metrics,
-      recordKey,
-      maxConcurrentDumps: config.maxConcurrentDumps,
-      volumeReadyTimeoutSeconds: config.volumeReadyTimeoutSeconds,
-      requestPickupTimeoutSeconds: config.requestPickupTimeoutSeconds,
-      defaultEngine: config.defaultEngine,
-      sharedNamespaces: config.sharedNamespaces,
-      servedNamespaces: config.servedNamespaces,
-      drillIntervalSeconds: config.drillIntervalSeconds,
-      drillEtcdBinary: config.drillEtcdBinary,
-      drillEtcdEndpoint: config.drillEtcdEndpoint,
-      drillKubeApiserver: config.drillKubeApiserver,
-      alertWebhookSecret: config.alertWebhookSecret,
-    } satisfies Partial<ActivityDeps> & Required<Omit<WorkerSettings, OptionalWorkerSettings>>),
+    // Every activity, dumpAndStore included: runs recorded before the dump queue still schedule it here.
+    activities,
   });
+  const dumps = await createDumpWorker({ connection, namespace, taskQueue: config.taskQueue, activities, maxConcurrentDumps: config.maxConcurrentDumps, options: { shutdownGraceTime } });
+  return { main, dumps };
 }
 
 export async function runWorker(): Promise<void> {
@@ -47,6 +65,7 @@ export async function runWorker(): Promise<void> {
     },
   });
   const metrics = createProductMetrics();
+  const stores = new StoreCache({ requestIdleTimeoutMs: config.transferStallTimeoutSeconds * 1000 });
   let metricsServer: MetricsServer | undefined;
   const connection = await NativeConnection.connect(config.temporal.connectionOptions);
   const health = createWorkerHealth(connection);
@@ -57,15 +76,18 @@ export async function runWorker(): Promise<void> {
     }
     const recordKey = await loadRecordKey(config.kube, process.env.POD_NAMESPACE || 'vcsnap');
     if (!recordKey) console.warn('[worker] no record signing key (no host cluster, no VCSNAP_RECORD_KEY): retention will leave volume snapshots in place');
-    const worker = await createProductWorker(connection, config, metrics, recordKey);
-    health.attach(worker);
-    console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
+    const { main, dumps } = await createProductWorkers(connection, config, metrics, recordKey, stores);
+    health.attach(main);
+    console.log(
+      `[worker] polling task queues ${config.taskQueue} and ${dumpTaskQueue(config.taskQueue)} (at most ${config.maxConcurrentDumps} dumps at once) on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`,
+    );
     // The SDK's runtime shuts the worker down on SIGTERM; these lines say how the drain went.
     process.once('SIGTERM', () => console.log(`[worker] SIGTERM: draining, running activities get up to ${config.shutdownGraceSeconds}s to finish`));
     const started = Date.now();
-    await worker.run();
+    await runWorkers([main, dumps]);
     console.log(`[worker] drained: no activity left running, stopped after ${Math.round((Date.now() - started) / 1000)}s`);
   } finally {
+    stores.close();
     health.close();
     await metricsServer?.close();
     await connection.close();

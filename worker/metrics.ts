@@ -49,10 +49,11 @@ export function createProductMetrics(registry: Registry = new Registry(), option
     labelNames: [...CLUSTER_LABELS, 'result'],
     registers,
   });
-  const dumpsRunning = new Gauge({ name: 'vcsnap_dumps_running', help: 'etcd dumps running on this worker now.', registers });
-  const dumpsWaiting = new Gauge({
-    name: 'vcsnap_dumps_waiting',
-    help: 'etcd dumps waiting for a slot on this worker (VCSNAP_MAX_CONCURRENT_DUMPS); lasting values mean too few workers.',
+  const dumpsRunning = new Gauge({ name: 'vcsnap_dumps_running', help: 'etcd dumps running on this worker now (at most VCSNAP_MAX_CONCURRENT_DUMPS).', registers });
+  const dumpQueueWait = new Histogram({
+    name: 'vcsnap_dump_queue_wait_seconds',
+    help: 'How long each dump waited in the dump task queue for a free slot on some worker (VCSNAP_MAX_CONCURRENT_DUMPS), observed when it started; long waits mean too few workers.',
+    buckets: [1, 10, 60, 300, 900, 1800, 3600],
     registers,
   });
   // Recovery point: when each cluster's newest restorable snapshot finished, as this worker last saw it (its own
@@ -133,9 +134,12 @@ export function createProductMetrics(registry: Registry = new Registry(), option
       drillDuration.observe({ ...labels, result: summary.outcome }, summary.durationSeconds);
       if (summary.outcome === 'passed') lastVerified.set(labels, Date.parse(summary.verifiedAt) / 1000);
     },
-    dumpSlotsChanged(running, waiting) {
-      dumpsRunning.set(running);
-      dumpsWaiting.set(waiting);
+    dumpStarted(waitedSeconds) {
+      dumpsRunning.inc();
+      dumpQueueWait.observe(waitedSeconds);
+    },
+    dumpEnded() {
+      dumpsRunning.dec();
     },
     retentionApplied(cluster, report) {
       const labels = clusterLabels(cluster);

@@ -52,6 +52,12 @@ export class SnapshotRun {
     this.publish();
   }
 
+  /** The dump is scheduled: it waits for a slot until its first progress signal (waitingForSlot unset) arrives. */
+  waitForDumpSlot(): void {
+    this.view.waitingForDumpSlot = true;
+    this.showDetails();
+  }
+
   showVolumes(volumes: VolumeResult[]): void {
     this.view.volumes = volumes;
     this.showDetails();
@@ -66,6 +72,7 @@ export class SnapshotRun {
   }
 
   failed(reason: string): void {
+    this.view.waitingForDumpSlot = undefined;
     this.view.status = 'Failed';
     this.view.error = reason;
   }

@@ -3,7 +3,7 @@
 import { ActivityCancellationType, CancellationScope, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { createActivities } from '../activities';
-import type { SnapshotStatusView, SnapshotWorkflowInput } from '../contracts/definitions';
+import { dumpTaskQueue, type SnapshotStatusView, type SnapshotWorkflowInput } from '../contracts/definitions';
 import { engineFor } from '../contracts/engine';
 import { NON_RETRYABLE_ERROR_TYPES, failure, rootMessage } from '../contracts/errors';
 import { snapshotNameFor } from '../contracts/naming';
@@ -34,12 +34,15 @@ const MIN_RETRY_WINDOW_MS = 60_000;
  * at a minute, until shortly before the run must end (its run timeout, derived from the cron by lib/schedules), then
  * the run ends Failed with the last cause; non-retryable causes still end it at once.
  */
-function dumpWithinRunWindow(): Activities['dumpAndStore'] {
+function dumpWithinRunWindow(onDumpQueue: boolean): Activities['dumpAndStore'] {
   const info = workflowInfo();
   const runEnd = info.runTimeoutMs ? info.runStartTime.getTime() + info.runTimeoutMs : Date.now() + DEFAULT_RETRY_WINDOW_MS;
   const tail = info.runTimeoutMs ? Math.min(RUN_TAIL_MAX_MS, info.runTimeoutMs / 5) : 0;
   const windowMs = Math.max(MIN_RETRY_WINDOW_MS, runEnd - tail - Date.now());
   return proxyActivities<Activities>({
+    // On the dump queue the wait for a slot counts against the run's window only, not against an attempt: no
+    // schedule-to-start limit, and start-to-close runs from when a worker takes the dump.
+    ...(onDumpQueue ? { taskQueue: dumpTaskQueue(info.taskQueue) } : {}),
     scheduleToCloseTimeout: windowMs,
     startToCloseTimeout: Math.min(windowMs, 2 * 3_600_000),
     heartbeatTimeout: '30 seconds',
@@ -88,8 +91,11 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     run.enter('dumping', { engine });
     const dumpInput = { policy, snapshotName, nominalTime: nominalTime.toISOString() };
     // Runs recorded before the request engine took every run with an unreachable store to dumpAndStore.
-    // Runs recorded before retries were sized by the schedule keep their five attempts.
-    const dump = patched('retry-window') ? dumpWithinRunWindow() : dumpAndStore;
+    // Runs recorded before retries were sized by the schedule keep their five attempts; runs recorded before dumps
+    // had their own task queue keep the run's queue.
+    const dump = patched('retry-window') ? dumpWithinRunWindow(patched('dump-queue')) : dumpAndStore;
+    // Until a worker takes the dump (its first progress signal), the run waits for a dump slot.
+    if (engine !== 'request') run.waitForDumpSlot();
     const stored = engine === 'request' && patched('request-engine') ? await snapshotByRequest(dumpInput) : await dump(dumpInput);
     run.archiveStored(stored, volumeReason);
   } catch (err) {

@@ -31,7 +31,7 @@ export function currentDetails(view: SnapshotStatusView): string {
   const facts = [`**${view.status}** (${view.phase}) — ${view.cluster.namespace}/${view.cluster.name}`, `snapshot: \`${view.snapshotName ?? '-'}\``];
   if (view.url) facts.push(`url: \`${view.url}\``);
   if (view.engine) facts.push(`engine: ${view.engine}${view.vclusterPhase ? ` (vCluster request phase: ${view.vclusterPhase})` : ''}`);
-  if (view.waitingForDumpSlot) facts.push('waiting for a free dump slot on the worker (VCSNAP_MAX_CONCURRENT_DUMPS)');
+  if (view.waitingForDumpSlot) facts.push('waiting for a free dump slot on a worker (VCSNAP_MAX_CONCURRENT_DUMPS)');
   if (view.keysWritten || view.bytesWritten) facts.push(`written: ${view.keysWritten} keys, ${formatBytes(view.bytesWritten)}`);
   const sections = [facts.join('  \n')];
   if (view.volumes.length > 0) {

@@ -44,6 +44,8 @@ export interface AzureStoreOptions {
   /** Block size of the archive upload; memory used by an upload is about blockSize * (concurrency + 1). */
   blockSize?: number;
   concurrency?: number;
+  /** Limit of one try of one request, including its body (a block); default 10 minutes (a block at 14 KB/s). */
+  tryTimeoutMs?: number;
 }
 
 // 8 MiB blocks, 4 in flight, as the S3 backend's parts: 50,000 blocks of 8 MiB hold 390 GiB, far beyond etcd's quota.
@@ -51,14 +53,17 @@ const DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024;
 const DEFAULT_CONCURRENCY = 4;
 // The SDK retries inside each call; fewer, shorter waits than its defaults (4 tries from 4 s) so an unreachable
 // account fails the activity attempt within seconds and Temporal's retry policy takes over.
-const PIPELINE: StoragePipelineOptions = { retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 } };
+// Each try has a limit, so a request that never answers fails (and is retried) instead of hanging the activity.
+const pipelineOptions = (tryTimeoutInMs: number): StoragePipelineOptions => ({ retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000, tryTimeoutInMs } });
+const DEFAULT_TRY_TIMEOUT_MS = 10 * 60_000;
 const CREDENTIAL_ERRORS = new Set(['AuthenticationFailed', 'AuthorizationFailure', 'AuthorizationPermissionMismatch', 'InvalidAuthenticationInfo', 'NoAuthenticationInformation']);
 
 export function createAzureStore(location: AzureLocation, credentials: AzureCredentials, options: AzureStoreOptions = {}): SnapshotStore {
+  const pipeline = pipelineOptions(options.tryTimeoutMs ?? DEFAULT_TRY_TIMEOUT_MS);
   const service =
     'accountKey' in credentials
-      ? new BlobServiceClient(location.serviceUrl, new StorageSharedKeyCredential(location.accountName, credentials.accountKey), PIPELINE)
-      : new BlobServiceClient(`${location.serviceUrl}?${credentials.sasToken.replace(/^\?/, '')}`, undefined, PIPELINE);
+      ? new BlobServiceClient(location.serviceUrl, new StorageSharedKeyCredential(location.accountName, credentials.accountKey), pipeline)
+      : new BlobServiceClient(`${location.serviceUrl}?${credentials.sasToken.replace(/^\?/, '')}`, undefined, pipeline);
   const container: ContainerClient = service.getContainerClient(location.container);
   const keyPrefix = location.prefix ? `${location.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
   const containerUrl = `${location.serviceUrl}/${location.container}`;

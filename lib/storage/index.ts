@@ -9,6 +9,15 @@ import type { AzureCredentials, RegistryCredentials, S3Credentials, SnapshotStor
 
 export type { ArchiveListing, ArchiveOwner, AzureCredentials, PutArchiveOptions, PutRecordOptions, RegistryCredentials, S3Credentials, SnapshotStore, StorageCredentials, StoredObject } from './types';
 
+/** What the worker sets on every backend's network client. */
+export interface StoreClientOptions {
+  /**
+   * How long a request may go without a byte (S3: socket idle limit; OCI: per request without a body, at most a
+   * minute; Azure: per try, at least ten minutes, as the SDK bounds a whole try, body included).
+   */
+  requestIdleTimeoutMs?: number;
+}
+
 /**
  * Credentials are the resolved values, never logged: S3 `{accessKeyId, secretAccessKey, sessionToken?}` (undefined =
  * the AWS default chain), OCI `{username, password}` (undefined = anonymous), Azure `{accountKey}` or `{sasToken}`
@@ -18,22 +27,23 @@ export function createStore(location: S3Location, credentials?: S3Credentials): 
 export function createStore(location: OciLocation, credentials?: RegistryCredentials): SnapshotStore;
 export function createStore(location: FileLocation): SnapshotStore;
 export function createStore(location: AzureLocation, credentials: AzureCredentials): SnapshotStore;
-export function createStore(location: StorageLocation, credentials?: StorageCredentials): SnapshotStore;
-export function createStore(location: StorageLocation, credentials?: StorageCredentials): SnapshotStore {
+export function createStore(location: StorageLocation, credentials?: StorageCredentials, options?: StoreClientOptions): SnapshotStore;
+export function createStore(location: StorageLocation, credentials?: StorageCredentials, options: StoreClientOptions = {}): SnapshotStore {
+  const { requestIdleTimeoutMs: idle } = options;
   switch (location.type) {
     case 's3':
       if (credentials && !('accessKeyId' in credentials)) throw badConfiguration('S3 storage needs AWS access-key credentials, got a username/password');
-      return createS3Store(location, credentials);
+      return createS3Store(location, credentials, { idleTimeoutMs: idle });
     case 'oci':
       if (credentials && !('username' in credentials)) throw badConfiguration('OCI storage needs a registry username/password, got AWS keys');
-      return createOciStore(location, credentials);
+      return createOciStore(location, credentials, { requestTimeoutMs: idle && Math.min(idle, 60_000) });
     case 'container':
       return createFileStore(location);
     case 'azure':
       if (!credentials || !('accountKey' in credentials || 'sasToken' in credentials)) {
         throw badConfiguration('Azure Blob storage needs an account key or a SAS token from its credential Secret');
       }
-      return createAzureStore(location, credentials);
+      return createAzureStore(location, credentials, { tryTimeoutMs: idle && Math.max(idle, 10 * 60_000) });
   }
 }
 

@@ -94,6 +94,11 @@ export interface RegistryClientOptions {
   chunkSize?: number;
   /** Attempts per request for transient failures (connection errors, 429, 5xx), and the first backoff. */
   retry?: { attempts: number; initialDelayMs: number };
+  /**
+   * Limit of one request without a body (default 60 s), and per started MiB of a body on top: a chunk PATCH on a slow
+   * link may take minutes, a HEAD may not. A request past its limit is a transient failure (retried).
+   */
+  requestTimeoutMs?: number;
 }
 
 interface RequestSpec {
@@ -110,6 +115,7 @@ interface RequestSpec {
 
 const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export class RegistryClient {
   readonly baseUrl: string;
@@ -407,7 +413,13 @@ export class RegistryClient {
     const url = new URL(spec.url, this.baseUrl);
     const headers: Record<string, string> = { ...spec.headers };
     if (authorization && url.origin === this.origin) headers.authorization = authorization;
-    return fetch(url, { method: spec.method, headers, body: spec.body, signal: spec.signal });
+    // The limit runs until the answer's headers (a request body is sent by then); a body read afterwards (a blob
+    // download) is watched by its consumer's stall timeout instead.
+    const limitMs = (this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS) * (1 + Math.ceil((spec.body?.byteLength ?? 0) / 2 ** 20));
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort(new DOMException(`no answer within ${limitMs / 1000}s`, 'TimeoutError')), limitMs);
+    const signal = spec.signal ? AbortSignal.any([spec.signal, limit.signal]) : limit.signal;
+    return fetch(url, { method: spec.method, headers, body: spec.body, signal }).finally(() => clearTimeout(timer));
   }
 
   private isOwnOrigin(url: string): boolean {

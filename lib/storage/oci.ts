@@ -41,14 +41,14 @@ export const RECORD_TAG_SUFFIX = '.meta';
 const TITLE = 'org.opencontainers.image.title';
 const CREATED = 'org.opencontainers.image.created';
 
-export type OciStoreOptions = Pick<RegistryClientOptions, 'chunkSize' | 'retry'> & {
+export type OciStoreOptions = Pick<RegistryClientOptions, 'chunkSize' | 'retry' | 'requestTimeoutMs'> & {
   /** Clock for the `created` annotation. */
   now?: () => Date;
 };
 
 export function createOciStore(location: OciLocation, credentials?: RegistryCredentials, options: OciStoreOptions = {}): SnapshotStore {
   const { registry: host, repository, insecure } = location;
-  const registry = new RegistryClient({ registry: host, repository, insecure, credentials, chunkSize: options.chunkSize, retry: options.retry });
+  const registry = new RegistryClient({ registry: host, repository, insecure, credentials, chunkSize: options.chunkSize, retry: options.retry, requestTimeoutMs: options.requestTimeoutMs });
   const now = options.now ?? (() => new Date());
   const archiveTag = (snapshotName: string): string => {
     assertSnapshotName(snapshotName);

@@ -36,12 +36,15 @@ import {
   serializeRecord,
 } from './common';
 import { mapLimit } from '../concurrency';
+import { currentTransfer } from '../transfer-meter';
 import type { ArchiveListing, PutArchiveOptions, PutRecordOptions, S3Credentials, SnapshotStore, StoredObject } from './types';
 
 export interface S3StoreOptions {
   /** Multipart part size; memory used by an upload is about partSize * queueSize. */
   partSize?: number;
   queueSize?: number;
+  /** A request whose socket is idle this long fails (retried by the SDK, then by the activity); default 2 minutes. */
+  idleTimeoutMs?: number;
 }
 
 // 8 MiB parts, 4 in flight: 32 MiB of buffers. Loopback MinIO takes the archive as fast with 16 MiB parts (the bench),
@@ -49,6 +52,10 @@ export interface S3StoreOptions {
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
 const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const;
+const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+const CONNECTION_TIMEOUT_MS = 10_000;
+/** Request bodies are written to the socket in slices this big, each counted as moved once the socket takes it. */
+const BODY_SLICE = 64 * 1024;
 const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken']);
 
 /**
@@ -70,8 +77,15 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     ...(location.endpoint && !checksumAlgorithm
       ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
       : {}),
-    ...(location.insecureSkipTlsVerify ? { requestHandler: { httpsAgent: { rejectUnauthorized: false } } } : {}),
+    // An unreachable endpoint fails within seconds and a request whose socket stays idle (a stalled link) within the
+    // idle limit, instead of waiting on the operating system's TCP timeouts.
+    requestHandler: {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      socketTimeout: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      ...(location.insecureSkipTlsVerify ? { httpsAgent: { rejectUnauthorized: false } } : {}),
+    },
   });
+  meterRequests(client);
   const bucket = location.bucket;
   const keyPrefix = location.prefix ? `${location.prefix.replace(/^\/+|\/+$/g, '')}/` : '';
   const keyOf = (snapshotName: string, suffix: string): string => {
@@ -265,8 +279,55 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
       const key = keyOf(snapshotName, RECORD_SUFFIX);
       await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
     },
+
+    close: () => client.destroy(),
   };
   return store;
+}
+
+/**
+ * Ties every request to the transfer meter of the activity sending it (lib/transfer-meter): request bodies (archive
+ * parts, records) are counted as the socket takes them, as lib-storage reports a part only once it is complete, which
+ * on a slow link is minutes apart; and once the transfer is stalled or cancelled, a request still waiting is given up
+ * at once (its socket closes at the idle limit) and none is sent any more, so the attempt fails without waiting out
+ * the SDK's retries of parts on a dead link. Runs after signing: the signed request is unchanged but for its body
+ * being written in slices.
+ */
+function meterRequests(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const meter = currentTransfer();
+      if (!meter) return next(args);
+      const { signal } = meter;
+      signal.throwIfAborted();
+      const request = args.request as { body?: unknown } | undefined;
+      const body = request?.body;
+      let sent = args;
+      if (body instanceof Uint8Array && body.byteLength > BODY_SLICE) {
+        const slices = function* () {
+          for (let offset = 0; offset < body.byteLength; offset += BODY_SLICE) {
+            const slice = body.subarray(offset, offset + BODY_SLICE);
+            yield slice;
+            meter.moved(slice.byteLength);
+          }
+        };
+        // A copy of the request: the SDK's retry reuses the original, with its body whole.
+        const counted = Object.assign(Object.create(Object.getPrototypeOf(request) as object) as object, request, { body: Readable.from(slices(), { objectMode: false }) });
+        sent = { ...args, request: counted };
+      }
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_resolve, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        return await Promise.race([next(sent), aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort!);
+      }
+    },
+    { step: 'deserialize', name: 'vcsnapMeterRequests', priority: 'low' },
+  );
 }
 
 function parseChecksumAlgorithm(value: string | undefined): ChecksumAlgorithm | undefined {
@@ -287,7 +348,7 @@ function isMissing(err: unknown): boolean {
   return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound');
 }
 
-const NETWORK_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const NETWORK_ERROR_CODES = new Set(['ECONNABORTED', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** The server could not be reached or dropped the connection: retryable, but the reason must say where. */
 function isNetworkError(err: unknown): boolean {

@@ -88,6 +88,8 @@ export interface SnapshotStore {
   getRecord(snapshotName: string): Promise<SnapshotRecord | undefined>;
   listRecords(): Promise<SnapshotRecord[]>;
   deleteRecord(snapshotName: string): Promise<void>;
+  /** Releases the backend's clients (sockets); the store is not used afterwards. */
+  close?(): void;
 }
 
 /** Resolved S3 credentials (from a Secret or inline URL options); undefined means the AWS default chain. */

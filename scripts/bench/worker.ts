@@ -5,6 +5,8 @@ import type * as k8s from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { DEFAULT_MAX_CONCURRENT_DUMPS } from '../../lib/runtime-config';
+import { createDumpWorker, runWorkers } from '../../worker/dump-worker';
 import type { TemporalServer } from '../servers/temporal';
 
 export interface BenchWorker {
@@ -22,20 +24,22 @@ export async function startBenchWorker(temporal: TemporalServer, kube: k8s.KubeC
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const activities = createActivities({ kube });
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: temporal.namespace,
     taskQueue,
     workflowsPath: require.resolve('../../workflows'),
-    activities: createActivities({ kube }),
+    activities,
   });
-  const running = worker.run();
+  const dumps = await createDumpWorker({ connection: nativeConnection, namespace: temporal.namespace, taskQueue, activities, maxConcurrentDumps: DEFAULT_MAX_CONCURRENT_DUMPS });
+  const running = runWorkers([worker, dumps]);
   const { client, close } = await connectClient(temporal);
   return {
     client,
     taskQueue,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of [worker, dumps]) if (w.getState() === 'RUNNING') w.shutdown();
       await running;
       await nativeConnection.close();
       await close();

@@ -5,6 +5,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { createActivities } from '../../activities';
 import { type ActivityDeps } from '../../activities/deps';
+import { DEFAULT_MAX_CONCURRENT_DUMPS } from '../../lib/runtime-config';
+import { createDumpWorker, runWorkers } from '../../worker/dump-worker';
 import { ensureTestRuntime } from './runtime';
 import { testEnv } from './env';
 
@@ -13,6 +15,8 @@ export interface TestWorker {
   client: Client;
   taskQueue: string;
   worker: Worker;
+  /** Serves the dump task queue (worker/dump-worker.ts) with the same activities. */
+  dumpWorker: Worker;
   stop(): Promise<void>;
 }
 
@@ -35,20 +39,23 @@ export async function startTestWorker(deps: Partial<ActivityDeps> = {}, server?:
   const env = testEnv();
   const { address, namespace } = server ?? env.temporal;
   const nativeConnection = await NativeConnection.connect({ address });
+  const activities = createActivities({ kube: adminKube(), recordKey: TEST_RECORD_KEY, ...deps });
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace,
     taskQueue,
     workflowBundle: { codePath: env.workflowBundlePath },
-    activities: createActivities({ kube: adminKube(), recordKey: TEST_RECORD_KEY, ...deps }),
+    activities,
   });
-  const running = worker.run();
+  const dumpWorker = await createDumpWorker({ connection: nativeConnection, namespace, taskQueue, activities, maxConcurrentDumps: deps.maxConcurrentDumps ?? DEFAULT_MAX_CONCURRENT_DUMPS });
+  const running = runWorkers([worker, dumpWorker]);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace });
   return {
     client,
     taskQueue,
     worker,
+    dumpWorker,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;

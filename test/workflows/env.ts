@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
-import { SEARCH_ATTRIBUTES, type SnapshotPolicy } from '../../contracts/definitions';
+import { SEARCH_ATTRIBUTES, dumpTaskQueue, type SnapshotPolicy } from '../../contracts/definitions';
 import { temporalCliPath } from '../../scripts/servers/temporal';
 import { eventually } from '../harness/eventually';
 import { ensureTestRuntime, quietLogger } from '../harness/runtime';
@@ -100,17 +100,13 @@ export function useTestEnvironment(): () => FastEnv {
       client: env.client,
       async withWorker(stubs, body) {
         const taskQueue = `fast-${randomUUID()}`;
-        const worker = await Worker.create({
-          connection: env.nativeConnection,
-          namespace: env.namespace ?? 'default',
-          taskQueue,
-          workflowBundle: code,
-          activities: stubs.activities,
-          // Cancellation reaches an activity with a heartbeat's response: let stubs' heartbeats through at once.
-          maxHeartbeatThrottleInterval: '20 milliseconds',
-          defaultHeartbeatThrottleInterval: '20 milliseconds',
-        });
-        return worker.runUntil(() => body(taskQueue));
+        // Cancellation reaches an activity with a heartbeat's response: let stubs' heartbeats through at once.
+        const throttle = { maxHeartbeatThrottleInterval: '20 milliseconds', defaultHeartbeatThrottleInterval: '20 milliseconds' } as const;
+        const namespace = env.namespace ?? 'default';
+        const worker = await Worker.create({ connection: env.nativeConnection, namespace, taskQueue, workflowBundle: code, activities: stubs.activities, ...throttle });
+        // The dump task queue's worker (worker/dump-worker.ts), with the same stubs.
+        const dumps = await Worker.create({ connection: env.nativeConnection, namespace, taskQueue: dumpTaskQueue(taskQueue), activities: stubs.activities, ...throttle });
+        return dumps.runUntil(() => worker.runUntil(() => body(taskQueue)));
       },
     };
   });

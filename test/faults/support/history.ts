@@ -55,6 +55,12 @@ export interface PendingActivity {
   lastFailure?: string;
   /** While waiting for a retry: the backoff between the last attempt's failure and the next attempt. */
   backoffMs?: number;
+  /** When the server last recorded a heartbeat of the current attempt (ms since the epoch). */
+  lastHeartbeatMs?: number;
+  /** PENDING_ACTIVITY_STATE_SCHEDULED: waiting in its task queue for a worker to take it. */
+  scheduled: boolean;
+  /** The identity of the worker running the current attempt. */
+  workerIdentity?: string;
 }
 
 export async function pendingActivities(handle: WorkflowHandle): Promise<PendingActivity[]> {
@@ -67,6 +73,9 @@ export async function pendingActivities(handle: WorkflowHandle): Promise<Pending
       heartbeat: payload ? defaultPayloadConverter.fromPayload(payload as Payload) : undefined,
       lastFailure: pending.lastFailure?.message ?? undefined,
       backoffMs: pending.nextAttemptScheduleTime && pending.lastAttemptCompleteTime ? tsToMs(pending.nextAttemptScheduleTime) - tsToMs(pending.lastAttemptCompleteTime) : undefined,
+      lastHeartbeatMs: pending.lastHeartbeatTime ? tsToMs(pending.lastHeartbeatTime) : undefined,
+      scheduled: pending.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED,
+      workerIdentity: pending.lastWorkerIdentity || undefined,
     };
   });
 }

@@ -16,8 +16,9 @@ export interface TcpProxy {
    * Slows every connection open now to a trickle of `bytesPerSecond` (0: not a byte) in small pieces, so a server
    * that times out idle reads keeps the request; new connections pass as before. What the client already sent waits
    * in the socket buffers. `releaseHeld` lets them go on at full speed; `tap` then sees what passes on them.
+   * `andNew`: connections opened later are held too (not a byte passes until released), so no retry gets through.
    */
-  holdOpenConnections(bytesPerSecond?: number): void;
+  holdOpenConnections(bytesPerSecond?: number, options?: { andNew?: boolean }): void;
   releaseHeld(tap?: (chunk: Buffer, direction: 'toUpstream' | 'toClient') => void): void;
   close(): Promise<void>;
 }
@@ -40,6 +41,7 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
     trickle?: NodeJS.Timeout;
   }
   const pairs = new Set<Pair>();
+  let holdingNew = false;
 
   /** Forwards `from` -> `to`, pausing `from` for as long as the shared budget says the bytes take. */
   const forward = (from: Socket, to: Socket, transfer: { firstByteAt: number; lastByteAt: number }, pair: Pair, direction: 'toUpstream' | 'toClient'): void => {
@@ -83,6 +85,11 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
     const transfer = { firstByteAt: 0, lastByteAt: 0 };
     const pair: Pair = { client, upstream, held: false, queued: new Map([[client, []], [upstream, []]]) };
     pairs.add(pair);
+    if (holdingNew) {
+      pair.held = true;
+      client.pause();
+      upstream.pause();
+    }
     client.on('close', () => pairs.delete(pair));
     forward(client, upstream, transfer, pair, 'toUpstream');
     forward(upstream, client, transfer, pair, 'toClient');
@@ -99,7 +106,8 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
       return forwardedBytes;
     },
     transfers,
-    holdOpenConnections(bytesPerSecond = 0) {
+    holdOpenConnections(bytesPerSecond = 0, options = {}) {
+      holdingNew = options.andNew === true;
       const piece = Math.ceil(bytesPerSecond / 4);
       for (const pair of pairs) {
         pair.held = true;
@@ -125,6 +133,7 @@ export async function startTcpProxy(opts: { upstream: string; bytesPerSecond?: n
       }
     },
     releaseHeld(tap) {
+      holdingNew = false;
       for (const pair of pairs) {
         if (!pair.held) continue;
         pair.held = false;

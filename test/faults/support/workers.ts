@@ -18,7 +18,7 @@ export interface WorkerProcess {
   resume(): void;
 }
 
-export async function spawnWorkerProcess(opts: { name: string; taskQueue: string; temporalAddress?: string; kubeconfigFile?: string; logLevel?: 'INFO' | 'WARN'; maxActivities?: number }): Promise<WorkerProcess> {
+export async function spawnWorkerProcess(opts: { name: string; taskQueue: string; temporalAddress?: string; kubeconfigFile?: string; logLevel?: 'INFO' | 'WARN'; maxActivities?: number; env?: Record<string, string> }): Promise<WorkerProcess> {
   const env = testEnv();
   const logDir = join(env.runDir, 'faults');
   mkdirSync(logDir, { recursive: true });
@@ -34,6 +34,7 @@ export async function spawnWorkerProcess(opts: { name: string; taskQueue: string
       KUBECONFIG: opts.kubeconfigFile ?? env.kube.kubeconfigFile,
       FAULT_LOG_LEVEL: opts.logLevel ?? 'WARN',
       FAULT_MAX_ACTIVITIES: opts.maxActivities ? String(opts.maxActivities) : '',
+      ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
