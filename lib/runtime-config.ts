@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { TASK_QUEUE, type EngineChoice } from '../contracts/definitions';
+import { limitKubeRequests } from './kube/request-timeout';
 import { parseGoDuration } from './policy/duration';
 import { POLICY_LIMITS, type PolicyLimits } from './policy/limits';
 
@@ -91,7 +92,7 @@ export function loadKubeConfig(): k8s.KubeConfig | undefined {
   if (!process.env.KUBECONFIG && !existsSync(join(homedir(), '.kube', 'config')) && !inCluster) return undefined;
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromDefault();
-  return kubeConfig;
+  return limitKubeRequests(kubeConfig);
 }
 
 export const DEFAULT_PRODUCT_METRICS_PORT = 9465;

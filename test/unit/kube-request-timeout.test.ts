@@ -1,0 +1,32 @@
+// The host-cluster client's request limit (lib/kube/request-timeout): an API server that accepts the connection and
+// never answers fails the call after the limit instead of holding it forever.
+import { strict as assert } from 'node:assert';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import * as k8s from '@kubernetes/client-node';
+import { limitKubeRequests } from '../../lib/kube/request-timeout';
+
+describe('host-cluster request timeout', () => {
+  it('a silent API server fails the request after the limit', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const kube = new k8s.KubeConfig();
+      kube.loadFromOptions({
+        clusters: [{ name: 'silent', server: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, skipTLSVerify: true }],
+        users: [{ name: 'nobody' }],
+        contexts: [{ name: 'silent', cluster: 'silent', user: 'nobody' }],
+        currentContext: 'silent',
+      });
+      const core = limitKubeRequests(kube, 500).makeApiClient(k8s.CoreV1Api);
+      const started = Date.now();
+      await assert.rejects(core.readNamespacedSecret({ name: 's', namespace: 'n' }), /abort/i);
+      const took = Date.now() - started;
+      assert.ok(took >= 450 && took < 5_000, `failed after ${took} ms`);
+      assert.equal(sockets.length, 1, 'the request reached the server');
+    } finally {
+      sockets.forEach((socket) => socket.destroy());
+      silent.close();
+    }
+  });
+});
