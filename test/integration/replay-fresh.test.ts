@@ -58,6 +58,11 @@ describe('workflow replay', () => {
         run: (w) => w.client.workflow.start(snapshotWorkflow, { taskQueue: w.taskQueue, workflowId: uniqueName('replay'), args: [{ policy: filePolicy(), nominalTime: '2026-11-23T12:00:00Z' }] }),
       },
       {
+        // The dump on its own task queue (patched 'dump-queue'), the status waiting for a slot until it starts.
+        name: 'snapshot-completed-dump-queue',
+        run: (w) => w.client.workflow.start(snapshotWorkflow, { taskQueue: w.taskQueue, workflowId: uniqueName('replay'), args: [{ policy: filePolicy(), nominalTime: '2026-11-24T12:00:00Z' }] }),
+      },
+      {
         name: 'snapshot-failed-unreachable-etcd',
         run: (w) =>
           w.client.workflow.start(snapshotWorkflow, {
