@@ -139,11 +139,11 @@ interface DumpJob {
 }
 
 /**
- * The dump itself: etcd -> archive writer -> store, heartbeating progress and upload sessions. Liveness is measured in
- * bytes moved (etcd pages read, archive bytes taken by the store, request bodies taken by the socket), so a slow link
- * keeps the attempt alive and a stalled one fails it with TransferStalled after the worker's stall timeout.
+ * The dump itself, in a slot of the dump worker: etcd -> archive writer -> store, heartbeating progress and upload
+ * sessions. Liveness is measured in bytes moved (etcd pages read, archive bytes taken by the store, request bodies
+ * taken by the socket), so a slow link keeps the attempt alive and a stalled one fails it with TransferStalled.
  */
-async function dumpAndStoreMetered(context: Context, deps: ActivityDeps, job: DumpJob): Promise<StoredSnapshot> {
+async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: DumpJob): Promise<StoredSnapshot> {
   const { snapshotName, store, connection, release, abandonedSessions } = job;
   const url = store.urlFor(snapshotName);
   const reportProgress = progressReporter(context, deps.progressIntervalMs);
@@ -154,50 +154,46 @@ async function dumpAndStoreMetered(context: Context, deps: ActivityDeps, job: Du
     progress = { ...progress, ...update };
     context.heartbeat(progress);
   };
+  // Inside meter.run, the store's shared clients find this transfer's meter (lib/transfer-meter).
+  const upload = meter.run(() => store.putArchive(snapshotName, meter.count(writer.stream), meter.signal, {
+    owner: job.owner,
+    retry: context.info.attempt > 1,
+    abandonedSessions,
+    onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
+    onStored: (stored) => heartbeat({ stored }),
+  }));
+  // Every path below waits for the upload to settle: the transfer ends there.
+  upload.finally(() => meter.stop()).catch(() => undefined);
+  let dumped;
   try {
-    return await meter.run(async () => {
-      const upload = store.putArchive(snapshotName, meter.count(writer.stream), meter.signal, {
-        owner: job.owner,
-        retry: context.info.attempt > 1,
-        abandonedSessions,
-        onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
-        onStored: (stored) => heartbeat({ stored }),
-      });
-      upload.catch(() => undefined);
-      let dumped;
-      try {
-        dumped = await dumpEtcd(connection, writer, {
-          release,
-          request: { name: snapshotName, creationTimestamp: job.nominalTime, url },
-          signal: meter.signal,
-          onProgress: (keys, bytes) => {
-            meter.moved(bytes - progress.bytes);
-            heartbeat({ keys, bytes });
-            reportProgress({ keys, bytes });
-          },
-        });
-        await writer.finish();
-      } catch (err) {
-        // Fail the stream so the upload aborts and nothing truncated becomes visible.
-        writer.abort(err instanceof Error ? err : new Error(String(err)));
-        await upload.catch(() => undefined);
-        throw meter.stalled ?? (progress.keys === 0 ? finalIfUnreachable(err) : err);
-      }
-      const stored = await upload.catch(async (err: unknown) => {
-        if (meter.stalled) throw meter.stalled;
-        // Another attempt of this run stored it first: that one stands, and the record must name its bytes.
-        if (err instanceof ApplicationFailure && err.type === 'SnapshotNameTaken' && sameOwner((await store.archiveOwner?.(snapshotName))?.owner, job.owner)) {
-          return undefined;
-        }
-        throw err;
-      });
-      if (!stored) return storedByEarlierAttempt(context, store, snapshotName);
-      context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
-      return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
+    dumped = await dumpEtcd(connection, writer, {
+      release,
+      request: { name: snapshotName, creationTimestamp: job.nominalTime, url },
+      signal: meter.signal,
+      onProgress: (keys, bytes) => {
+        meter.moved(bytes - progress.bytes);
+        heartbeat({ keys, bytes });
+        reportProgress({ keys, bytes });
+      },
     });
-  } finally {
-    meter.stop();
+    await writer.finish();
+  } catch (err) {
+    // Fail the stream so the upload aborts and nothing truncated becomes visible.
+    writer.abort(err instanceof Error ? err : new Error(String(err)));
+    await upload.catch(() => undefined);
+    throw meter.stalled ?? (progress.keys === 0 ? finalIfUnreachable(err) : err);
   }
+  const stored = await upload.catch(async (err: unknown) => {
+    if (meter.stalled) throw meter.stalled;
+    // Another attempt of this run stored it first: that one stands, and the record must name its bytes.
+    if (err instanceof ApplicationFailure && err.type === 'SnapshotNameTaken' && sameOwner((await store.archiveOwner?.(snapshotName))?.owner, job.owner)) {
+      return undefined;
+    }
+    throw err;
+  });
+  if (!stored) return storedByEarlierAttempt(context, store, snapshotName);
+  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
+  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
 }
 
 /** Failed and PartiallyFailed runs notify (once per run and outcome; raising never fails the record). */
@@ -216,6 +212,23 @@ function snapshotAlert(record: SnapshotRecord): AlertEvent | undefined {
   };
 }
 
+/**
+ * A dump the dump worker has just taken: its wait in the queue is over (the run's status stops saying it waits for a
+ * slot; the wait is a metric), and it counts as running on this worker until it ends.
+ */
+function startedDump<A, R>(deps: ActivityDeps, dump: (args: A) => Promise<R>): (args: A) => Promise<R> {
+  return async (args) => {
+    const context = Context.current();
+    deps.metrics?.dumpStarted?.(Math.max(0, Date.now() - context.info.currentAttemptScheduledTimestampMs) / 1000);
+    signalProgress(context, { keys: 0, bytes: 0 });
+    try {
+      return await dump(args);
+    } finally {
+      deps.metrics?.dumpEnded?.();
+    }
+  };
+}
+
 export function createSnapshotActivities(deps: ActivityDeps) {
   return {
     /**
@@ -223,29 +236,22 @@ export function createSnapshotActivities(deps: ActivityDeps) {
      * at once: a dump waits in Temporal's queue, holding no slot and not running its start-to-close timeout, and any
      * replica with a free slot takes it.
      */
-    async dumpAndStore(args: { policy: SnapshotPolicy; snapshotName: string; nominalTime: string }): Promise<StoredSnapshot> {
+    dumpAndStore: startedDump(deps, async (args: { policy: SnapshotPolicy; snapshotName: string; nominalTime: string }): Promise<StoredSnapshot> => {
       const context = Context.current();
-      // The wait in the dump task queue is over: the run's status stops saying it waits for a slot.
-      deps.metrics?.dumpStarted?.(Math.max(0, Date.now() - context.info.currentAttemptScheduledTimestampMs) / 1000);
-      signalProgress(context, { keys: 0, bytes: 0 });
-      try {
-        const { policy } = args;
-        const store = await openStore(deps, policy);
-        const connection = await etcdConnectionFor(deps, policy);
-        const release = await releaseFor(deps, policy);
-        // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
-        const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
-        const owner = ownerOf(context, policy);
-        // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
-        // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
-        const existing = await store.archiveOwner?.(args.snapshotName);
-        if (existing && sameOwner(existing.owner, owner)) return await storedByEarlierAttempt(context, store, args.snapshotName);
-        if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
-        return await dumpAndStoreMetered(context, deps, { ...args, owner, store, connection, release, abandonedSessions });
-      } finally {
-        deps.metrics?.dumpEnded?.();
-      }
-    },
+      const { policy } = args;
+      const store = await openStore(deps, policy);
+      const connection = await etcdConnectionFor(deps, policy);
+      const release = await releaseFor(deps, policy);
+      // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
+      const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
+      const owner = ownerOf(context, policy);
+      // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
+      // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
+      const existing = await store.archiveOwner?.(args.snapshotName);
+      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, store, args.snapshotName);
+      if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
+      return dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions });
+    }),
 
     async writeRecord(args: { policy: SnapshotPolicy; record: SnapshotRecord }): Promise<void> {
       // Counted first, so a run whose record cannot be stored still shows its outcome; retries are counted once.

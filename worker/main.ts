@@ -79,7 +79,7 @@ export async function runWorker(): Promise<void> {
     const { main, dumps } = await createProductWorkers(connection, config, metrics, recordKey, stores);
     health.attach(main);
     console.log(
-      `[worker] polling task queues ${config.taskQueue} and ${dumpTaskQueue(config.taskQueue)} (at most ${config.maxConcurrentDumps} dumps at once) on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`,
+      `[worker] polling task queue ${config.taskQueue} and its dump queue ${dumpTaskQueue(config.taskQueue)} (at most ${config.maxConcurrentDumps} dumps at once) on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`,
     );
     // The SDK's runtime shuts the worker down on SIGTERM; these lines say how the drain went.
     process.once('SIGTERM', () => console.log(`[worker] SIGTERM: draining, running activities get up to ${config.shutdownGraceSeconds}s to finish`));
