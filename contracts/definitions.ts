@@ -249,6 +249,8 @@ export const SEARCH_ATTRIBUTES = {
   clusterName: defineSearchAttributeKey('VclusterName', SearchAttributeType.KEYWORD),
   clusterNamespace: defineSearchAttributeKey('VclusterNamespace', SearchAttributeType.KEYWORD),
   snapshotStatus: defineSearchAttributeKey('SnapshotStatus', SearchAttributeType.KEYWORD),
+  /** On a cluster's schedule: a digest of what vcsnap last applied to it, so `sync` can compare from one listing. */
+  appliedPolicy: defineSearchAttributeKey('VcsnapAppliedPolicy', SearchAttributeType.KEYWORD),
 } as const;
 
 /** `name=type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`. */
