@@ -46,8 +46,16 @@ export function createRecoveryPointActivities(deps: ActivityDeps) {
       const clusters = (await listPolicies(target)).flatMap((p) => (p.cluster ? [p.cluster] : []));
       const points = new Map<string, RecoveryPoint>();
       const checked: CheckedCluster[] = [];
+      const notified = new Set(args.open.map((e) => `${e.cluster.namespace}/${e.cluster.name}`));
       await mapLimit(clusters, SYNC_CONCURRENCY, async (cluster) => {
-        const schedule = await describe(target, cluster);
+        const schedule = await describe(target, cluster).catch((err: unknown) => {
+          // Removed meanwhile, or Temporal did not answer: an episode already told stays open (unknown, not over).
+          if (notified.has(`${cluster.namespace}/${cluster.name}`)) {
+            checked.push({ cluster, point: { overdue: false }, scheduledSince: new Date(0), error: err instanceof Error ? err.message : String(err) });
+          }
+          return undefined;
+        });
+        if (!schedule) return;
         // Another fleet's cluster (namespaced mode: one worker deployment per set of namespaces) is that fleet's to check.
         if (!schedule.policy || schedule.taskQueue !== args.taskQueue) return;
         const interval = scheduleIntervalSeconds(schedule.nextFireTimes, shortestIntervalSeconds(schedule.policy.schedule));

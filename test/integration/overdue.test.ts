@@ -11,6 +11,7 @@ import { applyRecoveryPointSchedule, removeRecoveryPointSchedule } from '../../l
 import { applyPolicy, pause, removePolicy, resume, triggerNow } from '../../lib/schedules';
 import { createStore } from '../../lib/storage';
 import { eventually } from '../harness/eventually';
+import { replayAndCapture } from '../harness/histories';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
@@ -55,8 +56,12 @@ describe('overdue recovery point notifications (real servers)', function () {
         const recent = (await schedule.describe()).info.recentActions;
         return recent.length >= before && recent[recent.length - 1];
       });
-      return worker.client.workflow.getHandle<() => Promise<RecoveryPointCheckState>>(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId).result();
+      const handle = worker.client.workflow.getHandle<() => Promise<RecoveryPointCheckState>>(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId);
+      const result = await handle.result();
+      lastHistory = await handle.fetchHistory();
+      return result;
     }
+    let lastHistory: Awaited<ReturnType<ReturnType<typeof worker.client.workflow.getHandle>['fetchHistory']>> | undefined;
 
     // Hourly: no fire of its own during the test.
     assert.equal(await applyRecoveryPointSchedule(target, 3600), 'created');
@@ -79,6 +84,9 @@ describe('overdue recovery point notifications (real servers)', function () {
       assert.equal(firing!.body.commonLabels?.alertname, 'VcsnapRecoveryPointOverdue');
       assert.equal(firing!.body.commonLabels?.snapshot, first);
       assert.match(firing!.body.commonAnnotations?.summary ?? '', new RegExp(`Recovery point of ${policy.cluster.namespace}/${policy.cluster.name} is overdue: newest restorable snapshot ${first} is 3h0m old`));
+
+      // The run that notified replays on the current workflow code (and is kept for the committed-history replay test).
+      await replayAndCapture('recovery-point-overdue', lastHistory!);
 
       // The check runs again (and again): the episode is the same, nothing is sent.
       assert.deepEqual(await check(), overdue);
