@@ -1,7 +1,8 @@
 // Overdue recovery points through the alert webhook, on real servers: a cluster whose schedule is paused falls more
 // than twice its interval behind (the worker's clock is moved 3 hours on), the fleet's recovery point check (its own
 // Temporal schedule) notifies a real HTTP receiver once however often it runs, and once more, `resolved`, after a
-// successful snapshot; the check's memory of what it notified is the schedule's last completion result.
+// successful snapshot; the check's memory of what it notified is the schedule's last completion result. A receiver
+// answering 503 holds up no check (the notify workflow retries), and another fleet's cluster is not this check's.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
@@ -67,6 +68,11 @@ describe('overdue recovery point notifications (real servers)', function () {
     assert.equal(await applyRecoveryPointSchedule(target, 3600), 'created');
     assert.equal(await applyRecoveryPointSchedule(target, 3600), 'unchanged');
     await applyPolicy(target, policy);
+    // A cluster another worker fleet serves (its own task queue), with no snapshot at all: not this check's to tell.
+    const elsewhere = { client: worker.client, taskQueue: uniqueName('another-fleet') };
+    const theirs = filePolicy({ schedule: '0 * * * *' });
+    await applyPolicy(elsewhere, theirs);
+    await pause(elsewhere, theirs.cluster);
     try {
       await triggerNow(target, policy.cluster);
       const [first] = await eventually('the first snapshot', async () => ((await completed()).length === 1 ? completed() : undefined), 60_000);
@@ -76,9 +82,12 @@ describe('overdue recovery point notifications (real servers)', function () {
       assert.equal(mine().length, 0);
 
       clockOffsetMs = 3 * 3600 * 1000;
+      // The receiver is down for the first two sends: the check does not wait for it, the notify workflow retries.
+      receiver.failNext(2);
       const overdue = await check();
       assert.deepEqual(overdue.open.map((e) => e.key), [`rpo.${policy.cluster.namespace}.${policy.cluster.name}.${first}`]);
-      const [firing] = await eventually('the overdue notification', () => (mine().length > 0 ? mine() : undefined));
+      assert.equal(mine().length, 0, 'the check returned before the notification was delivered');
+      const [firing] = await eventually('the overdue notification, after two 503s', () => (mine().length > 0 ? mine() : undefined), 60_000);
       assert.equal(firing!.idempotencyKey, overdue.open[0]!.key);
       assert.equal(firing!.body.status, 'firing');
       assert.equal(firing!.body.commonLabels?.alertname, 'VcsnapRecoveryPointOverdue');
@@ -111,10 +120,13 @@ describe('overdue recovery point notifications (real servers)', function () {
       // Notify workflows that would still be on their way have had their time: exactly two sends, one of each.
       await new Promise((resolve) => setTimeout(resolve, 2000));
       assert.deepEqual(mine().map((r) => r.body.status), ['firing', 'resolved']);
-      assert.equal(receiver.keys.filter((k) => k.startsWith(`rpo.${policy.cluster.namespace}.${policy.cluster.name}.`)).length, 2, 'no repeat sends');
+      assert.ok(!receiver.received.some((r) => r.body.commonLabels?.vcluster === theirs.cluster.name), 'another fleet’s cluster is not told here');
+      const key = overdue.open[0]!.key;
+      assert.deepEqual(receiver.keys.filter((k) => k.startsWith(`rpo.${policy.cluster.namespace}.${policy.cluster.name}.`)), [key, key, key, `${key}.resolved`], 'two 503s, then one of each: no repeat');
     } finally {
       clockOffsetMs = 0;
       await removePolicy(target, policy.cluster);
+      await removePolicy(elsewhere, theirs.cluster);
       await removeRecoveryPointSchedule(target);
     }
   });
