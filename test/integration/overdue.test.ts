@@ -67,6 +67,8 @@ describe('overdue recovery point notifications (real servers)', function () {
     // Hourly: no fire of its own during the test.
     assert.equal(await applyRecoveryPointSchedule(target, 3600), 'created');
     assert.equal(await applyRecoveryPointSchedule(target, 3600), 'unchanged');
+    assert.equal(await applyRecoveryPointSchedule(target, 7200), 'updated');
+    assert.equal((await schedule.describe()).spec.intervals?.[0]?.every, 7_200_000);
     await applyPolicy(target, policy);
     // A cluster another worker fleet serves (its own task queue), with no snapshot at all: not this check's to tell.
     const elsewhere = { client: worker.client, taskQueue: uniqueName('another-fleet') };
