@@ -3,6 +3,7 @@ import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS, D
 import { createCatalogActivities } from './catalog';
 import { createDrillActivities } from './drill';
 import { createNotifyActivities } from './notify';
+import { createRecoveryPointActivities } from './recovery-point';
 import type { ActivityDeps } from './deps';
 import { createRequestActivities } from './request';
 import { createRestoreActivities } from './restore';
@@ -35,5 +36,6 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     ...createRestoreActivities(deps),
     ...createDrillActivities(deps),
     ...createNotifyActivities(deps),
+    ...createRecoveryPointActivities(deps),
   };
 }

@@ -16,6 +16,7 @@ export const WORKFLOW_TYPES = {
   sync: 'syncWorkflow',
   drill: 'drillWorkflow',
   notify: 'notifyWorkflow',
+  recoveryPoint: 'recoveryPointCheckWorkflow',
 } as const;
 
 /** The product's snapshot status vocabulary (SPEC section 4). */

@@ -194,6 +194,9 @@ export interface PolicyDescription {
   nextFireTimes: Date[];
   recentRuns: { scheduledAt: Date; takenAt: Date; workflowId: string; runId: string }[];
   runningWorkflowIds: string[];
+  /** The task queue its runs go to: the worker fleet that serves the cluster. */
+  taskQueue?: string;
+  createdAt: Date;
 }
 
 export async function describe(target: ScheduleTarget, cluster: ClusterRef): Promise<PolicyDescription> {
@@ -213,6 +216,8 @@ export async function describe(target: ScheduleTarget, cluster: ClusterRef): Pro
       runId: a.action.workflow.firstExecutionRunId,
     })),
     runningWorkflowIds: description.info.runningActions.map((a) => a.workflow.workflowId),
+    taskQueue: (description.action as { taskQueue?: string }).taskQueue,
+    createdAt: description.info.createdAt,
   };
 }
 
