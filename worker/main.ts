@@ -3,6 +3,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadRecordKey } from '../lib/kube/record-key';
+import { ensureSearchAttributes } from '../lib/search-attributes';
 import { applyRecoveryPointSchedule, removeRecoveryPointSchedule } from '../lib/recovery-point-schedule';
 import { loadRuntimeConfig, type OptionalWorkerSettings, type RuntimeConfig, type WorkerSettings } from '../lib/runtime-config';
 import { createWorkerHealth } from './health';
@@ -51,6 +52,16 @@ export async function ensureRecoveryPointCheck(connection: NativeConnection, con
   }
 }
 
+/** What `vcsnap setup` does, at every start, so an upgrade that adds an attribute needs no step; never stops the worker. */
+async function registerSearchAttributes(connection: NativeConnection, config: RuntimeConfig): Promise<string> {
+  try {
+    const registered = await ensureSearchAttributes(connection.operatorService, config.temporal.namespace ?? 'default');
+    return registered.length ? `registered ${registered.join(', ')}` : 'all registered';
+  } catch (err) {
+    return `not checked (${err instanceof Error ? err.message : String(err)}): run \`vcsnap setup\` with rights to register them`;
+  }
+}
+
 export async function runWorker(): Promise<void> {
   const config = loadRuntimeConfig();
   Runtime.install({
@@ -72,6 +83,7 @@ export async function runWorker(): Promise<void> {
     if (!recordKey) console.warn('[worker] no record signing key (no host cluster, no VCSNAP_RECORD_KEY): retention will leave volume snapshots in place');
     const worker = await createProductWorker(connection, config, metrics, recordKey);
     health.attach(worker);
+    console.log(`[worker] search attributes: ${await registerSearchAttributes(connection, config)}`);
     console.log(`[worker] recovery point check: ${await ensureRecoveryPointCheck(connection, config)}`);
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
     // The SDK's runtime shuts the worker down on SIGTERM; these lines say how the drain went.

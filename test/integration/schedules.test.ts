@@ -3,7 +3,9 @@
 import { strict as assert } from 'node:assert';
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, makeGrpcRetryInterceptor, defaultGrpcRetryOptions, ScheduleOverlapPolicy } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../../contracts/definitions';
+import { msToTs } from '@temporalio/common/lib/time';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../contracts/definitions';
+import { ensureSearchAttributes } from '../../lib/search-attributes';
 import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../lib/schedules';
 import { scheduleIdFor } from '../../contracts/naming';
 import { testEnv } from '../harness/env';
@@ -148,5 +150,22 @@ describe('schedules', function () {
     } finally {
       await countingConnection.close();
     }
+  });
+
+  it('a namespace without the search attributes gets them registered (vcsnap setup, and every worker at start), then takes schedules', async () => {
+    const namespace = uniqueName('fresh-ns');
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(86_400_000) });
+    const names = SEARCH_ATTRIBUTE_REGISTRATIONS.map((a) => a.name).sort();
+    assert.ok(names.includes(SEARCH_ATTRIBUTES.appliedPolicy.name));
+    // A new namespace may take a moment to be usable everywhere.
+    const registered = await eventually('the namespace to take search attributes', () => ensureSearchAttributes(connection.operatorService, namespace).catch(() => undefined), 30_000);
+    assert.deepEqual(registered.sort(), names);
+    assert.deepEqual(await ensureSearchAttributes(connection.operatorService, namespace), []);
+    const listed = await connection.operatorService.listSearchAttributes({ namespace });
+    for (const name of names) assert.ok(name in (listed.customAttributes ?? {}), `${name} registered`);
+    const fresh = { client: new Client({ connection, namespace }), taskQueue };
+    const policy = filePolicy();
+    assert.equal(await eventually('the attributes to be usable', () => applyPolicy(fresh, policy).catch(() => undefined), 30_000), 'created');
+    await removePolicy(fresh, policy.cluster);
   });
 });
