@@ -4,6 +4,7 @@ import { StoreCache } from '../lib/storage/cache';
 import { createCatalogActivities } from './catalog';
 import { createDrillActivities } from './drill';
 import { createNotifyActivities } from './notify';
+import { createRecoveryPointActivities } from './recovery-point';
 import type { ActivityDeps } from './deps';
 import { createRequestActivities } from './request';
 import { createRestoreActivities } from './restore';
@@ -38,5 +39,6 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     ...createRestoreActivities(deps),
     ...createDrillActivities(deps),
     ...createNotifyActivities(deps),
+    ...createRecoveryPointActivities(deps),
   };
 }

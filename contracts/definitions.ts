@@ -25,6 +25,7 @@ export const WORKFLOW_TYPES = {
   sync: 'syncWorkflow',
   drill: 'drillWorkflow',
   notify: 'notifyWorkflow',
+  recoveryPoint: 'recoveryPointCheckWorkflow',
 } as const;
 
 /** The product's snapshot status vocabulary (SPEC section 4). */
@@ -258,6 +259,8 @@ export const SEARCH_ATTRIBUTES = {
   clusterName: defineSearchAttributeKey('VclusterName', SearchAttributeType.KEYWORD),
   clusterNamespace: defineSearchAttributeKey('VclusterNamespace', SearchAttributeType.KEYWORD),
   snapshotStatus: defineSearchAttributeKey('SnapshotStatus', SearchAttributeType.KEYWORD),
+  /** On a cluster's schedule: a digest of what vcsnap last applied to it, so `sync` can compare from one listing. */
+  appliedPolicy: defineSearchAttributeKey('VcsnapAppliedPolicy', SearchAttributeType.KEYWORD),
 } as const;
 
 /** `name=type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`. */

@@ -41,3 +41,8 @@ export function volumeWorkflowIdFor(parentWorkflowId: string, pvcName: string): 
 export function drillScheduleIdFor(cluster: ClusterRef): string {
   return `vcsnap-drill.${cluster.namespace}.${cluster.name}`;
 }
+
+/** The recovery point check of the clusters a task queue serves (one per worker fleet). */
+export function recoveryPointScheduleIdFor(taskQueue: string): string {
+  return `vcsnap-recovery-point.${taskQueue}`;
+}

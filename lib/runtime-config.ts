@@ -84,6 +84,11 @@ export interface RuntimeConfig extends WorkerSettings {
    * restarting them.
    */
   shutdownGraceSeconds: number;
+  /**
+   * How often the worker fleet checks every cluster's recovery point and notifies the overdue ones through the alert
+   * webhook (VCSNAP_RECOVERY_POINT_CHECK, default 5m; `off` = no check): a schedule per task queue.
+   */
+  recoveryPointCheckSeconds?: number;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -102,6 +107,14 @@ export const DEFAULT_DRILL_INTERVAL_SECONDS = 7 * 24 * 3600;
 function drillIntervalFrom(env: NodeJS.ProcessEnv): number | undefined {
   if (env.VCSNAP_DRILL_INTERVAL === 'off') return undefined;
   return durationSecondsFrom(env, 'VCSNAP_DRILL_INTERVAL', DEFAULT_DRILL_INTERVAL_SECONDS);
+}
+
+/** Five minutes: an overdue recovery point is told within minutes of crossing twice its schedule's interval. */
+export const DEFAULT_RECOVERY_POINT_CHECK_SECONDS = 300;
+
+function recoveryPointCheckFrom(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.VCSNAP_RECOVERY_POINT_CHECK === 'off') return undefined;
+  return durationSecondsFrom(env, 'VCSNAP_RECOVERY_POINT_CHECK', DEFAULT_RECOVERY_POINT_CHECK_SECONDS);
 }
 
 function secretRefFrom(env: NodeJS.ProcessEnv, name: string): { namespace: string; name: string } | undefined {
@@ -175,5 +188,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     drillKubeApiserver: env.VCSNAP_DRILL_KUBE_APISERVER || undefined,
     alertWebhookSecret: secretRefFrom(env, 'VCSNAP_ALERT_WEBHOOK_SECRET'),
     shutdownGraceSeconds: durationSecondsFrom(env, 'VCSNAP_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE_SECONDS),
+    recoveryPointCheckSeconds: recoveryPointCheckFrom(env),
   };
 }
