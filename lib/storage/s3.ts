@@ -10,6 +10,7 @@ import {
   ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   S3Client,
   S3ServiceException,
   type ChecksumAlgorithm,
@@ -260,6 +261,13 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
         throw err;
       });
       return { snapshotName, url: urlOf(key), ...body.result() };
+    },
+
+    async lockArchive(snapshotName, lock) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      await call('put-object-retention', key, () =>
+        client.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: lock.mode, RetainUntilDate: new Date(lock.retainUntil) }, ChecksumAlgorithm: checksumAlgorithm ?? 'SHA256' })),
+      );
     },
 
     async archiveOwner(snapshotName) {

@@ -106,6 +106,8 @@ export interface SnapshotStore {
    * undefined when nothing of it is locked. A snapshot still locked cannot be pruned (the delete would be refused).
    */
   lockedUntil?(snapshotName: string, now: Date): Promise<ObjectLock | undefined>;
+  /** Puts an Object Lock on an archive stored without one (vCluster's, under the request engine). */
+  lockArchive?(snapshotName: string, lock: ObjectLock): Promise<void>;
 }
 
 /** Resolved S3 credentials (from a Secret or inline URL options); undefined means the AWS default chain. */

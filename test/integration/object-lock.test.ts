@@ -7,6 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import {
   CreateBucketCommand,
@@ -181,6 +182,21 @@ describe('S3 Object Lock (MinIO with object lock, its own data dir)', function (
     assert.deepEqual(view2.retention?.deleted, []);
     assert.deepEqual(view2.retention?.locked?.map((l) => [l.name, l.mode]), [[firstName, 'COMPLIANCE']]);
     assert.equal((await versionsOf(policy, archiveKey)).versions.length, 1);
+  });
+
+  it('an archive stored without a lock (vCluster\'s own, under the request engine) gets the policy\'s lock afterwards', async () => {
+    const policy = await lockedBucketPolicy('GOVERNANCE');
+    const store = createStore(policy.storage, { accessKeyId: minio.accessKeyId, secretAccessKey: minio.secretAccessKey });
+    const name = snapshotNameFor(policy.cluster.name, new Date(Date.now() - HOUR));
+    await store.putArchive(name, Readable.from([Buffer.from('written by vCluster')]));
+    const lock = { mode: 'GOVERNANCE' as const, retainUntil: new Date(Date.now() + DAY).toISOString() };
+    await store.lockArchive!(name, lock);
+    const key = keyOf(policy, name, '.tar.gz');
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucketOf(policy), Key: key }));
+    assert.deepEqual([head.ObjectLockMode, head.ObjectLockRetainUntilDate?.toISOString()], ['GOVERNANCE', lock.retainUntil]);
+    const [version] = (await versionsOf(policy, key)).versions;
+    assert.match(await refusal(s3.send(new DeleteObjectCommand({ Bucket: bucketOf(policy), Key: key, VersionId: version!.VersionId }))), /WORM|AccessDenied|retention/i);
+    assert.deepEqual(await store.lockedUntil!(name, new Date()), lock);
   });
 
   it('a bucket without Object Lock: the snapshot is stored unlocked and the run is PartiallyFailed naming the bucket', async () => {
