@@ -168,8 +168,9 @@ export function createRetentionActivities(deps: ActivityDeps) {
       const report: RetentionReport = { deleted: primary.deleted, failed: primary.failed };
       const locked = [...primary.locked];
       if (policy.copy) {
-        // The copy is pruned by the same rules over its own records, and follows every deletion of the primary, so a
-        // copy that was down when its primary was pruned catches up at the next run.
+        // The copy is pruned by the same rules over its own records (so a copy that was down catches up at the next
+        // run), and follows this run's deletions from the primary. A snapshot merely missing from the primary is
+        // never a reason to prune its copy: the copy is there for when the primary is lost.
         const where = locationText(policy.copy);
         try {
           const copyStore = (await openCopyStore(deps, policy))!;
