@@ -6,9 +6,11 @@
 // Lock gets the snapshot unlocked and a PartiallyFailed run naming the bucket.
 import { strict as assert } from 'node:assert';
 import { createHash, randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -31,6 +33,8 @@ import { basePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
 
 const DAY = 86_400_000;
+const VCSNAP = join(__dirname, '..', '..', 'bin', 'vcsnap.js');
+const run = promisify(execFile);
 const HOUR = 3_600_000;
 
 describe('S3 Object Lock (MinIO with object lock, its own data dir)', function () {
@@ -132,6 +136,12 @@ describe('S3 Object Lock (MinIO with object lock, its own data dir)', function (
     await pause(target, policy.cluster, 'test: no scheduled fires');
     const catalog = await listSnapshots(target, policy.cluster);
     assert.equal(catalog.find((e) => e.snapshotName === snapshotNameFor(policy.cluster.name, second))?.lockedUntil, new Date(second.getTime() + DAY).toISOString());
+    const cli = await run(process.execPath, [VCSNAP, 'snapshots', `${policy.cluster.namespace}/${policy.cluster.name}`], {
+      env: { ...process.env, TEMPORAL_ADDRESS: testEnv().temporal.address, TEMPORAL_NAMESPACE: testEnv().temporal.namespace, VCSNAP_TASK_QUEUE: worker.taskQueue },
+    });
+    assert.match(cli.stdout, /LOCKED UNTIL/);
+    const row = cli.stdout.split('\n').find((line) => line.includes(snapshotNameFor(policy.cluster.name, second)));
+    assert.ok(row?.includes(new Date(second.getTime() + DAY).toISOString().replace(/\.\d{3}Z$/, 'Z')), cli.stdout);
     await removePolicy(target, policy.cluster);
 
     // The operator lifts the GOVERNANCE lock of the first snapshot (MinIO lets its root shorten it with the bypass
