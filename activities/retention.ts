@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { RetentionReport, SnapshotPolicy, SnapshotRecord, VolumeResult } from '../contracts/definitions';
 import { locationText } from '../contracts/naming';
-import { isClusterArchive, isClusterRecord } from '../lib/catalog';
+import { isClusterRecord } from '../lib/catalog';
 import { statusCodeOf, unlessNotFound } from '../lib/kube/errors';
 import { verifyRecord } from '../lib/record-signature';
 import { planRetention } from '../lib/retention-plan';
@@ -115,13 +115,14 @@ async function pruneLocation(deps: ActivityDeps, job: PruneJob): Promise<Locatio
   ];
   const byName = new Map(records.map((r) => [r.snapshotName, r]));
   const planned = new Set(plan.map((d) => d.snapshotName));
-  // Followed from the primary: only names of this cluster's snapshots stored here, never the one just taken.
-  const followed = (job.alsoPrune ?? []).filter((name) => !planned.has(name) && name !== job.justTaken && (archiveNames.has(name) || byName.has(name)) && isClusterArchive(policy.cluster, name));
+  // Followed from the primary: only snapshots with this cluster's record here (retention deletes only what the product
+  // took, SPEC 8), never the one just taken.
+  const followed = (job.alsoPrune ?? []).filter((name) => !planned.has(name) && name !== job.justTaken && byName.has(name));
   const locking = (await store.objectLockSupport?.().catch(() => undefined))?.enabled === true;
   const report: LocationReport = { deleted: [], failed: [], locked: [] };
   for (const snapshotName of [...plan.map((d) => d.snapshotName), ...followed]) {
     context.heartbeat(snapshotName);
-    const record = byName.get(snapshotName);
+    const record = byName.get(snapshotName)!;
     try {
       const lock = locking ? await store.lockedUntil?.(snapshotName, deps.clock()) : undefined;
       if (lock) {
@@ -129,14 +130,9 @@ async function pruneLocation(deps: ActivityDeps, job: PruneJob): Promise<Locatio
         context.log.info('retention keeps a snapshot under Object Lock until its lock expires', { snapshotName, location: job.location, lockedUntil: lock.retainUntil, mode: lock.mode });
         continue;
       }
-      if (!record) {
-        // Followed without a record here: only an archive this cluster's runs wrote (its owner says so) goes.
-        const owner = (await store.archiveOwner?.(snapshotName))?.owner;
-        if (!owner || owner.cluster.namespace !== policy.cluster.namespace || owner.cluster.name !== policy.cluster.name) continue;
-      }
-      const handles = job.releaseVolumes && record ? record.volumes.filter((volume) => volume.snapshotHandle) : [];
+      const handles = job.releaseVolumes ? record.volumes.filter((volume) => volume.snapshotHandle) : [];
       // Handles come from the tenant's storage: act only on those the worker itself signed.
-      const trusted = record !== undefined && deps.recordKey !== undefined && verifyRecord(record, deps.recordKey);
+      const trusted = deps.recordKey !== undefined && verifyRecord(record, deps.recordKey);
       if (handles.length > 0 && !trusted) {
         report.failed.push({
           name: snapshotName,
@@ -144,13 +140,13 @@ async function pruneLocation(deps: ActivityDeps, job: PruneJob): Promise<Locatio
         });
       }
       for (const volume of trusted ? handles : []) {
-        if (deps.kube && record) await releaseRetainedVolume(deps.kube, record, volume);
+        if (deps.kube) await releaseRetainedVolume(deps.kube, record, volume);
       }
       // On a locked bucket an archive hidden behind a delete marker (a plain DELETE by anyone) still holds its
       // versions: they go too, or they would stay forever.
       if (archiveNames.has(snapshotName) || locking) await store.deleteArchive(snapshotName);
       // The record goes last: while it exists, a failed prune is retried by the next run.
-      if (record) await store.deleteRecord(snapshotName);
+      await store.deleteRecord(snapshotName);
       report.deleted.push(snapshotName);
     } catch (err) {
       report.failed.push({ name: snapshotName, reason: err instanceof Error ? err.message : String(err) });
