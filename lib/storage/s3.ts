@@ -148,7 +148,7 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
         return { enabled: false, reason: `bucket ${bucket} has Object Lock disabled` };
       } catch (err) {
         if (err instanceof S3ServiceException && (err.name === 'ObjectLockConfigurationNotFoundError' || /object ?lock configuration/i.test(err.message))) {
-          return { enabled: false, reason: `bucket ${bucket} has no Object Lock configuration (Object Lock is enabled only when a bucket is created with it)` };
+          return { enabled: false, reason: `bucket ${bucket} has no Object Lock configuration (enable it when creating the bucket, or on a versioned AWS bucket with PutObjectLockConfiguration)` };
         }
         throw mapS3Error(err, 'get-object-lock-configuration of', bucket, '', location.endpoint);
       }
