@@ -5,7 +5,7 @@ import type { SnapshotPolicy } from '../contracts/definitions';
 import { catalogEntries, isClusterArchive, isClusterRecord } from '../lib/catalog';
 import type { ActivityDeps } from './deps';
 import { raiseAlertFromActivity } from './notify';
-import { openStore } from './store';
+import { openCopyStore, openStore } from './store';
 
 /** Every stored entry of the policy's cluster; refreshes its recovery point metric and alerts on NotFound archives. */
 export async function storedSnapshotsOf(deps: ActivityDeps, policy: SnapshotPolicy): Promise<StoredSnapshotEntry[]> {
@@ -14,7 +14,11 @@ export async function storedSnapshotsOf(deps: ActivityDeps, policy: SnapshotPoli
   // An archive whose record names another cluster (one with the same name sharing the location) is that one's.
   const othersNames = new Set(records.filter((r) => !isClusterRecord(policy, r)).map((r) => r.snapshotName));
   const archiveNames = new Set(archives.map((a) => a.snapshotName).filter((name) => isClusterArchive(policy.cluster, name) && !othersNames.has(name)));
-  const entries = catalogEntries(records.filter((r) => isClusterRecord(policy, r)), archiveNames, (name) => store.urlFor(name));
+  // A copy location that cannot be read leaves the COPY column empty rather than hiding the primary's catalog.
+  const copyNames = await openCopyStore(deps, policy)
+    .then(async (copyStore) => copyStore && new Set((await copyStore.listArchives()).map((a) => a.snapshotName)))
+    .catch(() => undefined);
+  const entries = catalogEntries(records.filter((r) => isClusterRecord(policy, r)), archiveNames, (name) => store.urlFor(name), copyNames);
   const { cluster } = policy;
   const restorable = entries.find((e) => e.status === 'Completed' && e.origin === 'vcsnap' && e.finishedAt);
   if (restorable) deps.metrics?.restorableSnapshotSeen?.(cluster, restorable.finishedAt!);

@@ -2,6 +2,7 @@
 import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS, DEFAULT_TRANSFER_STALL_TIMEOUT_SECONDS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../lib/runtime-config';
 import { StoreCache } from '../lib/storage/cache';
 import { createCatalogActivities } from './catalog';
+import { createCopyActivities } from './copy';
 import { createDrillActivities } from './drill';
 import { createNotifyActivities } from './notify';
 import { createRecoveryPointActivities } from './recovery-point';
@@ -31,6 +32,7 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
   deps.stores ??= new StoreCache({ requestIdleTimeoutMs: deps.transferStallTimeoutSeconds * 1000 });
   return {
     ...createSnapshotActivities(deps),
+    ...createCopyActivities(deps),
     ...createRequestActivities(deps),
     ...createVolumeActivities(deps),
     ...createRetentionActivities(deps),

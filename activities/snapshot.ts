@@ -12,9 +12,10 @@ import { assertEndpointsInScope, pick, readEtcdTls, readSecret, type SecretData 
 import { redactValues } from '../lib/policy/redact';
 import { signRecord } from '../lib/record-signature';
 import { nameTaken, sameOwner } from '../lib/storage/common';
+import { checkedLock, type CheckedLock } from '../lib/storage/object-lock';
 import type { ArchiveOwner, SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
-import { openStore } from './store';
+import { openCopyStore, openStore } from './store';
 import type { AlertEvent } from '../contracts/alert';
 import { raiseAlertFromActivity } from './notify';
 import { shortestIntervalSeconds } from '../lib/policy/cron';
@@ -107,7 +108,7 @@ function finalIfUnreachable(err: unknown): unknown {
  * The archive an earlier attempt of this same run already stored (it finished after Temporal gave up on it, or its
  * worker died before reporting): read back and checked, so the record names exactly the bytes that are stored.
  */
-async function storedByEarlierAttempt(context: Context, store: SnapshotStore, snapshotName: string): Promise<StoredSnapshot> {
+async function storedByEarlierAttempt(context: Context, store: SnapshotStore, snapshotName: string, locking: CheckedLock = {}): Promise<StoredSnapshot> {
   const url = store.urlFor(snapshotName);
   const report = await verifyArchive(await store.getArchive(snapshotName), undefined, {
     signal: context.cancellationSignal,
@@ -119,7 +120,7 @@ async function storedByEarlierAttempt(context: Context, store: SnapshotStore, sn
     throw new Error(`the archive ${url} an earlier attempt of this run stored is damaged (${report.problem?.message}); removed it to write it again`);
   }
   context.log.info('snapshot already stored by an earlier attempt of this run', { snapshotName, url, bytes: report.archiveBytes, keys: report.keys });
-  return { url, bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '' };
+  return { url, bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '', ...locking };
 }
 
 /** Who this run is, as stored with its archive. */
@@ -136,6 +137,8 @@ interface DumpJob {
   release: ReleaseInfo | undefined;
   /** Registry upload sessions a killed earlier attempt left open. */
   abandonedSessions: string[];
+  /** The Object Lock to write the archive with, or why there is none. */
+  locking: CheckedLock;
 }
 
 /**
@@ -161,6 +164,7 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     abandonedSessions,
     onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
     onStored: (stored) => heartbeat({ stored }),
+    lock: job.locking.lock,
   }));
   // Every path below waits for the upload to settle: the transfer ends there.
   upload.finally(() => meter.stop()).catch(() => undefined);
@@ -191,9 +195,10 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     }
     throw err;
   });
-  if (!stored) return storedByEarlierAttempt(context, store, snapshotName);
-  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys });
-  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision };
+  if (!stored) return storedByEarlierAttempt(context, store, snapshotName, job.locking);
+  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys, lockedUntil: job.locking.lock?.retainUntil });
+  if (job.locking.lockWarning) context.log.warn('snapshot stored without the Object Lock its policy asks for', { snapshotName, reason: job.locking.lockWarning });
+  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision, ...job.locking };
 }
 
 /** Failed and PartiallyFailed runs notify (once per run and outcome; raising never fails the record). */
@@ -247,10 +252,11 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       const owner = ownerOf(context, policy);
       // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
       // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
+      const locking = await checkedLock(store, policy, args.nominalTime, deps.clock(), `bucket of ${policy.cluster.namespace}/${policy.cluster.name}`);
       const existing = await store.archiveOwner?.(args.snapshotName);
-      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, store, args.snapshotName);
+      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, store, args.snapshotName, locking);
       if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
-      return dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions });
+      return dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions, locking });
     }),
 
     async writeRecord(args: { policy: SnapshotPolicy; record: SnapshotRecord }): Promise<void> {
@@ -270,12 +276,22 @@ export function createSnapshotActivities(deps: ActivityDeps) {
         }
         throw nameTaken('archive', store.urlFor(record.snapshotName), archive.owner);
       }
-      await heartbeatWhile(Context.current(), () =>
-        store.putRecord(deps.recordKey ? signRecord(record, deps.recordKey) : record, {
+      const signed = deps.recordKey ? signRecord(record, deps.recordKey) : record;
+      // Each is a storage call with its own request timeout: alive meanwhile.
+      await heartbeatWhile(Context.current(), async () => {
+        await store.putRecord(signed, {
           // A Failed record another run left under this name gives way to the record of the archive stored here.
           replaces: (existing) => existing.status === 'Failed' && record.status !== 'Failed' && archive !== undefined,
-        }),
-      );
+          lock: record.lock,
+        });
+        // The copy location gets the same record beside its copy, so its catalog and retention stand on their own.
+        if (record.copy?.sha256 && args.policy.copy) {
+          const copyStore = (await openCopyStore(deps, args.policy))!;
+          await copyStore.putRecord(signed, { lock: record.copy.lock }).catch((err: unknown) => {
+            throw new Error(`the record was written to ${store.urlFor(record.snapshotName)}, but not beside its copy ${record.copy?.url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          });
+        }
+      });
       const alert = snapshotAlert(record);
       if (alert) await raiseAlertFromActivity(deps, alert);
     },

@@ -136,6 +136,16 @@ export type SnapshotEngine = 'direct' | 'request';
 /** `auto`: direct where the worker reaches the store, request elsewhere. */
 export type EngineChoice = 'auto' | SnapshotEngine;
 
+/** S3 Object Lock retention modes: GOVERNANCE can be lifted by a principal with s3:BypassGovernanceRetention, COMPLIANCE by no one. */
+export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+export type ObjectLockMode = (typeof OBJECT_LOCK_MODES)[number];
+
+/** The lock an archive or record was written with: retained until `retainUntil` (ISO), the snapshot's time + retention.period. */
+export interface ObjectLock {
+  mode: ObjectLockMode;
+  retainUntil: string;
+}
+
 /** One normalized auto-snapshot policy, produced from either vcluster.yaml form. */
 export interface SnapshotPolicy {
   cluster: ClusterRef;
@@ -152,6 +162,10 @@ export interface SnapshotPolicy {
   release?: { chartName: string; chartVersion: string };
   /** Forced engine (worker setting or per-cluster annotation); absent = auto. */
   engine?: EngineChoice;
+  /** Write every archive and record with an S3 Object Lock of retention.period days (S3 locations only). */
+  objectLock?: ObjectLockMode;
+  /** A second location each snapshot is copied to once stored (`copy` in the auto-snapshot block). */
+  copy?: StorageLocation;
 }
 
 export const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const;
@@ -179,7 +193,7 @@ export interface SnapshotStatusView {
   cluster: ClusterRef;
   status: SnapshotStatus;
   /** Finer-grained step inside InProgress. */
-  phase: 'planning' | 'volumes' | 'dumping' | 'metadata' | 'retention' | 'done';
+  phase: 'planning' | 'volumes' | 'dumping' | 'copying' | 'metadata' | 'retention' | 'done';
   snapshotName?: string;
   url?: string;
   startedAt: string;
@@ -194,7 +208,19 @@ export interface SnapshotStatusView {
   /** The vCluster snapshot request's own phase (request engine), e.g. `CreatingEtcdBackup`. */
   vclusterPhase?: string;
   error?: string;
-  retention?: { deleted: string[]; failed: { name: string; reason: string }[] };
+  retention?: RetentionReport;
+  /** The archive's Object Lock, when one was asked for and written. */
+  lock?: ObjectLock;
+  /** The copy in the policy's second location, once the copy step ran. */
+  copy?: SnapshotCopy;
+}
+
+/** A snapshot's copy in the policy's `copy` location: its URL and digest, or why it is not there. */
+export interface SnapshotCopy {
+  url: string;
+  sha256?: string;
+  lock?: ObjectLock;
+  error?: string;
 }
 
 /** What the dump step (either engine) returns once the archive is stored. */
@@ -205,6 +231,10 @@ export interface StoredSnapshot {
   sha256: string;
   /** etcd revision the dump was pinned to ('' where vCluster took it: the request engine). */
   revision: string;
+  /** The Object Lock the archive was written with. */
+  lock?: ObjectLock;
+  /** The policy asked for a lock the location cannot give (no Object Lock on the bucket): the archive is stored unlocked. */
+  lockWarning?: string;
 }
 
 /** The metadata record stored beside each archive (`<name>.json`). */
@@ -231,6 +261,10 @@ export interface SnapshotRecord {
   signature?: string;
   /** The last restore drill of this snapshot (written by the drill; outside the signature, retention never reads it). */
   drill?: DrillSummary;
+  /** The Object Lock the archive and this record were written with (retention reads the server's, not this). */
+  lock?: ObjectLock;
+  /** The copy in the policy's second location. */
+  copy?: SnapshotCopy;
 }
 
 export const statusQuery = defineQuery<SnapshotStatusView>('status');
@@ -271,4 +305,8 @@ export const SEARCH_ATTRIBUTE_REGISTRATIONS: ReadonlyArray<{ name: string; type:
 export interface RetentionReport {
   deleted: string[];
   failed: { name: string; reason: string }[];
+  /** Snapshots retention would prune but left, because their Object Lock has not expired (kept until `until`). */
+  locked?: { name: string; until: string; mode: string; location: string }[];
+  /** The same pruning in the copy location. */
+  copy?: { deleted: string[]; failed: { name: string; reason: string }[] };
 }

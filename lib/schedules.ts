@@ -104,7 +104,10 @@ function appliedDigest(policy: SnapshotPolicy, taskQueue: string): string {
 /** Who created a schedule: sync only ever deletes the ones it created itself. */
 export type PolicyOrigin = 'api' | 'discovery';
 
-export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api', listedMissing = false): Promise<ApplyOutcome> {
+/** What a schedule listing said of a policy's schedule: absent, or there with another digest than the policy's. */
+export type ListedAs = 'missing' | 'different';
+
+export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api', listed?: ListedAs): Promise<ApplyOutcome> {
   const taskQueue = target.taskQueue ?? TASK_QUEUE;
   const scheduleId = scheduleIdFor(policy.cluster);
   const handle = target.client.schedule.getHandle(scheduleId);
@@ -123,12 +126,32 @@ export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy
     });
     return 'created';
   };
-  // Missing from a listing: create first (the listing may lag behind, so one that exists is described after all).
-  if (listedMissing) {
+  // A whole new spec replaces the old calendars; state (pause and note) is carried over untouched. A schedule applied
+  // before the digest existed gets it here, once.
+  const update = async (): Promise<ApplyOutcome> => {
+    await handle.update(
+      (previous): ScheduleUpdateOptions => ({
+        ...previous,
+        ...wanted,
+        state: previous.state,
+        typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest }]),
+      }),
+    );
+    return 'updated';
+  };
+  // After a listing, go straight to the likely call; the listing may lag behind, so the other case still follows.
+  if (listed === 'missing') {
     try {
       return await create();
     } catch (err) {
       if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    }
+  } else if (listed === 'different') {
+    try {
+      return await update();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      return create();
     }
   }
   let existing: ScheduleDescription | undefined;
@@ -139,17 +162,7 @@ export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy
   }
   if (!existing) return create();
   if (samePolicy(existing, policy, taskQueue) && existing.typedSearchAttributes.get(SEARCH_ATTRIBUTES.appliedPolicy) === digest) return 'unchanged';
-  // A whole new spec replaces the old calendars; state (pause and note) is carried over untouched. A schedule applied
-  // before the digest existed gets it here, once.
-  await handle.update(
-    (previous): ScheduleUpdateOptions => ({
-      ...previous,
-      ...wanted,
-      state: previous.state,
-      typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest }]),
-    }),
-  );
-  return 'updated';
+  return update();
 }
 
 export async function removePolicy(target: ScheduleTarget, cluster: ClusterRef): Promise<boolean> {
@@ -271,7 +284,7 @@ export const SYNC_CONCURRENCY = 8;
  * Only schedules that sync itself created are deleted: one applied from a file or the API stays until removed.
  * One cluster's failure never stops the others: it is reported in `failed`.
  * One schedule listing says what exists and what vcsnap last applied to it: an unchanged cluster costs no call, a new
- * one a create, a changed one a describe and an update. An edit made to a schedule outside vcsnap (`temporal
+ * one a create, a changed one an update (which the SDK prepares with a describe). An edit made to a schedule outside vcsnap (`temporal
  * schedule update`) leaves the digest as it was, so sync keeps it until the cluster's configuration changes or
  * `vcsnap apply` runs.
  */
@@ -299,7 +312,7 @@ export async function sync(
     const seen = listed.get(scheduleId);
     try {
       if (seen?.appliedPolicy === appliedDigest(policy, taskQueue)) report.unchanged.push(scheduleId);
-      else report[await applyPolicy(target, policy, 'discovery', !seen)].push(scheduleId);
+      else report[await applyPolicy(target, policy, 'discovery', seen ? 'different' : 'missing')].push(scheduleId);
     } catch (err) {
       report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
     }

@@ -99,6 +99,8 @@ real kube-apiserver and runs a snapshot with volumes under the ServiceAccount's 
   value: {{ .Values.worker.minScheduleInterval | quote }}
 - name: VCSNAP_MAX_VOLUME_CONCURRENCY
   value: {{ .Values.worker.maxVolumeConcurrency | quote }}
+- name: VCSNAP_OBJECT_LOCK_MODES
+  value: {{ .Values.worker.objectLockModes | quote }}
 # The sync job applies the drill schedules too.
 - name: VCSNAP_DRILL_INTERVAL
   value: {{ .Values.drills.interval | quote }}
