@@ -47,10 +47,12 @@ export interface S3StoreOptions {
   queueSize?: number;
 }
 
-// 8 MiB parts, 4 in flight: 32 MiB of buffers. Loopback MinIO takes the archive as fast with 16 MiB parts (the bench),
-// and 10,000 parts of 8 MiB still hold 78 GiB, far beyond etcd's 8 GiB quota.
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
-const DEFAULT_QUEUE_SIZE = 4;
+// 5 MiB parts (S3's smallest), 2 in flight: with the part being filled and lib-storage's copy of it, about 20 MiB per
+// upload, where 8 MiB x 4 held about 50. A dump makes 15-40 MB/s of archive, which two parts in flight carry; a worker
+// running four dumps peaked 100-120 MiB lower (300k keys each, bench dump child). 10,000 parts of 5 MiB hold 48 GiB, far
+// beyond etcd's 8 GiB quota.
+const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 2;
 const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const;
 const CREDENTIAL_ERRORS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken']);
 
