@@ -10,6 +10,7 @@ import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { AGE_MAGIC, decryptingStream, encryptingStream, parseIdentities, parseRecipients } from '../../lib/archive/encryption';
 import { verifyArchive } from '../../lib/archive/verify';
 import { createArchiveWriter } from '../../lib/archive/writer';
+import { loadRuntimeConfig } from '../../lib/runtime-config';
 
 async function keyPair(): Promise<{ identity: string; recipient: string }> {
   const identity = await generateIdentity();
@@ -52,6 +53,15 @@ describe('archive encryption (age)', () => {
     assert.match((parseRecipients(' , ', 'X') as { error: string }).error, /names no recipient/);
     const many = Array.from({ length: 17 }, () => 'age1' + 'q'.repeat(58)).join(',');
     assert.match((parseRecipients(many, 'X') as { error: string }).error, /at most 16/);
+  });
+
+  it('reads the worker settings from the environment, refusing a bad recipient list at start', async () => {
+    const { recipient } = await keyPair();
+    const config = loadRuntimeConfig({ VCSNAP_ENCRYPTION_RECIPIENTS: recipient, VCSNAP_ENCRYPTION_IDENTITY_SECRET: 'vcsnap/age-identities' });
+    assert.deepEqual(config.encryptionRecipients, [recipient]);
+    assert.deepEqual(config.encryptionIdentitySecret, { namespace: 'vcsnap', name: 'age-identities' });
+    assert.equal(loadRuntimeConfig({}).encryptionRecipients, undefined);
+    assert.throws(() => loadRuntimeConfig({ VCSNAP_ENCRYPTION_RECIPIENTS: 'ssh-ed25519 AAAA' }), /^Error: VCSNAP_ENCRYPTION_RECIPIENTS: recipient #1 "ssh-ed25\.\.\." is not an age X25519 public key/);
   });
 
   it('reads identity files (comments, blank lines) and names only the line of a bad one', async () => {
