@@ -156,7 +156,7 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
 
     async headArchive(snapshotName) {
       const found = await findArchive(snapshotName);
-      return found && { bytes: found.properties.contentLength ?? 0, encrypted: found.encrypted };
+      return found && { bytes: found.properties.contentLength ?? 0, ...(found.encrypted ? { encrypted: true } : {}) };
     },
 
     async getArchive(snapshotName) {
@@ -179,7 +179,7 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
       const blobs = (await Promise.all(ARCHIVE_SUFFIXES.map((suffix) => listBlobs(suffix)))).flat();
       return blobs.map((b) => {
         const suffix = archiveSuffixOf(b.name)!;
-        return { snapshotName: nameOf(b.name, suffix), url: urlOf(b.name), bytes: b.bytes, lastModified: b.lastModified?.toISOString(), encrypted: suffix !== ARCHIVE_SUFFIX };
+        return { snapshotName: nameOf(b.name, suffix), url: urlOf(b.name), bytes: b.bytes, lastModified: b.lastModified?.toISOString(), ...(suffix !== ARCHIVE_SUFFIX ? { encrypted: true } : {}) };
       });
     },
 

@@ -152,7 +152,7 @@ export function createFileStore(location: FileLocation): SnapshotStore {
 
     async headArchive(snapshotName) {
       const found = await findArchive(snapshotName);
-      return found && { bytes: found.stats.size, encrypted: found.encrypted };
+      return found && { bytes: found.stats.size, ...(found.encrypted ? { encrypted: true } : {}) };
     },
 
     async getArchive(snapshotName): Promise<Readable> {
@@ -167,7 +167,7 @@ export function createFileStore(location: FileLocation): SnapshotStore {
         const suffix = archiveSuffixOf(file)!;
         const path = join(dir, file);
         const stats = await statOrUndefined(path);
-        return stats && { snapshotName: file.slice(0, -suffix.length), url: urlOf(path), bytes: stats.size, lastModified: stats.mtime.toISOString(), encrypted: suffix !== ARCHIVE_SUFFIX };
+        return stats && { snapshotName: file.slice(0, -suffix.length), url: urlOf(path), bytes: stats.size, lastModified: stats.mtime.toISOString(), ...(suffix !== ARCHIVE_SUFFIX ? { encrypted: true } : {}) };
       });
       return listings.filter((listing) => listing !== undefined).sort((a, b) => (a.snapshotName < b.snapshotName ? -1 : a.snapshotName > b.snapshotName ? 1 : 0));
     },

@@ -133,7 +133,7 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
       mapped(async () => {
         const found = await registry.getManifest(archiveTag(snapshotName)).catch(undefinedIfNoRepository);
         const layer = found && etcdLayer(found.manifest);
-        return layer && { bytes: layer.size, encrypted: isEncrypted(layer) };
+        return layer && { bytes: layer.size, ...(isEncrypted(layer) ? { encrypted: true } : {}) };
       }),
 
     getArchive: (snapshotName) =>
@@ -153,7 +153,7 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
         const listings = await mapLimit(archiveTags, 8, async (tag): Promise<ArchiveListing | undefined> => {
           const found = await registry.getManifest(tag);
           const layer = found && etcdLayer(found.manifest);
-          return layer && { snapshotName: tag, url: urlFor(tag), bytes: layer.size, lastModified: found.manifest.annotations?.[CREATED], encrypted: isEncrypted(layer) };
+          return layer && { snapshotName: tag, url: urlFor(tag), bytes: layer.size, lastModified: found.manifest.annotations?.[CREATED], ...(isEncrypted(layer) ? { encrypted: true } : {}) };
         });
         return listings.filter((listing) => listing !== undefined);
       }),

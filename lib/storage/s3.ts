@@ -204,7 +204,7 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
 
     async headArchive(snapshotName) {
       const found = await findArchive(snapshotName);
-      return found && { bytes: found.head.ContentLength ?? 0, encrypted: found.encrypted };
+      return found && { bytes: found.head.ContentLength ?? 0, ...(found.encrypted ? { encrypted: true } : {}) };
     },
 
     async getArchive(snapshotName) {
@@ -226,7 +226,7 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
       const objects = (await Promise.all(ARCHIVE_SUFFIXES.map((suffix) => listKeys(suffix)))).flat();
       return objects.map((o) => {
         const suffix = archiveSuffixOf(o.Key!)!;
-        return { snapshotName: nameOf(o.Key!, suffix), url: urlOf(o.Key!), bytes: o.Size, lastModified: o.LastModified?.toISOString(), encrypted: suffix !== ARCHIVE_SUFFIX };
+        return { snapshotName: nameOf(o.Key!, suffix), url: urlOf(o.Key!), bytes: o.Size, lastModified: o.LastModified?.toISOString(), ...(suffix !== ARCHIVE_SUFFIX ? { encrypted: true } : {}) };
       });
     },
 
