@@ -15,7 +15,8 @@ export function createCatalogActivities(deps: ActivityDeps) {
       // An archive whose record names another cluster (one with the same name sharing the location) is that one's.
       const othersNames = new Set(records.filter((r) => !isClusterRecord(args.policy, r)).map((r) => r.snapshotName));
       const archiveNames = new Set(archives.map((a) => a.snapshotName).filter((name) => isClusterArchive(args.policy.cluster, name) && !othersNames.has(name)));
-      const entries = catalogEntries(records.filter((r) => isClusterRecord(args.policy, r)), archiveNames, (name) => store.urlFor(name));
+      const encrypted = new Set(archives.filter((a) => a.encrypted).map((a) => a.snapshotName));
+      const entries = catalogEntries(records.filter((r) => isClusterRecord(args.policy, r)), archiveNames, (name) => store.urlFor(name, encrypted.has(name)));
       const { cluster } = args.policy;
       const restorable = entries.find((e) => e.status === 'Completed' && e.origin === 'vcsnap' && e.finishedAt);
       if (restorable) deps.metrics?.restorableSnapshotSeen?.(cluster, restorable.finishedAt!);
