@@ -23,7 +23,8 @@ import { SNAPSHOT_METADATA_PREFIX } from '../../lib/etcd/dump';
 import { mapLimit } from '../../lib/concurrency';
 import type { ScheduleTarget } from '../../lib/schedules';
 import { createStore } from '../../lib/storage';
-import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
+import { runDrill } from '../../client/drill';
+import { etcdBinary, startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { etcdFlags, runVclusterCompat } from '../../scripts/servers/vcluster-compat';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
@@ -40,11 +41,8 @@ async function keyPair(): Promise<{ identity: string; recipient: string }> {
 }
 
 /** Every key and value of an etcd. */
-async function etcdContents(endpoint: string, tls?: EtcdServer['tls']): Promise<Map<string, Buffer>> {
-  const client = new Etcd3({
-    hosts: endpoint,
-    ...(tls ? { credentials: { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile) } } : {}),
-  });
+async function etcdContents(endpoint: string): Promise<Map<string, Buffer>> {
+  const client = new Etcd3({ hosts: endpoint });
   try {
     const range = await client.kv.range({ key: Buffer.from([0]), range_end: Buffer.from([0]) });
     return new Map(range.kvs.map((kv) => [kv.key.toString('utf8'), Buffer.from(kv.value)]));
@@ -87,8 +85,9 @@ describe('client-side encryption (real servers)', function () {
     return view.snapshotName!;
   }
 
+  /** `tls`: a TLS listener for vCluster's code, and a plain one (`plainEndpoint`) to read it back. */
   async function freshEtcd(name: string, tls = false): Promise<EtcdServer> {
-    const etcd = await startEtcd({ dir: join(testEnv().runDir, uniqueName(name)), name, tls });
+    const etcd = await startEtcd({ dir: join(testEnv().runDir, uniqueName(name)), name, tls, plain: tls });
     stoppers.push(() => etcd.stop());
     return etcd;
   }
@@ -121,7 +120,7 @@ describe('client-side encryption (real servers)', function () {
       { type: 's3', bucket, prefix: 'snaps', endpoint, region: 'us-east-1', forcePathStyle: true, insecureSkipTlsVerify: false, skipClientCredentials: false, credential },
       { state, encryption: { recipients: [clusterKey.recipient] } },
     );
-    worker = await startTestWorker({ encryptionRecipients: [oldKey.recipient], encryptionIdentitySecret: identitySecret });
+    worker = await startTestWorker({ encryptionRecipients: [oldKey.recipient], encryptionIdentitySecret: identitySecret, drillEtcdBinary: etcdBinary() });
     keyless = await startTestWorker({ encryptionRecipients: [oldKey.recipient] });
     stoppers.push(() => worker.stop(), () => keyless.stop());
     target = { client: worker.client, taskQueue: worker.taskQueue };
@@ -206,8 +205,15 @@ describe('client-side encryption (real servers)', function () {
     // vCluster's own restore (RestoreClient.Run) of the exported file, into a fresh TLS etcd: the same keys.
     const vclusterEtcd = await freshEtcd('enc-vcluster', true);
     await runVclusterCompat(['restore', ...etcdFlags(vclusterEtcd.endpoint, vclusterEtcd.tls!), `container://${output}`]);
-    const byVcluster = await etcdContents(vclusterEtcd.endpoint, vclusterEtcd.tls);
+    const byVcluster = await etcdContents(vclusterEtcd.plainEndpoint!);
     for (const [name, value] of archived) assert.ok(byVcluster.get(name)?.equals(value), `vCluster restored key ${name}`);
+  });
+
+  it('drills it: restored into a scratch etcd and compared key for key, decrypting twice', async () => {
+    const result = await runDrill(target, policy, snapshotName);
+    assert.equal(result.outcome, 'passed', result.reason);
+    assert.equal(result.checks?.problems.length, 0, result.checks?.problems.join('; '));
+    assert.equal(result.checks?.keysRestored, result.checks?.keysArchived);
   });
 
   it('a worker without the identity fails restore with the reason, writing nothing', async () => {
