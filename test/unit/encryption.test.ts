@@ -11,6 +11,10 @@ import { AGE_MAGIC, decryptingStream, encryptingStream, parseIdentities, parseRe
 import { verifyArchive } from '../../lib/archive/verify';
 import { createArchiveWriter } from '../../lib/archive/writer';
 import { loadRuntimeConfig } from '../../lib/runtime-config';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { policyFor } from '../../lib/policy';
 
 async function keyPair(): Promise<{ identity: string; recipient: string }> {
   const identity = await generateIdentity();
@@ -159,5 +163,18 @@ describe('archive encryption (age)', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.ok(produced < 32 * 1024 * 1024, `read ${produced} bytes ahead of a consumer that stopped after ${consumed}`);
     source.destroy();
+  });
+
+  it('refuses the request engine for a cluster with recipients: vCluster would store its archive in the clear', async () => {
+    const { recipient } = await keyPair();
+    const policy = policyFor({ name: 'demo', namespace: 'team-a' }, { schedule: '@hourly', storage: { type: 'container', path: '/snapshots' }, etcdEndpoints: [] }, { engine: 'request', encryption: { recipients: [recipient] } });
+    const { snapshotByRequest } = createActivities({});
+    const args: Parameters<typeof snapshotByRequest> = [{ policy, snapshotName: 'demo-2026-11-23T12-00-00Z', nominalTime: '2026-11-23T12:00:00Z' }];
+    const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
+    await assert.rejects(env.run<typeof args, unknown, typeof snapshotByRequest>(snapshotByRequest, ...args), (err: Error) => {
+      assert.equal(failureType(err), 'StorageBadConfiguration');
+      assert.match(err.message, /^cluster team-a\/demo: encryption is configured, but under the request engine vCluster stores its own archive unencrypted/);
+      return true;
+    });
   });
 });
