@@ -10,8 +10,6 @@ import { failure } from '../../contracts/errors';
 
 /** age's first header line: every encrypted archive starts with these bytes. */
 export const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
-/** Suffix of an encrypted archive: the `age` tool and file managers recognise `.age`. */
-export const ENCRYPTED_SUFFIX = '.age';
 /** A policy or a worker names a handful of keys; a long list is a mistake or an attack on the header's size. */
 export const MAX_RECIPIENTS = 16;
 
@@ -100,8 +98,8 @@ export function isKeyFailure(err: unknown): boolean {
   return err instanceof Error && 'type' in err && (err as { type?: unknown }).type === 'EncryptionKeyUnavailable';
 }
 
-/** Bytes of an archive that are neither gzip nor age (or an age header that does not parse) fail with this prefix. */
-export const DECRYPT_ERROR_PREFIX = 'age decryption failed';
+/** Damaged encrypted data (an age header that does not parse or check, a chunk that does not authenticate). */
+const DECRYPT_ERROR_PREFIX = 'age decryption failed';
 
 /**
  * A transform from stored archive bytes to gzip bytes: a plain archive passes through untouched; an age one is
