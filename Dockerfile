@@ -24,7 +24,9 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && \
 COPY bin ./bin
 COPY --from=build /src/dist ./dist
 RUN ln -s /app/bin/vcsnap.js /usr/local/bin/vcsnap
-# Restore drills start a scratch etcd from this binary (the version of scripts/versions.env's ETCD_VERSION).
+# Restore drills start a scratch etcd from this binary: etcd's release image keeps its static binaries in
+# /usr/local/bin (etcd-io/etcd's Dockerfile). Its tag is scripts/versions.env's ETCD_VERSION, the etcd the tests run
+# (test/integration/deploy.test.ts checks both, and that the scratch data has a writable /tmp in the pod).
 COPY --from=gcr.io/etcd-development/etcd:v3.6.16 /usr/local/bin/etcd /usr/local/bin/etcd
 ENV VCSNAP_DRILL_ETCD=/usr/local/bin/etcd \
     VCSNAP_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \

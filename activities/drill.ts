@@ -24,6 +24,9 @@ export interface DrillCandidate {
   keys: number;
   /** False when the record is there but its archive is gone from storage. */
   archivePresent: boolean;
+  /** The snapshot run that wrote it, for the drill's details in the Web UI. */
+  workflowId?: string;
+  runId?: string;
 }
 
 export interface RestoreAndCheckInput {
@@ -53,7 +56,7 @@ export function createDrillActivities(deps: ActivityDeps) {
           break;
         }
       }
-      return { snapshotName: record.snapshotName, status: record.status, finishedAt: record.finishedAt, sha256: record.sha256, keys: record.keys, archivePresent };
+      return { snapshotName: record.snapshotName, status: record.status, finishedAt: record.finishedAt, sha256: record.sha256, keys: record.keys, archivePresent, workflowId: record.workflowId, runId: record.runId };
     },
 
     /**

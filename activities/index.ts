@@ -1,8 +1,10 @@
 // createActivities(deps): every activity closes over injected clients, so tests swap endpoints, not logic.
 import { DEFAULT_MAX_CONCURRENT_DUMPS, DEFAULT_REQUEST_PICKUP_TIMEOUT_SECONDS, DEFAULT_VOLUME_READY_TIMEOUT_SECONDS } from '../lib/runtime-config';
 import { createCatalogActivities } from './catalog';
+import { createCopyActivities } from './copy';
 import { createDrillActivities } from './drill';
 import { createNotifyActivities } from './notify';
+import { createRecoveryPointActivities } from './recovery-point';
 import type { ActivityDeps } from './deps';
 import { createRequestActivities } from './request';
 import { createRestoreActivities } from './restore';
@@ -27,6 +29,7 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
   };
   return {
     ...createSnapshotActivities(deps),
+    ...createCopyActivities(deps),
     ...createRequestActivities(deps),
     ...createVolumeActivities(deps),
     ...createRetentionActivities(deps),
@@ -35,5 +38,6 @@ export function createActivities(partial: Partial<ActivityDeps> = {}) {
     ...createRestoreActivities(deps),
     ...createDrillActivities(deps),
     ...createNotifyActivities(deps),
+    ...createRecoveryPointActivities(deps),
   };
 }

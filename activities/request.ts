@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import type { SnapshotPolicy, StoredSnapshot } from '../contracts/definitions';
 import { failure } from '../contracts/errors';
 import { verifyArchive } from '../lib/archive/verify';
+import { checkedLock } from '../lib/storage/object-lock';
 import { kubeCall, statusCodeOf, unlessNotFound } from '../lib/kube/errors';
 import { buildRequest, outcomeOf, requestNameFor, requestStatusOf, requestVersionProblem, storageOptionsFor, type RequestStatus } from '../lib/vcluster/request';
 import type { ActivityDeps } from './deps';
@@ -103,8 +104,11 @@ export function createRequestActivities(deps: ActivityDeps) {
         onProgress: ({ entries }) => context.heartbeat({ requestPhase: status.phase, entries }),
       });
       if (!report.ok) throw failure('VclusterRequestFailed', `vCluster ${where} stored snapshot ${snapshotName}, but its archive is unreadable: ${report.problem?.message}`);
-      context.log.info('snapshot stored by vCluster', { snapshotName, request: `${namespace}/${name}`, bytes: report.archiveBytes, keys: report.keys });
-      return { url: store.urlFor(snapshotName), bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '' };
+      // vCluster writes without a lock: the one the policy asks for is put on the stored archive afterwards.
+      const locking = await checkedLock(store, policy, args.nominalTime, deps.clock(), `bucket of ${cluster.namespace}/${cluster.name}`);
+      if (locking.lock) await store.lockArchive!(snapshotName, locking.lock);
+      context.log.info('snapshot stored by vCluster', { snapshotName, request: `${namespace}/${name}`, bytes: report.archiveBytes, keys: report.keys, lockedUntil: locking.lock?.retainUntil });
+      return { url: store.urlFor(snapshotName), bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '', ...locking };
     },
   };
 }

@@ -14,10 +14,11 @@ import { assertEndpointsInScope, pick, readEtcdTls, readSecret, type SecretData 
 import { redactValues } from '../lib/policy/redact';
 import { signRecord } from '../lib/record-signature';
 import { nameTaken, sameOwner } from '../lib/storage/common';
+import { checkedLock, type CheckedLock } from '../lib/storage/object-lock';
 import type { ArchiveOwner, SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
 import { identitySource, recipientsFor } from './encryption';
-import { openStore } from './store';
+import { openCopyStore, openStore } from './store';
 import type { AlertEvent } from '../contracts/alert';
 import { raiseAlertFromActivity } from './notify';
 import { shortestIntervalSeconds } from '../lib/policy/cron';
@@ -109,7 +110,7 @@ function finalIfUnreachable(err: unknown): unknown {
  * The archive an earlier attempt of this same run already stored (it finished after Temporal gave up on it, or its
  * worker died before reporting): read back and checked, so the record names exactly the bytes that are stored.
  */
-async function storedByEarlierAttempt(context: Context, deps: ActivityDeps, store: SnapshotStore, snapshotName: string, recipients: string[]): Promise<StoredSnapshot> {
+async function storedByEarlierAttempt(context: Context, deps: ActivityDeps, store: SnapshotStore, snapshotName: string, recipients: string[], locking: CheckedLock = {}): Promise<StoredSnapshot> {
   const encrypted = (await store.headArchive(snapshotName))?.encrypted === true;
   const url = store.urlFor(snapshotName, encrypted);
   const report = await verifyArchive(await store.getArchive(snapshotName), undefined, {
@@ -124,7 +125,7 @@ async function storedByEarlierAttempt(context: Context, deps: ActivityDeps, stor
     throw new Error(`the archive ${url} an earlier attempt of this run stored is damaged (${report.problem?.message}); removed it to write it again`);
   }
   context.log.info('snapshot already stored by an earlier attempt of this run', { snapshotName, url, bytes: report.archiveBytes, keys: report.keys });
-  return { url, bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '', ...encryptionOf(encrypted ? recipients : []) };
+  return { url, bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '', ...encryptionOf(encrypted ? recipients : []), ...locking };
 }
 
 /** What the record says about an archive encrypted to `recipients` (nothing for a plain one). */
@@ -148,6 +149,8 @@ interface DumpJob {
   abandonedSessions: string[];
   /** age public keys the archive is encrypted to; empty = stored in the clear. */
   recipients: string[];
+  /** The Object Lock to write the archive with, or why there is none. */
+  locking: CheckedLock;
 }
 
 /** The dump itself, once it has a slot: etcd -> archive writer -> store, heartbeating progress and upload sessions. */
@@ -171,6 +174,7 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     abandonedSessions,
     onSession: (session) => heartbeat({ uploadSessions: [...progress.uploadSessions, session] }),
     onStored: (stored) => heartbeat({ stored }),
+    lock: job.locking.lock,
   });
   upload.catch(() => undefined);
   let dumped;
@@ -198,9 +202,10 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     }
     throw err;
   });
-  if (!stored) return storedByEarlierAttempt(context, deps, store, snapshotName, recipients);
-  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys, encrypted });
-  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision, ...encryptionOf(recipients) };
+  if (!stored) return storedByEarlierAttempt(context, deps, store, snapshotName, recipients, job.locking);
+  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys, encrypted, lockedUntil: job.locking.lock?.retainUntil });
+  if (job.locking.lockWarning) context.log.warn('snapshot stored without the Object Lock its policy asks for', { snapshotName, reason: job.locking.lockWarning });
+  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision, ...encryptionOf(recipients), ...job.locking };
 }
 
 /** Failed and PartiallyFailed runs notify (once per run and outcome; raising never fails the record). */
@@ -234,8 +239,9 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       const recipients = recipientsFor(deps, policy);
       // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
       // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
+      const locking = await checkedLock(store, policy, args.nominalTime, deps.clock(), `bucket of ${policy.cluster.namespace}/${policy.cluster.name}`);
       const existing = await store.archiveOwner?.(args.snapshotName);
-      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, deps, store, args.snapshotName, recipients);
+      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, deps, store, args.snapshotName, recipients, locking);
       if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
       let queued = false;
       const releaseSlot = await slots.acquire(context.cancellationSignal, {
@@ -244,7 +250,7 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       });
       if (queued) signalProgress(context, { keys: 0, bytes: 0 });
       try {
-        return await dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions, recipients });
+        return await dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions, recipients, locking });
       } finally {
         releaseSlot();
       }
@@ -267,10 +273,19 @@ export function createSnapshotActivities(deps: ActivityDeps) {
         }
         throw nameTaken('archive', store.urlFor(record.snapshotName), archive.owner);
       }
-      await store.putRecord(deps.recordKey ? signRecord(record, deps.recordKey) : record, {
+      const signed = deps.recordKey ? signRecord(record, deps.recordKey) : record;
+      await store.putRecord(signed, {
         // A Failed record another run left under this name gives way to the record of the archive stored here.
         replaces: (existing) => existing.status === 'Failed' && record.status !== 'Failed' && archive !== undefined,
+        lock: record.lock,
       });
+      // The copy location gets the same record beside its copy, so its catalog and retention stand on their own.
+      if (record.copy?.sha256 && args.policy.copy) {
+        const copyStore = (await openCopyStore(deps, args.policy))!;
+        await copyStore.putRecord(signed, { lock: record.copy.lock }).catch((err: unknown) => {
+          throw new Error(`the record was written to ${store.urlFor(record.snapshotName)}, but not beside its copy ${record.copy?.url}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        });
+      }
       const alert = snapshotAlert(record);
       if (alert) await raiseAlertFromActivity(deps, alert);
     },

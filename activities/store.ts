@@ -83,3 +83,14 @@ function azureCredentialsOf(data: SecretData, ref: SecretRef, where: string): Az
 export async function openStore(deps: ActivityDeps, policy: SnapshotPolicy, scope = secretScope(deps, policy.cluster)): Promise<SnapshotStore> {
   return createStore(policy.storage, await storageCredentialsFor(deps, policy, scope));
 }
+
+/** The policy as seen from its copy location: the same cluster, its `copy` as the storage (credentials by the same rules). */
+export function copyPolicyOf(policy: SnapshotPolicy): SnapshotPolicy {
+  if (!policy.copy) throw failure('StorageBadConfiguration', `cluster ${policy.cluster.namespace}/${policy.cluster.name} has no copy location`);
+  return { ...policy, storage: policy.copy, copy: undefined };
+}
+
+/** The store of the policy's copy location, or undefined when it has none. */
+export async function openCopyStore(deps: ActivityDeps, policy: SnapshotPolicy, scope = secretScope(deps, policy.cluster)): Promise<SnapshotStore | undefined> {
+  return policy.copy ? openStore(deps, copyPolicyOf(policy), scope) : undefined;
+}

@@ -22,6 +22,10 @@ export interface CatalogEntry {
   finishedAt?: string;
   /** The snapshot's last restore drill (stored entries). */
   drill?: StoredSnapshotEntry['drill'];
+  /** End of the snapshot's Object Lock (stored entries written with one). */
+  lockedUntil?: string;
+  /** Whether the copy location holds it (policies with a copy location). */
+  copy?: StoredSnapshotEntry['copy'];
 }
 
 async function runningSnapshots(client: Client, cluster: ClusterRef): Promise<CatalogEntry[]> {
@@ -69,7 +73,7 @@ export async function listSnapshotsOf(target: ScheduleTarget, clusters?: Cluster
       entries.push(...(await runningSnapshots(target.client, d.cluster)));
       const fromStorage = stored.find((s) => s.cluster.name === d.cluster.name && s.cluster.namespace === d.cluster.namespace);
       for (const entry of fromStorage?.entries ?? []) {
-        entries.push({ cluster: d.cluster, snapshotName: entry.snapshotName, status: entry.status, url: entry.url, time: entry.nominalTime, bytes: entry.bytes, keys: entry.keys, error: entry.error, origin: entry.origin, finishedAt: entry.finishedAt, drill: entry.drill });
+        entries.push({ cluster: d.cluster, snapshotName: entry.snapshotName, status: entry.status, url: entry.url, time: entry.nominalTime, bytes: entry.bytes, keys: entry.keys, error: entry.error, origin: entry.origin, finishedAt: entry.finishedAt, drill: entry.drill, lockedUntil: entry.lockedUntil, copy: entry.copy });
       }
       return { cluster: d.cluster, entries, error: fromStorage?.error, schedule: { paused: d.paused, cron: d.policy?.schedule, nextFireTimes: d.nextFireTimes } };
     }),

@@ -15,6 +15,10 @@ export interface StoredSnapshotEntry {
   origin: 'vcsnap' | 'external';
   /** The snapshot's last restore drill. */
   drill?: Pick<DrillSummary, 'verifiedAt' | 'outcome' | 'refusal' | 'reason'>;
+  /** End of the Object Lock its record says it was written with (ISO). */
+  lockedUntil?: string;
+  /** Policies with a copy location: the copy is there, gone from there, or was never made (its reason in `error`). */
+  copy?: 'copied' | 'missing' | 'failed';
 }
 
 export interface CatalogResult {

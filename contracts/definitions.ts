@@ -16,6 +16,7 @@ export const WORKFLOW_TYPES = {
   sync: 'syncWorkflow',
   drill: 'drillWorkflow',
   notify: 'notifyWorkflow',
+  recoveryPoint: 'recoveryPointCheckWorkflow',
 } as const;
 
 /** The product's snapshot status vocabulary (SPEC section 4). */
@@ -126,6 +127,16 @@ export type SnapshotEngine = 'direct' | 'request';
 /** `auto`: direct where the worker reaches the store, request elsewhere. */
 export type EngineChoice = 'auto' | SnapshotEngine;
 
+/** S3 Object Lock retention modes: GOVERNANCE can be lifted by a principal with s3:BypassGovernanceRetention, COMPLIANCE by no one. */
+export const OBJECT_LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const;
+export type ObjectLockMode = (typeof OBJECT_LOCK_MODES)[number];
+
+/** The lock an archive or record was written with: retained until `retainUntil` (ISO), the snapshot's time + retention.period. */
+export interface ObjectLock {
+  mode: ObjectLockMode;
+  retainUntil: string;
+}
+
 /** One normalized auto-snapshot policy, produced from either vcluster.yaml form. */
 export interface SnapshotPolicy {
   cluster: ClusterRef;
@@ -147,6 +158,10 @@ export interface SnapshotPolicy {
    * (VCSNAP_ENCRYPTION_RECIPIENTS): archives are encrypted when either names one. Public keys only.
    */
   encryption?: { recipients: string[] };
+  /** Write every archive and record with an S3 Object Lock of retention.period days (S3 locations only). */
+  objectLock?: ObjectLockMode;
+  /** A second location each snapshot is copied to once stored (`copy` in the auto-snapshot block). */
+  copy?: StorageLocation;
 }
 
 export const OVERLAP_POLICIES = ['SKIP', 'BUFFER_ONE', 'BUFFER_ALL', 'CANCEL_OTHER', 'TERMINATE_OTHER', 'ALLOW_ALL'] as const;
@@ -174,7 +189,7 @@ export interface SnapshotStatusView {
   cluster: ClusterRef;
   status: SnapshotStatus;
   /** Finer-grained step inside InProgress. */
-  phase: 'planning' | 'volumes' | 'dumping' | 'metadata' | 'retention' | 'done';
+  phase: 'planning' | 'volumes' | 'dumping' | 'copying' | 'metadata' | 'retention' | 'done';
   snapshotName?: string;
   url?: string;
   startedAt: string;
@@ -189,7 +204,19 @@ export interface SnapshotStatusView {
   /** The vCluster snapshot request's own phase (request engine), e.g. `CreatingEtcdBackup`. */
   vclusterPhase?: string;
   error?: string;
-  retention?: { deleted: string[]; failed: { name: string; reason: string }[] };
+  retention?: RetentionReport;
+  /** The archive's Object Lock, when one was asked for and written. */
+  lock?: ObjectLock;
+  /** The copy in the policy's second location, once the copy step ran. */
+  copy?: SnapshotCopy;
+}
+
+/** A snapshot's copy in the policy's `copy` location: its URL and digest, or why it is not there. */
+export interface SnapshotCopy {
+  url: string;
+  sha256?: string;
+  lock?: ObjectLock;
+  error?: string;
 }
 
 /** What the dump step (either engine) returns once the archive is stored. */
@@ -202,6 +229,10 @@ export interface StoredSnapshot {
   revision: string;
   /** Set when the archive is encrypted (client-side, age); `sha256` and `bytes` are those of the stored, encrypted bytes. */
   encryption?: ArchiveEncryption;
+  /** The Object Lock the archive was written with. */
+  lock?: ObjectLock;
+  /** The policy asked for a lock the location cannot give (no Object Lock on the bucket): the archive is stored unlocked. */
+  lockWarning?: string;
 }
 
 /** An archive encrypted with age (https://age-encryption.org/v1) to these X25519 public keys (`age1...`). */
@@ -236,6 +267,10 @@ export interface SnapshotRecord {
   signature?: string;
   /** The last restore drill of this snapshot (written by the drill; outside the signature, retention never reads it). */
   drill?: DrillSummary;
+  /** The Object Lock the archive and this record were written with (retention reads the server's, not this). */
+  lock?: ObjectLock;
+  /** The copy in the policy's second location. */
+  copy?: SnapshotCopy;
 }
 
 export const statusQuery = defineQuery<SnapshotStatusView>('status');
@@ -264,6 +299,8 @@ export const SEARCH_ATTRIBUTES = {
   clusterName: defineSearchAttributeKey('VclusterName', SearchAttributeType.KEYWORD),
   clusterNamespace: defineSearchAttributeKey('VclusterNamespace', SearchAttributeType.KEYWORD),
   snapshotStatus: defineSearchAttributeKey('SnapshotStatus', SearchAttributeType.KEYWORD),
+  /** On a cluster's schedule: a digest of what vcsnap last applied to it, so `sync` can compare from one listing. */
+  appliedPolicy: defineSearchAttributeKey('VcsnapAppliedPolicy', SearchAttributeType.KEYWORD),
 } as const;
 
 /** `name=type` pairs for `temporal server start-dev --search-attribute` and `operator search-attribute create`. */
@@ -274,4 +311,8 @@ export const SEARCH_ATTRIBUTE_REGISTRATIONS: ReadonlyArray<{ name: string; type:
 export interface RetentionReport {
   deleted: string[];
   failed: { name: string; reason: string }[];
+  /** Snapshots retention would prune but left, because their Object Lock has not expired (kept until `until`). */
+  locked?: { name: string; until: string; mode: string; location: string }[];
+  /** The same pruning in the copy location. */
+  copy?: { deleted: string[]; failed: { name: string; reason: string }[] };
 }

@@ -1,5 +1,5 @@
 // Pure naming rules shared by the workflow, the client and the storage backends.
-import type { ClusterRef } from './definitions';
+import type { ClusterRef, StorageLocation } from './definitions';
 
 /** `2026-11-23T12:00:00.000Z` -> `2026-11-23T12-00-00Z`: sortable, valid in S3 keys, file names and OCI tags. */
 export function snapshotTimestamp(time: Date): string {
@@ -40,4 +40,23 @@ export function volumeWorkflowIdFor(parentWorkflowId: string, pvcName: string): 
 /** The drill schedule of a cluster: outside the `vcsnap.` prefix, so the snapshot schedules' listing never sees it. */
 export function drillScheduleIdFor(cluster: ClusterRef): string {
   return `vcsnap-drill.${cluster.namespace}.${cluster.name}`;
+}
+
+/** The recovery point check of the clusters a task queue serves (one per worker fleet). */
+export function recoveryPointScheduleIdFor(taskQueue: string): string {
+  return `vcsnap-recovery-point.${taskQueue}`;
+}
+
+/** A storage location as a short URL-like text for reasons and logs (no credentials: locations hold none). */
+export function locationText(location: StorageLocation): string {
+  switch (location.type) {
+    case 's3':
+      return `s3://${location.bucket}/${location.prefix}${location.endpoint ? ` at ${location.endpoint}` : ''}`;
+    case 'oci':
+      return `oci://${location.registry}/${location.repository}`;
+    case 'azure':
+      return `${location.serviceUrl}/${location.container}/${location.prefix}`;
+    case 'container':
+      return `container://${location.path}`;
+  }
 }

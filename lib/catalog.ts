@@ -4,7 +4,8 @@ import type { ClusterRef, SnapshotPolicy, SnapshotRecord } from '../contracts/de
 import { nominalTimeOf, snapshotNameFor } from '../contracts/naming';
 
 /** Pure: combine records and the archive listing. */
-export function catalogEntries(records: SnapshotRecord[], archiveNames: Set<string>, urlFor: (name: string) => string): StoredSnapshotEntry[] {
+/** `copyNames`: the archives in the policy's copy location, when it has one. */
+export function catalogEntries(records: SnapshotRecord[], archiveNames: Set<string>, urlFor: (name: string) => string, copyNames?: Set<string>): StoredSnapshotEntry[] {
   const entries: StoredSnapshotEntry[] = records.map((record) => ({
     snapshotName: record.snapshotName,
     status: record.status !== 'Failed' && !archiveNames.has(record.snapshotName) ? 'NotFound' : record.status,
@@ -15,6 +16,8 @@ export function catalogEntries(records: SnapshotRecord[], archiveNames: Set<stri
     keys: record.keys,
     error: record.error,
     origin: 'vcsnap',
+    ...(record.lock?.retainUntil ? { lockedUntil: record.lock.retainUntil } : {}),
+    ...(copyNames && record.status !== 'Failed' ? { copy: copyStateOf(record, copyNames) } : {}),
     ...(record.drill ? { drill: { verifiedAt: record.drill.verifiedAt, outcome: record.drill.outcome, refusal: record.drill.refusal, reason: record.drill.reason } } : {}),
   }));
   const recorded = new Set(records.map((r) => r.snapshotName));
@@ -22,6 +25,11 @@ export function catalogEntries(records: SnapshotRecord[], archiveNames: Set<stri
     if (!recorded.has(name)) entries.push({ snapshotName: name, status: 'Completed', url: urlFor(name), origin: 'external' });
   }
   return entries.sort((a, b) => b.snapshotName.localeCompare(a.snapshotName));
+}
+
+function copyStateOf(record: SnapshotRecord, copyNames: Set<string>): NonNullable<StoredSnapshotEntry['copy']> {
+  if (copyNames.has(record.snapshotName)) return 'copied';
+  return record.copy?.sha256 ? 'missing' : 'failed';
 }
 
 /**

@@ -1,6 +1,11 @@
 // Pure recovery-point rules for `vcsnap status`: a cluster's newest restorable snapshot (Completed, archive present,
 // drilled or not), its age against the schedule's interval, and its last drill.
+import type { OverdueEpisode } from '../contracts/alert';
+import type { ClusterRef } from '../contracts/definitions';
 import type { DrillSummary } from '../contracts/drill';
+
+/** How many intervals a recovery point may fall behind before it is overdue (a missed or failed fire, and then some). */
+export const OVERDUE_MARGIN = 2;
 
 export interface RecoveryPointEntry {
   snapshotName: string;
@@ -55,8 +60,62 @@ export function recoveryPoint(entries: readonly RecoveryPointEntry[], intervalSe
     ...(lastVerified ? { lastVerified: { snapshotName: lastVerified.snapshotName, verifiedAt: lastVerified.drill!.verifiedAt } } : {}),
     ...(ageSeconds !== undefined ? { ageSeconds } : {}),
     ...(intervalSeconds !== undefined ? { intervalSeconds } : {}),
-    overdue: ageSeconds === undefined || (intervalSeconds !== undefined && ageSeconds > 2 * intervalSeconds),
+    overdue: ageSeconds === undefined || (intervalSeconds !== undefined && ageSeconds > OVERDUE_MARGIN * intervalSeconds),
   };
+}
+
+export interface CheckedCluster {
+  cluster: ClusterRef;
+  point: RecoveryPoint;
+  /** When its schedule was created: a cluster that never had a snapshot is overdue only once it has had time for one. */
+  scheduledSince: Date;
+  /** Its catalog could not be read: its state is unknown, its episode (if any) stays as it was. */
+  error?: string;
+}
+
+export interface OverdueTransitions {
+  /** Episodes to notify now (new since the last check). */
+  firing: OverdueEpisode[];
+  /** Open episodes whose cluster is back within its interval, with the restorable snapshot that ended each. */
+  resolved: Array<{ episode: OverdueEpisode; restorable?: string }>;
+  /** Episodes still open after this check, resolved ones excluded (the caller keeps those it failed to send). */
+  open: OverdueEpisode[];
+}
+
+const clusterKey = (cluster: ClusterRef) => `${cluster.namespace}/${cluster.name}`;
+
+/**
+ * One check's overdue episodes against the last one's: an episode is named by the cluster's newest restorable snapshot
+ * when it began (`none` if there was none), so however often the check runs, and whatever it forgot, it is notified
+ * once; an open episode whose cluster is no longer overdue is resolved; a cluster whose catalog could not be read
+ * keeps its episode; a cluster no longer checked (schedule removed) drops it.
+ */
+export function overdueTransitions(previous: readonly OverdueEpisode[], checked: readonly CheckedCluster[], now: Date): OverdueTransitions {
+  const before = new Map(previous.map((e) => [clusterKey(e.cluster), e]));
+  const result: OverdueTransitions = { firing: [], resolved: [], open: [] };
+  for (const { cluster, point, scheduledSince, error } of checked) {
+    const known = before.get(clusterKey(cluster));
+    if (error) {
+      if (known) result.open.push(known);
+      continue;
+    }
+    const neverHadTime =
+      point.restorable === undefined && point.intervalSeconds !== undefined && now.getTime() - scheduledSince.getTime() <= OVERDUE_MARGIN * point.intervalSeconds * 1000;
+    if (point.overdue && !neverHadTime) {
+      const episode = point.restorable?.snapshotName ?? 'none';
+      if (known?.episode === episode) {
+        result.open.push(known);
+        continue;
+      }
+      if (known) result.resolved.push({ episode: known, restorable: point.restorable?.snapshotName });
+      const opened = { cluster, episode, key: `rpo.${cluster.namespace}.${cluster.name}.${episode}`, since: now.toISOString() };
+      result.firing.push(opened);
+      result.open.push(opened);
+    } else if (known) {
+      result.resolved.push({ episode: known, restorable: point.restorable?.snapshotName });
+    }
+  }
+  return result;
 }
 
 /** `90` -> `1m30s`, `93784` -> `1d2h3m`: ages in a table. */

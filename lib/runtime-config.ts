@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { homedir } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { TASK_QUEUE, type EngineChoice } from '../contracts/definitions';
+import { z } from 'zod';
+import { OBJECT_LOCK_MODES, TASK_QUEUE, type EngineChoice, type ObjectLockMode } from '../contracts/definitions';
 import { parseRecipients } from './archive/encryption';
 import { parseGoDuration } from './policy/duration';
 import { POLICY_LIMITS, type PolicyLimits } from './policy/limits';
@@ -97,6 +98,11 @@ export interface RuntimeConfig extends WorkerSettings {
    * restarting them.
    */
   shutdownGraceSeconds: number;
+  /**
+   * How often the worker fleet checks every cluster's recovery point and notifies the overdue ones through the alert
+   * webhook (VCSNAP_RECOVERY_POINT_CHECK, default 5m; `off` = no check): a schedule per task queue.
+   */
+  recoveryPointCheckSeconds?: number;
 }
 
 /** Host-cluster connection, when one is configured: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -115,6 +121,14 @@ export const DEFAULT_DRILL_INTERVAL_SECONDS = 7 * 24 * 3600;
 function drillIntervalFrom(env: NodeJS.ProcessEnv): number | undefined {
   if (env.VCSNAP_DRILL_INTERVAL === 'off') return undefined;
   return durationSecondsFrom(env, 'VCSNAP_DRILL_INTERVAL', DEFAULT_DRILL_INTERVAL_SECONDS);
+}
+
+/** Five minutes: an overdue recovery point is told within minutes of crossing twice its schedule's interval. */
+export const DEFAULT_RECOVERY_POINT_CHECK_SECONDS = 300;
+
+function recoveryPointCheckFrom(env: NodeJS.ProcessEnv): number | undefined {
+  if (env.VCSNAP_RECOVERY_POINT_CHECK === 'off') return undefined;
+  return durationSecondsFrom(env, 'VCSNAP_RECOVERY_POINT_CHECK', DEFAULT_RECOVERY_POINT_CHECK_SECONDS);
 }
 
 function secretRefFrom(env: NodeJS.ProcessEnv, name: string): { namespace: string; name: string } | undefined {
@@ -158,17 +172,33 @@ function durationSecondsFrom(env: NodeJS.ProcessEnv, name: string, fallback: num
   return milliseconds / 1000;
 }
 
+/** `GOVERNANCE,COMPLIANCE` (any case), or `none`: the Object Lock modes a tenant's policy may ask for. */
+const objectLockModesSchema = z
+  .string()
+  .transform((text) => (text.trim().toLowerCase() === 'none' ? [] : text.split(',').map((mode) => mode.trim().toUpperCase()).filter(Boolean)))
+  .pipe(z.array(z.enum(OBJECT_LOCK_MODES)));
+
+function objectLockModesFrom(env: NodeJS.ProcessEnv): ReadonlyArray<ObjectLockMode> {
+  const raw = env.VCSNAP_OBJECT_LOCK_MODES;
+  if (!raw) return POLICY_LIMITS.objectLockModes;
+  const parsed = objectLockModesSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`VCSNAP_OBJECT_LOCK_MODES: expected a comma-separated list of GOVERNANCE and COMPLIANCE, or none; got ${JSON.stringify(raw)}`);
+  return [...new Set(parsed.data)];
+}
+
 /**
  * The worker's bounds on tenant policies, passed to the parser (discovery reads them here by default):
  * - VCSNAP_MIN_SCHEDULE_INTERVAL (Go duration, default 1m): the shortest time between two snapshots a schedule may
  *   ask for; `@every 30s` is refused under the default, and so is every other minute (`0-59/2 * * * *`) under `5m`.
  * - VCSNAP_MAX_VOLUME_CONCURRENCY (integer, default 50): the largest `volumes.concurrency`, i.e. how many volume
  *   snapshots one run may cut at once.
+ * - VCSNAP_OBJECT_LOCK_MODES (default GOVERNANCE): the Object Lock modes a policy's `objectLock` may ask for.
  */
 export function loadPolicyLimits(env: NodeJS.ProcessEnv = process.env): PolicyLimits {
   return {
     minScheduleIntervalSeconds: durationSecondsFrom(env, 'VCSNAP_MIN_SCHEDULE_INTERVAL', POLICY_LIMITS.minScheduleIntervalSeconds),
     maxVolumeConcurrency: positiveIntegerFrom(env, 'VCSNAP_MAX_VOLUME_CONCURRENCY', POLICY_LIMITS.maxVolumeConcurrency),
+    objectLockModes: objectLockModesFrom(env),
   };
 }
 
@@ -197,5 +227,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     encryptionRecipients: recipientsFrom(env, 'VCSNAP_ENCRYPTION_RECIPIENTS'),
     encryptionIdentitySecret: secretRefFrom(env, 'VCSNAP_ENCRYPTION_IDENTITY_SECRET'),
     shutdownGraceSeconds: durationSecondsFrom(env, 'VCSNAP_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE_SECONDS),
+    recoveryPointCheckSeconds: recoveryPointCheckFrom(env),
   };
 }

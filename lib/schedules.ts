@@ -1,8 +1,10 @@
 // One Temporal Schedule per virtual cluster: apply (idempotent), remove, pause/resume, trigger, backfill, describe,
 // list and sync. Apply and sync change only what the configuration owns (spec, action, policies): an operator's
 // pause and note survive them.
+import { createHash } from 'node:crypto';
 import { shortestIntervalSeconds } from './policy/cron';
 import {
+  ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
   type Client,
@@ -90,21 +92,28 @@ function samePolicy(description: ScheduleDescription, policy: SnapshotPolicy, ta
   return JSON.stringify(policyOf(description)) === JSON.stringify(policy) && action.taskQueue === taskQueue && runTimeout === runTimeoutFor(policy.schedule);
 }
 
+/**
+ * The digest of everything apply writes into a schedule from a policy (the VcsnapAppliedPolicy search attribute):
+ * sync reads it from one schedule listing instead of describing every schedule, which asks each schedule's own
+ * workflow and takes seconds apiece on a busy server with thousands of them.
+ */
+function appliedDigest(policy: SnapshotPolicy, taskQueue: string): string {
+  return createHash('sha256').update(JSON.stringify([policy, taskQueue, runTimeoutFor(policy.schedule) ?? null])).digest('hex').slice(0, 32);
+}
+
 /** Who created a schedule: sync only ever deletes the ones it created itself. */
 export type PolicyOrigin = 'api' | 'discovery';
 
-export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api'): Promise<ApplyOutcome> {
+/** What a schedule listing said of a policy's schedule: absent, or there with another digest than the policy's. */
+export type ListedAs = 'missing' | 'different';
+
+export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api', listed?: ListedAs): Promise<ApplyOutcome> {
   const taskQueue = target.taskQueue ?? TASK_QUEUE;
   const scheduleId = scheduleIdFor(policy.cluster);
   const handle = target.client.schedule.getHandle(scheduleId);
-  let existing: ScheduleDescription | undefined;
-  try {
-    existing = await handle.describe();
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-  }
   const wanted = desired(policy, taskQueue);
-  if (!existing) {
+  const digest = appliedDigest(policy, taskQueue);
+  const create = async (): Promise<ApplyOutcome> => {
     await target.client.schedule.create({
       scheduleId,
       ...wanted,
@@ -112,14 +121,48 @@ export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy
       typedSearchAttributes: [
         { key: SEARCH_ATTRIBUTES.clusterName, value: policy.cluster.name },
         { key: SEARCH_ATTRIBUTES.clusterNamespace, value: policy.cluster.namespace },
+        { key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest },
       ],
     });
     return 'created';
+  };
+  // A whole new spec replaces the old calendars; state (pause and note) is carried over untouched. A schedule applied
+  // before the digest existed gets it here, once.
+  const update = async (): Promise<ApplyOutcome> => {
+    await handle.update(
+      (previous): ScheduleUpdateOptions => ({
+        ...previous,
+        ...wanted,
+        state: previous.state,
+        typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest }]),
+      }),
+    );
+    return 'updated';
+  };
+  // After a listing, go straight to the likely call; the listing may lag behind, so the other case still follows.
+  if (listed === 'missing') {
+    try {
+      return await create();
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    }
+  } else if (listed === 'different') {
+    try {
+      return await update();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      return create();
+    }
   }
-  if (samePolicy(existing, policy, taskQueue)) return 'unchanged';
-  // A whole new spec replaces the old calendars; state (pause and note) is carried over untouched.
-  await handle.update((previous): ScheduleUpdateOptions => ({ ...previous, ...wanted, state: previous.state }));
-  return 'updated';
+  let existing: ScheduleDescription | undefined;
+  try {
+    existing = await handle.describe();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+  }
+  if (!existing) return create();
+  if (samePolicy(existing, policy, taskQueue) && existing.typedSearchAttributes.get(SEARCH_ATTRIBUTES.appliedPolicy) === digest) return 'unchanged';
+  return update();
 }
 
 export async function removePolicy(target: ScheduleTarget, cluster: ClusterRef): Promise<boolean> {
@@ -164,6 +207,9 @@ export interface PolicyDescription {
   nextFireTimes: Date[];
   recentRuns: { scheduledAt: Date; takenAt: Date; workflowId: string; runId: string }[];
   runningWorkflowIds: string[];
+  /** The task queue its runs go to: the worker fleet that serves the cluster. */
+  taskQueue?: string;
+  createdAt: Date;
 }
 
 export async function describe(target: ScheduleTarget, cluster: ClusterRef): Promise<PolicyDescription> {
@@ -183,6 +229,8 @@ export async function describe(target: ScheduleTarget, cluster: ClusterRef): Pro
       runId: a.action.workflow.firstExecutionRunId,
     })),
     runningWorkflowIds: description.info.runningActions.map((a) => a.workflow.workflowId),
+    taskQueue: (description.action as { taskQueue?: string }).taskQueue,
+    createdAt: description.info.createdAt,
   };
 }
 
@@ -194,6 +242,8 @@ export interface PolicySummary {
   note?: string;
   nextFireTime?: Date;
   timezone?: string;
+  /** The digest of the policy vcsnap last applied (absent on schedules applied before 0.3.0). */
+  appliedPolicy?: string;
 }
 
 export async function listPolicies(target: ScheduleTarget): Promise<PolicySummary[]> {
@@ -208,6 +258,7 @@ export async function listPolicies(target: ScheduleTarget): Promise<PolicySummar
       note: schedule.state.note,
       nextFireTime: schedule.info.nextActionTimes[0],
       timezone: schedule.spec?.timezone,
+      appliedPolicy: schedule.typedSearchAttributes?.get(SEARCH_ATTRIBUTES.appliedPolicy),
     });
   }
   return summaries.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
@@ -232,6 +283,10 @@ export const SYNC_CONCURRENCY = 8;
  * clusters that no longer exist) are deleted. `clusters` lists every cluster discovery saw, with its policy or null.
  * Only schedules that sync itself created are deleted: one applied from a file or the API stays until removed.
  * One cluster's failure never stops the others: it is reported in `failed`.
+ * One schedule listing says what exists and what vcsnap last applied to it: an unchanged cluster costs no call, a new
+ * one a create, a changed one an update (which the SDK prepares with a describe). An edit made to a schedule outside vcsnap (`temporal
+ * schedule update`) leaves the digest as it was, so sync keeps it until the cluster's configuration changes or
+ * `vcsnap apply` runs.
  */
 export async function sync(
   target: ScheduleTarget,
@@ -250,18 +305,27 @@ export async function sync(
       toApply.push(policy);
     }
   }
+  const taskQueue = target.taskQueue ?? TASK_QUEUE;
+  const listed = new Map((await listPolicies(target)).map((summary) => [summary.scheduleId, summary]));
   await mapLimit(toApply, SYNC_CONCURRENCY, async (policy) => {
     const scheduleId = scheduleIdFor(policy.cluster);
+    const seen = listed.get(scheduleId);
     try {
-      report[await applyPolicy(target, policy, 'discovery')].push(scheduleId);
+      if (seen?.appliedPolicy === appliedDigest(policy, taskQueue)) report.unchanged.push(scheduleId);
+      else report[await applyPolicy(target, policy, 'discovery', seen ? 'different' : 'missing')].push(scheduleId);
     } catch (err) {
       report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
     }
   });
-  for (const existing of await listPolicies(target)) {
+  for (const existing of listed.values()) {
     if (wanted.has(existing.scheduleId) || existing.origin !== 'discovery') continue;
-    await target.client.schedule.getHandle(existing.scheduleId).delete();
-    report.deleted.push(existing.scheduleId);
+    try {
+      await target.client.schedule.getHandle(existing.scheduleId).delete();
+      report.deleted.push(existing.scheduleId);
+    } catch (err) {
+      // The listing lags behind deletes: one already gone is what sync wanted.
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
   }
   for (const list of [report.created, report.updated, report.unchanged]) list.sort();
   report.failed.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));

@@ -1,7 +1,10 @@
 // Worker entry: connect, load the workflow bundle, wire the activities to the host cluster, run until SIGINT/SIGTERM.
+import { Client } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadRecordKey } from '../lib/kube/record-key';
+import { ensureSearchAttributes } from '../lib/search-attributes';
+import { applyRecoveryPointSchedule, removeRecoveryPointSchedule } from '../lib/recovery-point-schedule';
 import { loadRuntimeConfig, type OptionalWorkerSettings, type RuntimeConfig, type WorkerSettings } from '../lib/runtime-config';
 import { createWorkerHealth } from './health';
 import { createProductMetrics, serveMetrics, type MetricsServer, type ProductMetrics } from './metrics';
@@ -40,6 +43,27 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
   });
 }
 
+/** The fleet's recovery point check (lib/recovery-point-schedule), as this worker's settings say; never stops the worker. */
+export async function ensureRecoveryPointCheck(connection: NativeConnection, config: RuntimeConfig): Promise<string> {
+  const target = { client: new Client({ connection, namespace: config.temporal.namespace ?? 'default' }), taskQueue: config.taskQueue };
+  try {
+    if (!config.recoveryPointCheckSeconds) return (await removeRecoveryPointSchedule(target)) ? 'removed (off)' : 'off';
+    return `${await applyRecoveryPointSchedule(target, config.recoveryPointCheckSeconds)}, every ${config.recoveryPointCheckSeconds}s`;
+  } catch (err) {
+    return `not applied: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** What `vcsnap setup` does, at every start, so an upgrade that adds an attribute needs no step; never stops the worker. */
+async function registerSearchAttributes(connection: NativeConnection, config: RuntimeConfig): Promise<string> {
+  try {
+    const registered = await ensureSearchAttributes(connection.operatorService, config.temporal.namespace ?? 'default');
+    return registered.length ? `registered ${registered.join(', ')}` : 'all registered';
+  } catch (err) {
+    return `not checked (${err instanceof Error ? err.message : String(err)}): run \`vcsnap setup\` with rights to register them`;
+  }
+}
+
 export async function runWorker(): Promise<void> {
   const config = loadRuntimeConfig();
   Runtime.install({
@@ -61,6 +85,8 @@ export async function runWorker(): Promise<void> {
     if (!recordKey) console.warn('[worker] no record signing key (no host cluster, no VCSNAP_RECORD_KEY): retention will leave volume snapshots in place');
     const worker = await createProductWorker(connection, config, metrics, recordKey);
     health.attach(worker);
+    console.log(`[worker] search attributes: ${await registerSearchAttributes(connection, config)}`);
+    console.log(`[worker] recovery point check: ${await ensureRecoveryPointCheck(connection, config)}`);
     console.log(`[worker] polling task queue ${config.taskQueue} on ${config.temporal.connectionOptions.address ?? 'localhost:7233'}`);
     // The SDK's runtime shuts the worker down on SIGTERM; these lines say how the drain went.
     process.once('SIGTERM', () => console.log(`[worker] SIGTERM: draining, running activities get up to ${config.shutdownGraceSeconds}s to finish`));

@@ -7,6 +7,7 @@ import type { createActivities } from '../activities';
 import { NON_RETRYABLE_ERROR_TYPES, rootCause, rootMessage } from '../contracts/errors';
 import type { DrillChecks, DrillRefusal, DrillResult, DrillSummary, DrillWorkflowInput } from '../contracts/drill';
 import type { SnapshotLocationRef, VerifyResult } from '../contracts/restore';
+import { drillDetails } from './drill-details';
 
 type Activities = ReturnType<typeof createActivities>;
 const retry: RetryPolicy = { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES };
@@ -107,6 +108,8 @@ export async function drillWorkflow(input: DrillWorkflowInput): Promise<DrillRes
       at: summary.verifiedAt,
     });
   }
-  setCurrentDetails(`Restore drill of **${who}** ${outcome}${snapshotName ? ` on **${snapshotName}**` : ''}${reason ? `: ${reason}` : ''}`);
-  return { ...summary, cluster, snapshotName, checks };
+  const result: DrillResult = { ...summary, cluster, snapshotName, checks };
+  const snapshotRun = candidate?.workflowId ? { workflowId: candidate.workflowId, runId: candidate.runId } : undefined;
+  setCurrentDetails(drillDetails({ ...result, ...(snapshotRun ? { snapshotRun } : {}) }));
+  return result;
 }

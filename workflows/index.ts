@@ -5,3 +5,4 @@ export { restoreWorkflow, verifyWorkflow } from './restore';
 export { syncWorkflow } from './sync';
 export { drillWorkflow } from './drill';
 export { notifyWorkflow } from './notify';
+export { recoveryPointCheckWorkflow } from './recovery-point';

@@ -7,6 +7,7 @@ import {
   dumpProgressSignal,
   statusQuery,
   type SnapshotPolicy,
+  type SnapshotCopy,
   type SnapshotRecord,
   type SnapshotStatusView,
   type StoredSnapshot,
@@ -57,12 +58,27 @@ export class SnapshotRun {
     this.showDetails();
   }
 
-  /** The archive is stored: Completed, or PartiallyFailed with the volumes' reason. */
+  /**
+   * The archive is stored: Completed, or PartiallyFailed with the volumes' reason, or with why the Object Lock the
+   * policy asks for could not be written (stored unlocked: said where every operator looks, not only in a log).
+   */
   archiveStored(stored: StoredSnapshot, volumeReason: string | undefined): void {
     Object.assign(this.view, { url: stored.url, keysWritten: stored.keys, bytesWritten: stored.bytes, waitingForDumpSlot: undefined });
+    if (stored.lock) this.view.lock = stored.lock;
     this.stored = stored;
-    this.view.status = volumeReason ? 'PartiallyFailed' : 'Completed';
-    this.view.error = volumeReason;
+    const reasons = [volumeReason, stored.lockWarning].filter(Boolean);
+    this.view.status = reasons.length > 0 ? 'PartiallyFailed' : 'Completed';
+    this.view.error = reasons.length > 0 ? reasons.join('; ') : undefined;
+  }
+
+  /** The copy step's outcome: a copy that failed (or is stored unlocked against the policy) makes the run PartiallyFailed. */
+  copied(copy: SnapshotCopy & { lockWarning?: string }): void {
+    const { lockWarning, ...kept } = copy;
+    this.view.copy = kept;
+    const reason = kept.error ? `copy to ${kept.url} failed: ${kept.error}` : lockWarning ? `copy ${kept.url}: ${lockWarning}` : undefined;
+    if (!reason) return;
+    if (this.view.status !== 'Failed') this.view.status = 'PartiallyFailed';
+    this.view.error = [this.view.error, reason].filter(Boolean).join('; ');
   }
 
   failed(reason: string): void {
@@ -97,6 +113,8 @@ export class SnapshotRun {
       workflowId: workflowInfo().workflowId,
       runId: workflowInfo().runId,
       engine: view.engine,
+      ...(view.lock ? { lock: view.lock } : {}),
+      ...(view.copy ? { copy: view.copy } : {}),
     };
   }
 

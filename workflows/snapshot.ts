@@ -6,7 +6,7 @@ import type { createActivities } from '../activities';
 import type { SnapshotStatusView, SnapshotWorkflowInput } from '../contracts/definitions';
 import { engineFor } from '../contracts/engine';
 import { NON_RETRYABLE_ERROR_TYPES, failure, rootMessage } from '../contracts/errors';
-import { snapshotNameFor } from '../contracts/naming';
+import { locationText, snapshotNameFor } from '../contracts/naming';
 import { SnapshotRun } from './snapshot-run';
 import { aggregateVolumes } from './status';
 import { snapshotVolumes } from './volume-fanout';
@@ -47,6 +47,15 @@ function dumpWithinRunWindow(): Activities['dumpAndStore'] {
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
   }).dumpAndStore;
 }
+
+// A copy streams the whole archive once more, heartbeating every stored part; a target that stays down is not
+// waited out here (the run ends PartiallyFailed, the next run copies its own snapshot).
+const { copySnapshot } = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '60 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
 
 const { writeRecord, applyRetention } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -92,6 +101,17 @@ export async function snapshotWorkflow(input: SnapshotWorkflowInput): Promise<Sn
     const dump = patched('retry-window') ? dumpWithinRunWindow() : dumpAndStore;
     const stored = engine === 'request' && patched('request-engine') ? await snapshotByRequest(dumpInput) : await dump(dumpInput);
     run.archiveStored(stored, volumeReason);
+    // Runs recorded before copy locations existed have no copy step (and their policies no copy).
+    if (policy.copy && patched('copy-destination')) {
+      run.enter('copying');
+      try {
+        run.copied(await copySnapshot({ ...dumpInput, sha256: stored.sha256 }));
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // The primary stays as stored: the copy's failure is this run's reason, not its end.
+        run.copied({ url: locationText(policy.copy), error: rootMessage(err) });
+      }
+    }
   } catch (err) {
     run.failed(isCancellation(err) ? 'cancelled' : rootMessage(err));
     cancellation = isCancellation(err) ? err : undefined;

@@ -33,6 +33,9 @@ export function currentDetails(view: SnapshotStatusView): string {
   if (view.engine) facts.push(`engine: ${view.engine}${view.vclusterPhase ? ` (vCluster request phase: ${view.vclusterPhase})` : ''}`);
   if (view.waitingForDumpSlot) facts.push('waiting for a free dump slot on the worker (VCSNAP_MAX_CONCURRENT_DUMPS)');
   if (view.keysWritten || view.bytesWritten) facts.push(`written: ${view.keysWritten} keys, ${formatBytes(view.bytesWritten)}`);
+  if (view.lock) facts.push(`Object Lock: ${view.lock.mode} until ${view.lock.retainUntil}`);
+  if (view.copy) facts.push(view.copy.error ? `copy: \`${view.copy.url}\` failed` : `copy: \`${view.copy.url}\``);
+  if (view.retention?.locked?.length) facts.push(`retention kept ${view.retention.locked.length} snapshot(s) still under Object Lock`);
   const sections = [facts.join('  \n')];
   if (view.volumes.length > 0) {
     sections.push(['| PVC | phase | reason |', '|---|---|---|', ...view.volumes.map((v) => `| ${v.pvc} | ${v.phase} | ${v.reason ?? ''} |`)].join('\n'));

@@ -23,7 +23,7 @@ const SEVERITY: Record<AlertEvent['kind'], 'critical' | 'warning'> = {
 };
 
 export function alertText(event: AlertEvent): string {
-  return `[${SEVERITY[event.kind]}] ${event.summary}${event.description ? `\n${event.description}` : ''}`;
+  return `[${event.resolves ? 'resolved' : SEVERITY[event.kind]}] ${event.summary}${event.description ? `\n${event.description}` : ''}`;
 }
 
 export function webhookPayload(event: AlertEvent, format: WebhookFormat): Record<string, unknown> {
@@ -35,12 +35,15 @@ export function webhookPayload(event: AlertEvent, format: WebhookFormat): Record
     vcluster_namespace: event.cluster.namespace,
     ...(event.snapshotName ? { snapshot: event.snapshotName } : {}),
   };
+  // A resolved notification repeats its firing one's identity (group key, fingerprint, start), as Alertmanager does.
+  const status = event.resolves ? 'resolved' : 'firing';
+  const identity = event.resolves?.key ?? event.key;
   const annotations = { summary: event.summary, ...(event.description ? { description: event.description.slice(0, 2000) } : {}) };
   return {
     version: '4',
-    groupKey: event.key,
+    groupKey: identity,
     truncatedAlerts: 0,
-    status: 'firing',
+    status,
     receiver: 'vcsnap',
     groupLabels: { alertname: labels.alertname },
     commonLabels: labels,
@@ -48,13 +51,13 @@ export function webhookPayload(event: AlertEvent, format: WebhookFormat): Record
     externalURL: '',
     alerts: [
       {
-        status: 'firing',
+        status,
         labels,
         annotations,
-        startsAt: event.at,
-        endsAt: '0001-01-01T00:00:00Z',
+        startsAt: event.resolves?.since ?? event.at,
+        endsAt: event.resolves ? event.at : '0001-01-01T00:00:00Z',
         generatorURL: '',
-        fingerprint: createHash('sha256').update(event.key).digest('hex').slice(0, 16),
+        fingerprint: createHash('sha256').update(identity).digest('hex').slice(0, 16),
       },
     ],
     text: alertText(event),

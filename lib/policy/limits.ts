@@ -1,6 +1,7 @@
 // Bounds on what one tenant's vcluster.yaml may ask of the worker (SPEC section 9: every tenant-written input is
 // hostile, and one bad config harms only its own cluster). The first two are worker settings (lib/runtime-config.ts
 // reads them); the rest protect the parser itself and are fixed.
+import type { ObjectLockMode } from '../../contracts/definitions';
 
 /** What a policy may ask for; an operator tunes these per worker. */
 export interface PolicyLimits {
@@ -8,6 +9,8 @@ export interface PolicyLimits {
   minScheduleIntervalSeconds: number;
   /** Largest `volumes.concurrency` (VCSNAP_MAX_VOLUME_CONCURRENCY). */
   maxVolumeConcurrency: number;
+  /** The Object Lock modes a policy's `objectLock` may ask for (VCSNAP_OBJECT_LOCK_MODES). */
+  objectLockModes: ReadonlyArray<ObjectLockMode>;
 }
 
 export const POLICY_LIMITS: Readonly<PolicyLimits> = Object.freeze({
@@ -17,6 +20,9 @@ export const POLICY_LIMITS: Readonly<PolicyLimits> = Object.freeze({
   // Each volume in flight is a child workflow and a VolumeSnapshot the CSI driver cuts at once; 50 keeps one
   // tenant's run from monopolizing the driver and the kube-apiserver, and is far above the default of 10.
   maxVolumeConcurrency: 50,
+  // GOVERNANCE can be lifted by whoever holds s3:BypassGovernanceRetention; COMPLIANCE by no one until it expires
+  // (retention.period may be up to a century), so a tenant gets it only where the operator allows it.
+  objectLockModes: Object.freeze(['GOVERNANCE'] as ObjectLockMode[]),
 });
 
 /**

@@ -130,6 +130,8 @@ function buildPolicy(block: ParsedBlock, cluster: ClusterRef, state: StateSource
     catchupWindowSeconds: block.catchupWindowSeconds ?? defaults.catchupWindowSeconds,
     state,
   };
+  if (block.objectLock) policy.objectLock = block.objectLock;
+  if (block.copy) policy.copy = block.copy;
   const release = overrides.release ?? releaseFromChartLabel(overrides.chartLabel);
   if (release) policy.release = { chartName: release.chartName, chartVersion: release.chartVersion };
   return policy;

@@ -4,10 +4,13 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  PutObjectRetentionCommand,
   S3Client,
   S3ServiceException,
   type ChecksumAlgorithm,
@@ -16,7 +19,7 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { S3Location, SnapshotRecord } from '../../contracts/definitions';
+import type { ObjectLock, ObjectLockMode, S3Location, SnapshotRecord } from '../../contracts/definitions';
 import {
   ARCHIVE_SUFFIX,
   ARCHIVE_SUFFIXES,
@@ -39,7 +42,7 @@ import {
   serializeRecord,
 } from './common';
 import { mapLimit } from '../concurrency';
-import type { ArchiveListing, PutArchiveOptions, PutRecordOptions, S3Credentials, SnapshotStore, StoredObject } from './types';
+import type { ArchiveListing, ObjectLockSupport, PutArchiveOptions, PutRecordOptions, S3Credentials, SnapshotStore, StoredObject } from './types';
 
 export interface S3StoreOptions {
   /** Multipart part size; memory used by an upload is about partSize * queueSize. */
@@ -88,6 +91,15 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     Tagging: location.tagging,
     ChecksumAlgorithm: checksumAlgorithm,
   };
+
+  /**
+   * A locked write: S3 takes Object Lock headers only with an integrity checksum of the body (Content-MD5 or an
+   * x-amz-checksum), so one is asked for (SHA256 unless the URL chose another); lib-storage sends it per part.
+   */
+  const lockParams = (lock: ObjectLock | undefined): Partial<PutObjectCommandInput> =>
+    lock
+      ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: new Date(lock.retainUntil), ChecksumAlgorithm: checksumAlgorithm ?? 'SHA256' }
+      : {};
 
   const call = async <T>(operation: string, key: string, run: () => Promise<T>): Promise<T> => {
     try {
@@ -143,8 +155,84 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     await Promise.all(uploadIds.map((id) => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: id })).catch(() => undefined)));
   };
 
+  let lockSupport: Promise<ObjectLockSupport> | undefined;
+  /** GetObjectLockConfiguration, once per store: a bucket without it has no lock to write or honour. */
+  const objectLockSupport = (): Promise<ObjectLockSupport> =>
+    (lockSupport ??= (async (): Promise<ObjectLockSupport> => {
+      try {
+        const answer = await client.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+        if (answer.ObjectLockConfiguration?.ObjectLockEnabled === 'Enabled') return { enabled: true };
+        return { enabled: false, reason: `bucket ${bucket} has Object Lock disabled` };
+      } catch (err) {
+        if (err instanceof S3ServiceException && (err.name === 'ObjectLockConfigurationNotFoundError' || /object ?lock configuration/i.test(err.message))) {
+          return { enabled: false, reason: `bucket ${bucket} has no Object Lock configuration (enable it when creating the bucket, or on a versioned AWS bucket with PutObjectLockConfiguration)` };
+        }
+        throw mapS3Error(err, 'get-object-lock-configuration of', bucket, '', location.endpoint);
+      }
+    })());
+
+  /** Every version and delete marker of exactly `key` (a locked bucket is versioned). */
+  const versionsOf = async (key: string): Promise<Array<{ VersionId?: string }>> => {
+    const versions: Array<{ VersionId?: string }> = [];
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    do {
+      const page = await call('list-versions', key, () =>
+        client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key, KeyMarker: keyMarker, VersionIdMarker: versionMarker })),
+      );
+      versions.push(...[...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].filter((v) => v.Key === key));
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      versionMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+    return versions;
+  };
+
+  /**
+   * On a bucket with Object Lock, a plain DELETE only hides the object behind a delete marker and keeps every byte:
+   * pruning removes each version (a still-locked one is refused by the server, and the error says so). Elsewhere a
+   * plain DELETE, as before.
+   */
+  const deleteKey = async (key: string): Promise<void> => {
+    if (!(await objectLockSupport().catch(() => ({ enabled: false }))).enabled) {
+      await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+      return;
+    }
+    for (const version of await versionsOf(key)) {
+      try {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: version.VersionId }));
+      } catch (err) {
+        if (err instanceof S3ServiceException && (err.name === 'AccessDenied' || /WORM|retention|object lock/i.test(err.message))) {
+          throw new Error(`S3 delete of ${urlOf(key)} (version ${version.VersionId}) was refused: it is under Object Lock, or the credentials may not delete object versions (${err.message})`, { cause: err });
+        }
+        throw mapS3Error(err, 'delete', bucket, key, location.endpoint);
+      }
+    }
+  };
+
+  /** The latest retain-until of any version of `key` that is still in the future, as the server reports it. */
+  const lockOf = async (key: string, now: Date): Promise<ObjectLock | undefined> => {
+    let latest: ObjectLock | undefined;
+    for (const version of await versionsOf(key)) {
+      const head = await client
+        .send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: version.VersionId }))
+        .catch(() => undefined); // a delete marker has no head
+      const until = head?.ObjectLockRetainUntilDate;
+      if (!until || until.getTime() <= now.getTime() || !head?.ObjectLockMode) continue;
+      if (!latest || until.getTime() > Date.parse(latest.retainUntil)) latest = { mode: head.ObjectLockMode as ObjectLockMode, retainUntil: until.toISOString() };
+    }
+    return latest;
+  };
+
   const store: SnapshotStore = {
     urlFor: (snapshotName, encrypted) => urlOf(keyOf(snapshotName, archiveSuffix(encrypted))),
+
+    objectLockSupport,
+
+    async lockedUntil(snapshotName, now) {
+      if (!(await objectLockSupport()).enabled) return undefined;
+      const locks = [await lockOf(keyOf(snapshotName, ARCHIVE_SUFFIX), now), await lockOf(keyOf(snapshotName, RECORD_SUFFIX), now)];
+      return locks.reduce<ObjectLock | undefined>((a, b) => (!b || (a && Date.parse(a.retainUntil) >= Date.parse(b.retainUntil)) ? a : b), undefined);
+    },
 
     async putArchive(snapshotName, archive, signal, hooks: PutArchiveOptions = {}): Promise<StoredObject> {
       const key = keyOf(snapshotName, archiveSuffix(hooks.encrypted));
@@ -163,6 +251,7 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
         // is created only if no other writer (a stale attempt, a cluster sharing the location) got there first.
         params: {
           ...writeParams,
+          ...lockParams(hooks.lock),
           Bucket: bucket,
           Key: key,
           Body: body.stream,
@@ -195,6 +284,13 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
         throw err;
       });
       return { snapshotName, url: urlOf(key), ...body.result() };
+    },
+
+    async lockArchive(snapshotName, lock) {
+      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      await call('put-object-retention', key, () =>
+        client.send(new PutObjectRetentionCommand({ Bucket: bucket, Key: key, Retention: { Mode: lock.mode, RetainUntilDate: new Date(lock.retainUntil) }, ChecksumAlgorithm: checksumAlgorithm ?? 'SHA256' })),
+      );
     },
 
     async archiveOwner(snapshotName) {
@@ -231,16 +327,15 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     },
 
     async deleteArchive(snapshotName) {
-      const found = await findArchive(snapshotName);
-      const key = found?.key ?? keyOf(snapshotName, ARCHIVE_SUFFIX);
-      await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+      // Either form (plain or encrypted); every version of each where the bucket keeps versions.
+      for (const suffix of ARCHIVE_SUFFIXES) await deleteKey(keyOf(snapshotName, suffix));
     },
 
     async putRecord(record: SnapshotRecord, options?: PutRecordOptions) {
       // A Failed snapshot never completes its archive: parts an unreachable server kept are garbage now.
       if (record.status === 'Failed') for (const suffix of ARCHIVE_SUFFIXES) await abortPendingUploads(keyOf(record.snapshotName, suffix));
       const key = keyOf(record.snapshotName, RECORD_SUFFIX);
-      const params = { ...writeParams, Bucket: bucket, Key: key, Body: serializeRecord(record), ContentType: 'application/json' };
+      const params = { ...writeParams, ...lockParams(options?.lock), Bucket: bucket, Key: key, Body: serializeRecord(record), ContentType: 'application/json' };
       try {
         await call('put', key, () => client.send(new PutObjectCommand({ ...params, IfNoneMatch: '*' })));
         return;
@@ -275,8 +370,7 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     },
 
     async deleteRecord(snapshotName) {
-      const key = keyOf(snapshotName, RECORD_SUFFIX);
-      await call('delete', key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+      await deleteKey(keyOf(snapshotName, RECORD_SUFFIX));
     },
   };
   return store;

@@ -1,6 +1,6 @@
 // The one small interface every storage backend implements (S3, OCI registry, local directory, Azure Blob).
 import type { Readable } from 'node:stream';
-import type { ClusterRef, SnapshotRecord } from '../../contracts/definitions';
+import type { ClusterRef, ObjectLock, SnapshotRecord } from '../../contracts/definitions';
 
 export interface StoredObject {
   /** Snapshot name without extension, e.g. `demo-2026-11-23T12-00-00Z`. */
@@ -42,11 +42,21 @@ export interface PutArchiveOptions {
   onStored?: (bytes: number) => void;
   /** The stream is an age-encrypted archive: stored as `<name>.tar.gz.age` (OCI: its own layer media type). */
   encrypted?: boolean;
+  /** Write the archive under this Object Lock (backends with `objectLock` only; check `objectLockEnabled` first). */
+  lock?: ObjectLock;
 }
 
 export interface PutRecordOptions {
   /** Whether a stored record of another run may be replaced (default: never). */
   replaces?: (existing: SnapshotRecord) => boolean;
+  /** Write the record under this Object Lock (as PutArchiveOptions.lock). */
+  lock?: ObjectLock;
+}
+
+/** What a location says about Object Lock: whether the bucket has it (`reason` says why not, or why it cannot tell). */
+export interface ObjectLockSupport {
+  enabled: boolean;
+  reason?: string;
 }
 
 export interface ArchiveListing {
@@ -93,6 +103,16 @@ export interface SnapshotStore {
   getRecord(snapshotName: string): Promise<SnapshotRecord | undefined>;
   listRecords(): Promise<SnapshotRecord[]>;
   deleteRecord(snapshotName: string): Promise<void>;
+
+  /** Object Lock (S3 only): whether the bucket has it configured, so a locked write can succeed. */
+  objectLockSupport?(): Promise<ObjectLockSupport>;
+  /**
+   * The latest end of any lock on the snapshot's archive or record (every stored version), as the server says, or
+   * undefined when nothing of it is locked. A snapshot still locked cannot be pruned (the delete would be refused).
+   */
+  lockedUntil?(snapshotName: string, now: Date): Promise<ObjectLock | undefined>;
+  /** Puts an Object Lock on an archive stored without one (vCluster's, under the request engine). */
+  lockArchive?(snapshotName: string, lock: ObjectLock): Promise<void>;
 }
 
 /** Resolved S3 credentials (from a Secret or inline URL options); undefined means the AWS default chain. */

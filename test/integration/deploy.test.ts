@@ -9,7 +9,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { parsePolicy } from '../../lib/policy';
-import { toolPath } from '../../scripts/servers/process';
+import { etcdBinary } from '../../scripts/servers/etcd';
+import { toolPath, versions } from '../../scripts/servers/process';
 import { testEnv } from '../harness/env';
 import { adminKube } from '../harness/temporal';
 
@@ -206,6 +207,25 @@ describe('deployment artifacts', function () {
         }
         for (const name of packages) assert.ok(pkg.dependencies[name], `${entry} imports ${name}, which npm ci --omit=dev does not install`);
       }
+    });
+
+    it('ships the pinned etcd (scripts/versions.env) where VCSNAP_DRILL_ETCD points, and the worker pod has a writable /tmp for the drills’ scratch data', () => {
+      const runtime = dockerfile.split(/^FROM /m)[2];
+      // etcd's release image (etcd-io/etcd's Dockerfile) keeps its binaries in /usr/local/bin; a static Go binary.
+      const copy = /^COPY --from=gcr\.io\/etcd-development\/etcd:(v[\d.]+) \/usr\/local\/bin\/etcd (\S+)$/m.exec(runtime);
+      assert.ok(copy, 'the runtime stage copies etcd from its release image');
+      const pinned = versions().ETCD_VERSION;
+      assert.equal(copy[1], pinned, 'the image ships the etcd version the tests run');
+      assert.match(runtime, new RegExp(`VCSNAP_DRILL_ETCD=${copy[2]!.replace(/[/.]/g, '\\$&')}\\b`));
+      // The binary the tests' drills start is that same release.
+      const version = spawnSync(etcdBinary(), ['--version'], { encoding: 'utf8' }).stdout;
+      assert.match(version, new RegExp(`^etcd Version: ${pinned.slice(1).replace(/\./g, '\\.')}$`, 'm'));
+      // Scratch etcd data goes under os.tmpdir(): the worker's root filesystem is read-only, /tmp an emptyDir.
+      const deployment = parseAllDocuments(read('deploy/deployment.yaml')).map((doc) => doc.toJS() as k8s.V1Deployment).find((o) => o?.kind === 'Deployment')!;
+      const pod = deployment.spec!.template.spec!;
+      assert.equal(pod.containers[0]!.securityContext?.readOnlyRootFilesystem, true);
+      const tmp = pod.containers[0]!.volumeMounts?.find((m) => m.mountPath === '/tmp');
+      assert.ok(tmp && pod.volumes?.find((v) => v.name === tmp.name)?.emptyDir, '/tmp is a writable emptyDir');
     });
 
     it('production dependencies hold no build or test tool (npm ls --omit=dev)', () => {

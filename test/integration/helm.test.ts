@@ -67,6 +67,39 @@ describe('Helm chart (deploy/helm/vcsnap)', function () {
     assert.ok(!objects.some((o) => o.kind === 'ServiceMonitor' || o.kind === 'PrometheusRule'), 'no monitoring objects without the Prometheus Operator CRDs');
   });
 
+  it('sets the drill and alert settings on the worker (the drill interval on the sync job too); namespaced mode may read the webhook Secret and the record key, no other Secret of its namespace', () => {
+    const env = (objects: k8s.KubernetesObject[], kind: string) => {
+      const pod = kind === 'CronJob' ? (objects.find((o) => o.kind === kind) as k8s.V1CronJob).spec!.jobTemplate.spec!.template.spec! : (objects.find((o) => o.kind === kind) as k8s.V1Deployment).spec!.template.spec!;
+      return Object.fromEntries((pod.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+    };
+    const defaults = template('vcsnap', 'vcsnap');
+    assert.equal(env(defaults, 'Deployment').VCSNAP_DRILL_INTERVAL, '168h');
+    assert.equal(env(defaults, 'Deployment').VCSNAP_RECOVERY_POINT_CHECK, '5m');
+    assert.equal(env(defaults, 'Deployment').VCSNAP_ALERT_WEBHOOK_SECRET, undefined, 'no notifications unless a Secret is named');
+    assert.equal(env(defaults, 'Deployment').VCSNAP_DRILL_ETCD, undefined, "the image's etcd (its ENV)");
+    const set = ['alerts.webhookSecret=vcsnap-alerts', 'alerts.recoveryPointCheck=off', 'drills.interval=24h', 'drills.etcdEndpoint=http://drill-etcd:2379', 'drills.kubeApiserver=/opt/kubernetes/kube-apiserver'];
+    const objects = template('vcsnap', 'ops', 'rbac.scope=namespaced', 'rbac.namespaces={team-a}', ...set);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(env(objects, 'Deployment')).filter(([name]) => /DRILL|ALERT|RECOVERY/.test(name))),
+      {
+        VCSNAP_DRILL_INTERVAL: '24h',
+        VCSNAP_RECOVERY_POINT_CHECK: 'off',
+        VCSNAP_DRILL_ETCD_ENDPOINT: 'http://drill-etcd:2379',
+        VCSNAP_DRILL_KUBE_APISERVER: '/opt/kubernetes/kube-apiserver',
+        VCSNAP_ALERT_WEBHOOK_SECRET: 'ops/vcsnap-alerts',
+      },
+    );
+    assert.equal(env(objects, 'CronJob').VCSNAP_DRILL_INTERVAL, '24h');
+    assert.equal(env(objects, 'CronJob').VCSNAP_ALERT_WEBHOOK_SECRET, undefined);
+    const own = objects.find((o) => o.kind === 'Role' && o.metadata?.namespace === 'ops') as k8s.V1Role;
+    assert.deepEqual(own.rules, [
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['vcsnap-record-key', 'vcsnap-alerts'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+    assert.match(helmFails('template', 'x', CHART, '--set', 'drills.interval=weekly'), /at '\/drills\/interval'/);
+    assert.match(helmFails('template', 'x', CHART, '--set', 'alerts.webhookSecret=ops/hook'), /at '\/alerts\/webhookSecret'/);
+  });
+
   it('adds a ServiceMonitor and the alert rules when the Prometheus Operator is there; promtool accepts the rules', () => {
     const output = helm('template', 'vcsnap', CHART, '--namespace', 'vcsnap', '--api-versions', 'monitoring.coreos.com/v1');
     const monitoring = parseAllDocuments(output).map((doc) => doc.toJS() as k8s.KubernetesObject).filter(Boolean);

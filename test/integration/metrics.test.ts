@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Etcd3 } from 'etcd3';
 import type { SnapshotPolicy, SnapshotStatusView } from '../../contracts/definitions';
+import { recoveryPointScheduleIdFor } from '../../contracts/naming';
 import { snapshotWorkflow } from '../../workflows';
 import { createProductMetrics, serveMetrics, type MetricsServer } from '../../worker/metrics';
 import { freePort } from '../../scripts/servers/process';
@@ -144,6 +145,8 @@ describe('metrics', function () {
         child!.once('exit', (code) => reject(new Error(`worker exited with ${code} before polling; see ${log.path as string}`)));
       });
       assert.match(output, new RegExp(`product metrics on :${productPort}/metrics`));
+      // The fleet's recovery point check: its schedule, ensured at start (the default 5 minutes).
+      assert.match(output, /\[worker\] recovery point check: created, every 300s/);
 
       const connection = await Connection.connect({ address: env.temporal.address });
       const policy = filePolicy();
@@ -151,6 +154,10 @@ describe('metrics', function () {
         const client = new Client({ connection, namespace: env.temporal.namespace });
         const handle = await client.workflow.start(snapshotWorkflow, { taskQueue, workflowId: uniqueName('metrics-main'), args: [{ policy, nominalTime: '2026-11-23T12:00:00Z' }] });
         assert.equal((await handle.result()).status, 'Completed');
+        const check = await client.schedule.getHandle(recoveryPointScheduleIdFor(taskQueue)).describe();
+        assert.equal(check.spec.intervals?.[0]?.every, 300_000);
+        assert.equal((check.action as { workflowType?: string; taskQueue?: string }).taskQueue, taskQueue);
+        await client.schedule.getHandle(recoveryPointScheduleIdFor(taskQueue)).delete();
       } finally {
         await connection.close();
       }

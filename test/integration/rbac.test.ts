@@ -107,9 +107,9 @@ async function namespacedServiceAccountKube(namespace: string): Promise<k8s.Kube
   return kube;
 }
 
-async function can(kube: k8s.KubeConfig, verb: string, resource: string, namespace?: string, group = ''): Promise<boolean> {
+async function can(kube: k8s.KubeConfig, verb: string, resource: string, namespace?: string, group = '', name?: string): Promise<boolean> {
   const review = await kube.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({
-    body: { spec: { resourceAttributes: { verb, resource, group, namespace } } },
+    body: { spec: { resourceAttributes: { verb, resource, group, namespace, name } } },
   });
   return review.status?.allowed ?? false;
 }
@@ -233,6 +233,10 @@ describe('deploy/ RBAC on the real kube-apiserver, with a ServiceAccount token',
     assert.equal(await can(kube, 'get', 'secrets', served.namespace), true);
     assert.equal(await can(kube, 'get', 'secrets', other.namespace), false, 'no Secret outside the served namespaces');
     assert.equal(await can(kube, 'list', 'secrets'), false, 'no cluster-wide Secret listing');
+    // Its own namespace: the record key (read, or created on first start), and no other Secret.
+    assert.equal(await can(kube, 'get', 'secrets', 'vcsnap', '', 'vcsnap-record-key'), true);
+    assert.equal(await can(kube, 'create', 'secrets', 'vcsnap'), true);
+    assert.equal(await can(kube, 'get', 'secrets', 'vcsnap', '', 'another-secret'), false, 'no other Secret of its own namespace');
     await assert.rejects(discoverClusters(kube), /forbidden|403/i, 'cluster-wide discovery is refused in this mode');
     const found = await discoverClusters(kube, 'auto', undefined, [served.namespace]);
     assert.deepEqual(found.map((d) => d.cluster), [served], 'discovery sees the served namespace only');

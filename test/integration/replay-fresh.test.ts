@@ -75,6 +75,19 @@ describe('workflow replay', () => {
             args: [{ policy: filePolicy({ volumes: { enabled: true, concurrency: 10 }, cluster: { name: uniqueName('vc'), namespace: uniqueName('ns') } }), nominalTime: '2026-11-23T12:00:00Z' }],
           }),
       },
+      {
+        // The copy step (patched('copy-destination')): primary and copy both directories.
+        name: 'snapshot-copy-file',
+        run: (w) => {
+          const copyDir = join(testEnv().runDir, 'file-store', uniqueName('copy'));
+          mkdirSync(copyDir, { recursive: true });
+          return w.client.workflow.start(snapshotWorkflow, {
+            taskQueue: w.taskQueue,
+            workflowId: uniqueName('replay'),
+            args: [{ policy: filePolicy({ copy: { type: 'container', path: copyDir } }), nominalTime: '2026-11-23T12:00:00Z' }],
+          });
+        },
+      },
     ];
     async function check(name: string, handle: WorkflowHandle): Promise<void> {
       await handle.result().catch(() => undefined);

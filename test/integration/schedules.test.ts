@@ -1,7 +1,11 @@
 // Schedules on the real Temporal dev server: apply is idempotent, changes replace the spec, operator pauses survive,
 // trigger uses the schedule's overlap policy, sync creates/updates/deletes.
 import { strict as assert } from 'node:assert';
-import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import { Client, Connection, makeGrpcRetryInterceptor, defaultGrpcRetryOptions, ScheduleOverlapPolicy } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../contracts/definitions';
+import { ensureSearchAttributes } from '../../lib/search-attributes';
 import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../lib/schedules';
 import { scheduleIdFor } from '../../contracts/naming';
 import { testEnv } from '../harness/env';
@@ -105,5 +109,63 @@ describe('schedules', function () {
     assert.match(report.failed[0].error, /Mars\/Olympus_Mons|time ?zone|location/i);
     for (const p of good) assert.equal((await applyPolicy(target(), p)), 'unchanged');
     for (const p of [...good, refused]) await removePolicy(target(), p.cluster);
+  });
+
+  it('sync of an unchanged fleet lists once and calls nothing per schedule; a schedule without the digest is updated once', async () => {
+    // What the client sent the server, method by method.
+    const calls: Record<string, number> = {};
+    const counting: Interceptor = (options, nextCall) => {
+      const method = options.method_definition.path.split('/').pop()!;
+      calls[method] = (calls[method] ?? 0) + 1;
+      return new InterceptingCall(nextCall(options));
+    };
+    const countingConnection = await Connection.connect({ address: testEnv().temporal.address, interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions()), counting] });
+    try {
+      const counted = { client: new Client({ connection: countingConnection, namespace: testEnv().temporal.namespace }), taskQueue };
+      const fleet = Array.from({ length: 6 }, () => filePolicy());
+      const clusters = fleet.map((policy) => ({ cluster: policy.cluster, policy }));
+      const ids = fleet.map((p) => scheduleIdFor(p.cluster)).sort();
+      assert.deepEqual((await sync(counted, clusters)).created, ids);
+      await eventually('the listing to show every digest', async () => {
+        const listed = (await listPolicies(target())).filter((p) => ids.includes(p.scheduleId));
+        return listed.length === ids.length && listed.every((p) => p.appliedPolicy);
+      });
+
+      for (const key of Object.keys(calls)) delete calls[key];
+      const again = await sync(counted, clusters);
+      assert.deepEqual(again.unchanged.filter((id) => ids.includes(id)), ids);
+      assert.deepEqual(Object.keys(calls).sort(), ['ListSchedules'], `calls: ${JSON.stringify(calls)}`);
+
+      // As a schedule applied by an earlier version: no digest. The next sync describes and updates it, once.
+      const old = client.schedule.getHandle(ids[0]!);
+      await old.update((previous) => ({ ...previous, searchAttributes: undefined, typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: null }]) }));
+      await eventually('the listing to lose that digest', async () => (await listPolicies(target())).some((p) => p.scheduleId === ids[0] && !p.appliedPolicy));
+      for (const key of Object.keys(calls)) delete calls[key];
+      const upgraded = await sync(counted, clusters);
+      assert.deepEqual(upgraded.updated, [ids[0]]);
+      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [1, 1], `the SDK's describe before its update, and the update: ${JSON.stringify(calls)}`);
+      await eventually('the digest back in the listing', async () => (await listPolicies(target())).some((p) => p.scheduleId === ids[0] && p.appliedPolicy));
+      assert.deepEqual((await sync(counted, clusters)).updated, []);
+      for (const p of fleet) await removePolicy(target(), p.cluster);
+    } finally {
+      await countingConnection.close();
+    }
+  });
+
+  it('a namespace without the search attributes gets them registered (vcsnap setup, and every worker at start), then takes schedules', async () => {
+    const namespace = uniqueName('fresh-ns');
+    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(86_400_000) });
+    const names = SEARCH_ATTRIBUTE_REGISTRATIONS.map((a) => a.name).sort();
+    assert.ok(names.includes(SEARCH_ATTRIBUTES.appliedPolicy.name));
+    // A new namespace may take a moment to be usable everywhere.
+    const registered = await eventually('the namespace to take search attributes', () => ensureSearchAttributes(connection.operatorService, namespace).catch(() => undefined), 30_000);
+    assert.deepEqual(registered.sort(), names);
+    assert.deepEqual(await ensureSearchAttributes(connection.operatorService, namespace), []);
+    const listed = await connection.operatorService.listSearchAttributes({ namespace });
+    for (const name of names) assert.ok(name in (listed.customAttributes ?? {}), `${name} registered`);
+    const fresh = { client: new Client({ connection, namespace }), taskQueue };
+    const policy = filePolicy();
+    assert.equal(await eventually('the attributes to be usable', () => applyPolicy(fresh, policy).catch(() => undefined), 30_000), 'created');
+    await removePolicy(fresh, policy.cluster);
   });
 });

@@ -1,7 +1,8 @@
 // Compatibility proven by vCluster's own code (issue 18): scripts/go/vcluster-compat links vCluster's snapshot
 // package at the pinned version and runs its real restore (RestoreClient.Run) and snapshot writer (Client.Run)
 // against an external etcd over TLS with a client certificate, as vCluster reaches one.
-// - Our archives, from S3 (MinIO), a directory and an OCI registry, restored by vCluster into a fresh TLS etcd: a
+// - Our archives, from S3 (MinIO), a directory, an OCI registry and Azure Blob storage (Azurite, reached at its public
+//   host name `<account>.blob.core.windows.net` through an intercepting HTTPS proxy), restored by vCluster into a fresh TLS etcd: a
 //   kube-apiserver on that etcd serves the same ConfigMaps, Secrets, Pods, CRD and custom objects as the source.
 // - Our tar bytes equal Go archive/tar's for every entry shape (Go writes the expected bytes in the run).
 // - Archives vCluster's code wrote (key/value kind from an etcd, etcd-db kind) are listed by the catalog, pass
@@ -18,7 +19,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import * as k8s from '@kubernetes/client-node';
 import { Etcd3 } from 'etcd3';
 import { restoreSnapshot, SnapshotActionError, verifySnapshot } from '../../client/restore';
-import type { ClusterRef, SecretRef, SnapshotPolicy, StorageLocation } from '../../contracts/definitions';
+import type { AzureLocation, ClusterRef, SecretRef, SnapshotPolicy, StorageLocation } from '../../contracts/definitions';
 import { createArchiveWriter, readArchiveEntries } from '../../lib/archive/writer';
 import { mapLimit } from '../../lib/concurrency';
 import { applyPolicy, removePolicy, type ScheduleTarget } from '../../lib/schedules';
@@ -27,9 +28,10 @@ import { startEtcd, type EtcdServer } from '../../scripts/servers/etcd';
 import { adminKubeConfig, startKube } from '../../scripts/servers/kube';
 import { toolPath, versions } from '../../scripts/servers/process';
 import { startRegistry, type RegistryServer } from '../../scripts/servers/registry';
-import { startTlsProxy, type TlsProxy } from '../../scripts/servers/tls-proxy';
+import { startInterceptingProxy, startTlsProxy, type InterceptingProxy, type TlsProxy } from '../../scripts/servers/tls-proxy';
 import { etcdFlags, runVclusterCompat } from '../../scripts/servers/vcluster-compat';
 import { snapshotWorkflow } from '../../workflows';
+import { azureLocation } from '../harness/azure';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
@@ -41,6 +43,8 @@ const GROUP = 'compat.vcsnap.io';
 const CRD_NAME = `widgets.${GROUP}`;
 /** Keys of 101-256 bytes that Go splits into a USTAR prefix and name, of 101-256 that it cannot split, and above 256. */
 const LONG_NAMES = ['u'.repeat(80), 'p'.repeat(120), 'q'.repeat(253)];
+const BACKENDS = ['s3', 'file', 'oci', 'azure'] as const;
+type Backend = (typeof BACKENDS)[number];
 
 interface ClusterObjects {
   configMaps: Record<string, unknown>;
@@ -96,8 +100,10 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
   let worker: TestWorker;
   let target: ScheduleTarget;
   let original: ClusterObjects;
-  const taken: Partial<Record<'s3' | 'file' | 'oci', { policy: SnapshotPolicy; snapshotName: string }>> = {};
+  const taken: Partial<Record<Backend, { policy: SnapshotPolicy; snapshotName: string }>> = {};
   let registryTls: TlsProxy;
+  /** Azurite at `https://<account>.blob.core.windows.net`, for vCluster's Azure store. */
+  let azureFront: InterceptingProxy;
   let tlsRegistry: RegistryServer;
   /** The TLS etcd vCluster restored our S3 snapshot into: the source of vCluster's own snapshots below. */
   let vclusterEtcd: EtcdServer;
@@ -105,6 +111,12 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
   const minioEnv = () => ({ AWS_ACCESS_KEY_ID: testEnv().minio.accessKeyId, AWS_SECRET_ACCESS_KEY: testEnv().minio.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true' });
   /** vCluster's URL of an S3 key in the harness's MinIO: endpoint and path style as URL options, credentials from the environment. */
   const s3Url = (key: string) => `s3://${bucket}/${key}?region=us-east-1&force-path-style=true&url=${Buffer.from(testEnv().minio.endpoint).toString('base64')}`;
+
+  /**
+   * vCluster builds the public Azure host itself and takes no transport options: Go's HTTPS_PROXY brings it to
+   * Azurite, which takes the account from the host's first label, as Azure does. The key comes from the environment.
+   */
+  const azureEnv = () => ({ HTTPS_PROXY: azureFront.url, SSL_CERT_FILE: azureFront.caFile, AZURE_STORAGE_KEY: testEnv().azurite.accountKey });
 
   /** The vcsnap CLI as an operator runs it, against this suite's worker; fails on a non-zero exit. */
   async function vcsnap(...args: string[]): Promise<{ stdout: string }> {
@@ -168,10 +180,13 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
     tlsRegistry = await startRegistry({ dir: join(testEnv().runDir, 'compat-registry'), name: uniqueName('registry-compat'), relativeUrls: true });
     stoppers.push(() => tlsRegistry.stop());
     registryTls = await startTlsProxy({ dir: join(testEnv().runDir, uniqueName('registry-tls')), targetPort: Number(tlsRegistry.host.split(':')[1]) });
+    azureFront = await startInterceptingProxy({ dir: join(testEnv().runDir, uniqueName('azure-front')), domain: 'blob.core.windows.net', targetPort: Number(new URL(testEnv().azurite.serviceUrl).port) });
+    stoppers.push(() => azureFront.stop());
 
     // The source cluster: the harness kube-apiserver, on its own etcd.
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: credential.name }, stringData: { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } } });
+    const azure = await azureLocation(namespace, 'ours'); // its key Secret is one of the cluster's objects too
     // The vCluster's config, so our archives carry a release entry.
     await core.createNamespacedSecret({ namespace, body: { metadata: { name: `vc-config-${cluster.name}` }, stringData: { 'config.yaml': 'controlPlane:\n  backingStore:\n    etcd:\n      deploy:\n        enabled: true\n' } } });
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
@@ -232,13 +247,14 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
     const release = { chartName: 'vcluster', chartVersion: VCLUSTER.slice(1) };
     const fileDir = join(testEnv().runDir, 'compat-dir', namespace);
     mkdirSync(fileDir, { recursive: true });
-    const storages: Record<'s3' | 'file' | 'oci', StorageLocation> = {
+    const storages: Record<Backend, StorageLocation> = {
       s3: { type: 's3', bucket, prefix: 'ours', endpoint, region: 'us-east-1', forcePathStyle: true, insecureSkipTlsVerify: false, skipClientCredentials: false, credential },
       file: { type: 'container', path: fileDir },
       oci: { type: 'oci', registry: testEnv().registry.host, repository: `compat/${uniqueName('ours')}`, insecure: true },
+      azure: azure,
     };
     await Promise.all(
-      (['s3', 'file', 'oci'] as const).map(async (backend) => {
+      BACKENDS.map(async (backend) => {
         const policy = basePolicy(storages[backend], { cluster, state, release });
         const view = await worker.client.workflow.execute(snapshotWorkflow, { taskQueue: worker.taskQueue, workflowId: uniqueName(`compat-${backend}`), args: [{ policy, nominalTime: '2026-11-23T12:00:00Z' }] });
         assert.equal(view.status, 'Completed', view.error);
@@ -311,6 +327,16 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
     const { registry, repository } = policy.storage as { registry: string; repository: string };
     const { etcd } = await vclusterRestore(`oci://${registry}/${repository}:${snapshotName}`);
     await assertSameObjects(etcd, 'OCI');
+  });
+
+  it("vCluster's Azure store reads our Azure snapshot at https://<account>.blob.core.windows.net with the account key", async () => {
+    const { policy, snapshotName } = taken.azure!;
+    const { accountName, container, prefix } = policy.storage as AzureLocation;
+    const host = `${accountName}.blob.core.windows.net`;
+    const { etcd, seconds } = await vclusterRestore(`https://${host}/${container}/${prefix}/${snapshotName}.tar.gz`, azureEnv());
+    console.log(`      vCluster restored ${snapshotName} from Azure Blob storage in ${seconds.toFixed(1)}s`);
+    assert.deepEqual([...new Set(azureFront.connects)], [`${host}:443`], 'vCluster dialled only the account host');
+    await assertSameObjects(etcd, 'Azure');
   });
 
   it('oras, a generic OCI client, fetches our manifest and blob: the media types and the digest are right', async () => {
@@ -389,6 +415,20 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
       const result = await restoreSnapshot(target, { storage, snapshotName, cluster: vcCluster }, { endpoints: [etcd.endpoint] });
       assert.equal(result.restore.keysRestored, verified.keys);
       await assertSameObjects(etcd, "vCluster's OCI artifact restored by vcsnap");
+    });
+
+    it("key/value kind uploaded by vCluster's Azure store: ours lists, verifies and restores it", async () => {
+      const storage: AzureLocation = { ...(taken.azure!.policy.storage as AzureLocation), prefix: 'vcluster' };
+      await runVclusterCompat(['snapshot', ...etcdFlags(vclusterEtcd.endpoint, vclusterEtcd.tls!), `https://${storage.accountName}.blob.core.windows.net/${storage.container}/vcluster/${snapshotName}.tar.gz`], { env: azureEnv() });
+      const listing = await createStore(storage, { accountKey: testEnv().azurite.accountKey }).listArchives();
+      assert.deepEqual(listing.map((l) => l.snapshotName), [snapshotName]);
+      const verified = await verifySnapshot(target, { storage, snapshotName, cluster: vcCluster });
+      assert.equal(verified.ok, true, verified.problem?.message);
+      assert.ok(verified.keys > CONFIG_MAPS);
+      const etcd = await freshEtcd('etcd-ours-azure', false);
+      const result = await restoreSnapshot(target, { storage, snapshotName, cluster: vcCluster }, { endpoints: [etcd.endpoint] });
+      assert.equal(result.restore.keysRestored, verified.keys);
+      await assertSameObjects(etcd, "vCluster's Azure blob restored by vcsnap");
     });
 
     it("etcd-db kind: verify passes (etcd's own hash checked), restore is refused with the reason, etcd's snapshot restore takes it", async () => {

@@ -1,17 +1,19 @@
 // What an operator sees in the Temporal Web UI: Debian's chromium (driven by playwright-core) opens a dev server's
-// UI, finds the demo schedule with its completed run, then the run with its SnapshotStatus and current details, and
-// saves screenshots under the test run directory. The harness's server is headless, so this test starts its own.
+// UI, finds the demo schedule with its completed run, then the run with its SnapshotStatus and current details, then
+// the restore drill of that snapshot with its outcome, and saves screenshots under the test run directory. The harness's server is headless, so this test starts its own.
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
+import * as k8s from '@kubernetes/client-node';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { runDrill } from '../../client/drill';
 import { applyPolicy, triggerNow } from '../../lib/schedules';
+import { etcdBinary } from '../../scripts/servers/etcd';
 import { startTemporal, type TemporalServer } from '../../scripts/servers/temporal';
 import { scheduleIdFor } from '../../contracts/naming';
 import { testEnv } from '../harness/env';
 import { basePolicy } from '../harness/fixtures';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DEMO = { name: 'demo', namespace: 'vcluster-demo' };
@@ -37,7 +39,7 @@ describe('Temporal Web UI (chromium via playwright-core)', function () {
     dir = join(testEnv().runDir, 'web-ui');
     mkdirSync(dir, { recursive: true });
     temporal = await startTemporal({ dir, ui: true });
-    worker = await startTestWorker({}, { address: temporal.address, namespace: temporal.namespace });
+    worker = await startTestWorker({ drillEtcdBinary: etcdBinary() }, { address: temporal.address, namespace: temporal.namespace });
     browser = await chromium.launchPersistentContext(join(dir, 'chromium-profile'), {
       executablePath: CHROMIUM,
       headless: true,
@@ -52,11 +54,14 @@ describe('Temporal Web UI (chromium via playwright-core)', function () {
   });
 
   it('shows the demo schedule, its completed run, the run status and current details', async () => {
-    const etcd = new Etcd3({ hosts: testEnv().etcd.endpoint });
-    for (let i = 0; i < 20; i++) await etcd.put(`/registry/configmaps/${DEMO.namespace}/sample-${i}`).value(`value-${i}`);
-    etcd.close();
+    // The harness kube-apiserver's etcd, with the demo's ConfigMaps written through the API: every value is a
+    // Kubernetes object, as the drill at the end wants.
+    const core = adminKube().makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: DEMO.namespace } } });
+    for (let i = 0; i < 20; i++) await core.createNamespacedConfigMap({ namespace: DEMO.namespace, body: { metadata: { name: `sample-${i}` }, data: { value: `value-${i}` } } });
     const target = { client: worker.client, taskQueue: worker.taskQueue };
-    const policy = basePolicy({ type: 'container', path: join(dir, 'snapshots') }, { cluster: DEMO, schedule: '*/5 * * * *' });
+    const state = { endpoints: [testEnv().kube.etcdEndpoint], origin: 'explicit' as const };
+    const policy = basePolicy({ type: 'container', path: join(dir, 'snapshots') }, { cluster: DEMO, schedule: '*/5 * * * *', state });
     assert.equal(await applyPolicy(target, policy), 'created');
     await triggerNow(target, DEMO);
     const scheduleId = scheduleIdFor(DEMO);
@@ -105,5 +110,27 @@ describe('Temporal Web UI (chromium via playwright-core)', function () {
     await page.goto(`${ui}/workflows?query=${encodeURIComponent('VclusterName="demo" AND SnapshotStatus="Completed"')}`);
     await shows(new RegExp(`\\d+\\s+(Workflows?|Completed)[\\s\\S]*Completed\\s+${escaped(action.workflowId)}`));
     await screenshot(page, dir, 'web-ui-list');
+
+    // A restore drill of that snapshot: its outcome, time, duration and objects per resource in the run's details,
+    // naming the snapshot run it proves restorable; listed with the cluster's snapshot runs.
+    const drill = await runDrill(target, policy);
+    assert.equal(drill.outcome, 'passed', drill.reason);
+    assert.equal(drill.snapshotName, view.snapshotName);
+    const drillRun = await worker.client.workflow.getHandle(drill.workflowId!).describe();
+    await page.goto(`${ui}/workflows/${encodeURIComponent(drillRun.workflowId)}/${drillRun.runId}/history`);
+    await shows(new RegExp(`Completed\\s+${escaped(drillRun.workflowId)}[\\s\\S]*"outcome": "passed"`));
+    await page.getByText('User Metadata', { exact: true }).click();
+    await shows(
+      new RegExp(
+        `passed — restore drill of ${DEMO.namespace}/${DEMO.name}\\s+snapshot:\\s+${view.snapshotName}\\s+snapshot run:\\s+${escaped(action.workflowId)}[\\s\\S]*` +
+          `verifiedAt: ${escaped(drill.verifiedAt)}\\s+duration: ${drill.durationSeconds}s\\s+keys: ${drill.keys} restored and checked[\\s\\S]*` +
+          `resource\\s+objects[\\s\\S]*ConfigMap\\s+${drill.objects!.ConfigMap}`,
+      ),
+    );
+    assert.ok(drill.objects!.ConfigMap! >= 20, `ConfigMaps counted: ${drill.objects!.ConfigMap}`);
+    await screenshot(page, dir, 'web-ui-drill-details');
+    await page.goto(`${ui}/workflows?query=${encodeURIComponent('VclusterName="demo" AND VclusterNamespace="vcluster-demo"')}`);
+    await shows(new RegExp(`Completed\\s+${escaped(drillRun.workflowId)}[\\s\\S]*Completed\\s+${escaped(action.workflowId)}`));
+    await screenshot(page, dir, 'web-ui-list-with-drill');
   });
 });

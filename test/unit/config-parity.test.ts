@@ -86,6 +86,12 @@ const EXTENSIONS: Record<string, unknown> = {
   'storage.oci.insecure': true,
   'storage.azure.credential.name': 'azure-cred',
   'storage.azure.credential.namespace': 'creds',
+  // Protecting backups: an S3 Object Lock on every archive and record, and a second location (any backend).
+  objectLock: 'GOVERNANCE',
+  'copy.s3.url': 's3://bucket-3/offsite',
+  'copy.s3.credential.secretName': 'offsite-cred',
+  'copy.oci.repository': 'oci://registry.example/team/copies',
+  'copy.container.path': '/var/lib/copies',
 };
 
 interface Form {
@@ -148,6 +154,8 @@ function blockWith(form: Form, field: string, value: unknown): Record<string, un
   if (field === 'storage.type') block.storage = { s3: structuredClone(BACKEND_BASE.s3), container: structuredClone(BACKEND_BASE.container) };
   if (field.startsWith('storage.azure.credential.')) setIn(block, ['storage', 'azure', 'credential'], {});
   if (field.startsWith('etcd.tlsSecret.')) setIn(block, ['etcd', 'endpoints'], ['https://demo-etcd.team-a:2379']);
+  if (field === 'objectLock') block.storage = { s3: structuredClone(BACKEND_BASE.s3) };
+  if (field.startsWith('copy.s3.credential.')) setIn(block, ['copy', 's3'], { url: 's3://bucket-3/offsite' });
   setIn(block, field.split('.'), value);
   for (const [companion, companionValue] of Object.entries(companions(field))) setIn(block, companion.split('.'), companionValue);
   return block;

@@ -615,7 +615,7 @@ const INVALID_CASES: ReadonlyArray<{ name: string; yaml: string; errors: string[
     errors: [
       'snapshots.auto.retention.days: unknown field (this block takes period, maxSnapshots)',
       'snapshots.auto.storage.s3.region: unknown field (this block takes url, credential)',
-      'snapshots.auto.schedul: unknown field (this block takes enabled, schedule, timezone, retention, storage, volumes, overlap, catchupWindow, etcd)',
+      'snapshots.auto.schedul: unknown field (this block takes enabled, schedule, timezone, retention, storage, volumes, overlap, catchupWindow, etcd, objectLock, copy)',
     ],
   },
   {

@@ -9,6 +9,7 @@ import { webhookPayload } from '../../lib/notify/webhook';
 import { POLICY_LIMITS } from '../../lib/policy';
 import { formatAge, recoveryPoint, scheduleIntervalSeconds } from '../../lib/recovery-point';
 import { createProductMetrics } from '../../worker/metrics';
+import { drillDetails } from '../../workflows/drill-details';
 
 /** A length-delimited protobuf field. */
 function field(number: number, bytes: Buffer): Buffer {
@@ -169,5 +170,45 @@ describe('drill: recovery point gauge', () => {
     metrics.drillFinished!(cluster, summary, 'wf/run');
     const drills = (await metrics.registry.getSingleMetric('vcsnap_drill_total')!.get()).values;
     assert.deepEqual(drills.map((v) => [v.labels.result, v.value]), [['passed', 1]]);
+  });
+});
+
+describe('drill: details in the Web UI', () => {
+  const cluster = { namespace: 'team-a', name: 'demo' };
+  it('a passed drill: outcome, snapshot and its run, time, duration, keys, and a table of objects per resource', () => {
+    const text = drillDetails({
+      cluster,
+      outcome: 'passed',
+      verifiedAt: '2026-11-28T06:10:12.000Z',
+      durationSeconds: 5.2,
+      snapshotName: 'demo-2026-11-28T06-00-00Z',
+      keys: 12,
+      objects: { ConfigMap: 10, Namespace: 2 },
+      apiServerChecked: true,
+      snapshotRun: { workflowId: 'vcsnap.team-a.demo-2026-11-28T06:00:00Z', runId: 'r1' },
+    });
+    assert.equal(
+      text,
+      [
+        '**passed** — restore drill of team-a/demo  ',
+        'snapshot: `demo-2026-11-28T06-00-00Z`  ',
+        'snapshot run: `vcsnap.team-a.demo-2026-11-28T06:00:00Z` / `r1`  ',
+        'verifiedAt: 2026-11-28T06:10:12.000Z  ',
+        'duration: 5.2s  ',
+        'keys: 12 restored and checked, listed through a kube-apiserver',
+        '',
+        '| resource | objects |',
+        '|---|---|',
+        '| ConfigMap | 10 |',
+        '| Namespace | 2 |',
+      ].join('\n'),
+    );
+  });
+
+  it('a refused drill: the refusal and its reason, no table', () => {
+    const text = drillDetails({ cluster, outcome: 'refused', refusal: 'digest-mismatch', reason: 'the sha256 differs', verifiedAt: '2026-11-28T06:10:12.000Z', durationSeconds: 0.4, snapshotName: 'demo-x' });
+    assert.match(text, /^\*\*refused\*\* \(digest-mismatch\) — restore drill of team-a\/demo {2}\n/);
+    assert.match(text, /reason: the sha256 differs$/);
+    assert.doesNotMatch(text, /\| resource/);
   });
 });

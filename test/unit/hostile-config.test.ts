@@ -328,15 +328,69 @@ describe('limits: volume concurrency', () => {
 
 describe('limits: worker settings', () => {
   it('defaults to a minute and 50', () => {
-    assert.deepEqual(loadPolicyLimits({}), { minScheduleIntervalSeconds: 60, maxVolumeConcurrency: 50 });
+    assert.deepEqual(loadPolicyLimits({}), { minScheduleIntervalSeconds: 60, maxVolumeConcurrency: 50, objectLockModes: ['GOVERNANCE'] });
   });
 
   it('reads VCSNAP_MIN_SCHEDULE_INTERVAL and VCSNAP_MAX_VOLUME_CONCURRENCY', () => {
-    assert.deepEqual(loadPolicyLimits({ VCSNAP_MIN_SCHEDULE_INTERVAL: '5m', VCSNAP_MAX_VOLUME_CONCURRENCY: '8' }), { minScheduleIntervalSeconds: 300, maxVolumeConcurrency: 8 });
+    assert.deepEqual(loadPolicyLimits({ VCSNAP_MIN_SCHEDULE_INTERVAL: '5m', VCSNAP_MAX_VOLUME_CONCURRENCY: '8' }), { minScheduleIntervalSeconds: 300, maxVolumeConcurrency: 8, objectLockModes: ['GOVERNANCE'] });
+  });
+
+  it('reads VCSNAP_OBJECT_LOCK_MODES (any case, or none) and refuses anything else, naming the variable', () => {
+    assert.deepEqual(loadPolicyLimits({ VCSNAP_OBJECT_LOCK_MODES: 'governance, COMPLIANCE' }).objectLockModes, ['GOVERNANCE', 'COMPLIANCE']);
+    assert.deepEqual(loadPolicyLimits({ VCSNAP_OBJECT_LOCK_MODES: 'none' }).objectLockModes, []);
+    for (const raw of ['legal-hold', 'GOVERNANCE,forever']) assert.throws(() => loadPolicyLimits({ VCSNAP_OBJECT_LOCK_MODES: raw }), /^Error: VCSNAP_OBJECT_LOCK_MODES: /);
   });
 
   it('refuses settings that are not a duration of at least 1s or a positive integer, naming the variable', () => {
     for (const raw of ['5 minutes', '500ms', '-1m']) assert.throws(() => loadPolicyLimits({ VCSNAP_MIN_SCHEDULE_INTERVAL: raw }), /^Error: VCSNAP_MIN_SCHEDULE_INTERVAL: /);
     for (const raw of ['0', '-3', 'many', '2.5']) assert.throws(() => loadPolicyLimits({ VCSNAP_MAX_VOLUME_CONCURRENCY: raw }), /^Error: VCSNAP_MAX_VOLUME_CONCURRENCY: /);
+  });
+});
+
+describe('objectLock and copy: tenant-written fields', () => {
+  const cluster = { name: 'demo', namespace: 'team-a' };
+  const parse = (block: Record<string, unknown>, limits?: Partial<PolicyLimits>) =>
+    parsePolicyValues({ snapshots: { auto: { schedule: '@daily', storage: { s3: { url: 's3://bucket-1/snap' } }, ...block } } }, cluster, { limits });
+  const errorsOf = (result: ReturnType<typeof parse>) => (result.ok ? [] : result.errors.map((e) => `${e.path}: ${e.message}`));
+
+  it('takes GOVERNANCE in any case, and off', () => {
+    const locked = parse({ objectLock: 'governance' });
+    assert.ok(locked.ok && locked.policy?.objectLock === 'GOVERNANCE');
+    const off = parse({ objectLock: 'off' });
+    assert.ok(off.ok && off.policy && off.policy.objectLock === undefined);
+  });
+
+  it('refuses COMPLIANCE unless the worker allows it (nobody can lift it), and any other mode', () => {
+    assert.deepEqual(errorsOf(parse({ objectLock: 'COMPLIANCE' })), ['snapshots.auto.objectLock: COMPLIANCE is not allowed by this worker (VCSNAP_OBJECT_LOCK_MODES: it allows GOVERNANCE)']);
+    const allowed = parse({ objectLock: 'compliance' }, { objectLockModes: ['GOVERNANCE', 'COMPLIANCE'] });
+    assert.ok(allowed.ok && allowed.policy?.objectLock === 'COMPLIANCE');
+    assert.deepEqual(errorsOf(parse({ objectLock: 'GOVERNANCE' }, { objectLockModes: [] })), ['snapshots.auto.objectLock: GOVERNANCE is not allowed by this worker (VCSNAP_OBJECT_LOCK_MODES: it allows none)']);
+    assert.deepEqual(errorsOf(parse({ objectLock: 'forever' })), ['snapshots.auto.objectLock: must be GOVERNANCE, COMPLIANCE or off, got "forever"']);
+    assert.deepEqual(errorsOf(parse({ objectLock: 7 })), ['snapshots.auto.objectLock: expected a string, got a number']);
+  });
+
+  it('refuses objectLock on storage that is not S3', () => {
+    const result = parsePolicyValues({ snapshots: { auto: { schedule: '@daily', storage: { container: { path: '/snapshots' } }, objectLock: 'GOVERNANCE' } } }, cluster);
+    assert.deepEqual(errorsOf(result), ['snapshots.auto.objectLock: Object Lock is an S3 feature; storage.type is container']);
+  });
+
+  it('takes a copy location of any backend, checked like storage, at its own path', () => {
+    const s3 = parse({ copy: { s3: { url: 's3://bucket-2/offsite', credential: { secretName: 'offsite' } } } });
+    assert.ok(s3.ok);
+    assert.deepEqual(s3.policy?.copy, { type: 's3', bucket: 'bucket-2', prefix: 'offsite', forcePathStyle: false, insecureSkipTlsVerify: false, skipClientCredentials: false, credential: { name: 'offsite', namespace: 'team-a' } });
+    const oci = parse({ copy: { oci: { repository: 'oci://registry.example/team/copies' } } });
+    assert.ok(oci.ok && oci.policy?.copy?.type === 'oci');
+    assert.deepEqual(errorsOf(parse({ copy: { s3: { url: 'http://bucket-2' } } })).length, 1);
+    assert.match(errorsOf(parse({ copy: { s3: { url: 'http://bucket-2' } } }))[0]!, /^snapshots\.auto\.copy\.s3\.url: /);
+    assert.deepEqual(errorsOf(parse({ copy: { s3: { url: 's3://bucket-2/x' }, notAField: 1 } })), ['snapshots.auto.copy.notAField: unknown field (this block takes type, s3, oci, container, azure)']);
+  });
+
+  it('refuses a copy onto the primary location, and inline credentials in the copy (they would be the primary\'s)', () => {
+    assert.deepEqual(errorsOf(parse({ copy: { s3: { url: 's3://bucket-1/snap' } } })), [
+      'snapshots.auto.copy: names the same location as storage: a copy must go somewhere else (another bucket, prefix, registry or directory)',
+    ]);
+    const inline = parse({ copy: { s3: { url: 's3://bucket-2/x?access-key-id=QUtJQQ==&secret-access-key=c2VjcmV0' } } });
+    assert.deepEqual(errorsOf(inline), ['snapshots.auto.copy.s3: inline credentials are not supported for the copy location: reference a Secret (credential)']);
+    assert.ok(!JSON.stringify(errorsOf(inline)).includes('c2VjcmV0'));
   });
 });

@@ -31,6 +31,7 @@ const WORKFLOW_ACTIVITIES = [
   'deleteVolumeSnapshot',
   'dumpAndStore',
   'snapshotByRequest',
+  'copySnapshot',
   'writeRecord',
   'applyRetention',
   'verifyStoredArchive',

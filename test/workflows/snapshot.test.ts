@@ -401,6 +401,54 @@ describe('snapshotWorkflow (stub activities)', function () {
     });
   });
 
+  it('with a copy location: the copy step runs after the store with the archive\'s sha256, and the record says where the copy is', async () => {
+    const policy: SnapshotPolicy = { ...testPolicy(), copy: { type: 'container', path: '/copies' } };
+    const copy = { url: `file:///copies/${SNAPSHOT_NAME}.tar.gz`, sha256: STORED.sha256 };
+    const stubs = happyStubs({ copySnapshot: () => copy });
+    await fast().withWorker(stubs, async (taskQueue) => {
+      const result = await (await start(taskQueue, policy)).result();
+      assert.equal(result.status, 'Completed', result.error);
+      assert.deepEqual(stubs.names(), ['dumpAndStore', 'copySnapshot', 'writeRecord', 'applyRetention']);
+      assert.deepEqual(stubs.calls('copySnapshot'), [{ policy, snapshotName: SNAPSHOT_NAME, nominalTime: NOMINAL_TIME, sha256: STORED.sha256 }]);
+      assert.deepEqual(result.copy, copy);
+      assert.deepEqual(stubs.calls('writeRecord')[0]!.record.copy, copy);
+    });
+  });
+
+  it('a copy that fails: PartiallyFailed naming the copy location, the primary\'s record written, retention still runs', async () => {
+    const policy: SnapshotPolicy = { ...testPolicy(), copy: { type: 'container', path: '/copies' } };
+    const stubs = happyStubs({
+      copySnapshot: () => {
+        throw failure('StorageLocationNotFound', 'directory /copies does not exist');
+      },
+    });
+    await fast().withWorker(stubs, async (taskQueue) => {
+      const result = await (await start(taskQueue, policy)).result();
+      assert.equal(result.status, 'PartiallyFailed');
+      assert.equal(result.error, 'copy to container:///copies failed: directory /copies does not exist');
+      assert.equal(result.url, STORED.url);
+      const [{ record }] = stubs.calls('writeRecord');
+      assert.deepEqual([record.status, record.sha256, record.copy], ['PartiallyFailed', STORED.sha256, { url: 'container:///copies', error: 'directory /copies does not exist' }]);
+      assert.equal(stubs.calls('applyRetention').length, 1);
+    });
+  });
+
+  it('an Object Lock the bucket cannot take: stored unlocked, PartiallyFailed with the reason; a lock written is in the record', async () => {
+    const lockWarning = 'objectLock GOVERNANCE asked for, but bucket b has no Object Lock configuration: the snapshot is stored WITHOUT a lock';
+    const unlocked = happyStubs({ dumpAndStore: () => ({ ...STORED, lockWarning }) });
+    await fast().withWorker(unlocked, async (taskQueue) => {
+      const result = await (await start(taskQueue)).result();
+      assert.deepEqual([result.status, result.error, result.lock], ['PartiallyFailed', lockWarning, undefined]);
+    });
+    const lock = { mode: 'GOVERNANCE' as const, retainUntil: '2026-12-23T12:00:00.000Z' };
+    const locked = happyStubs({ dumpAndStore: () => ({ ...STORED, lock }) });
+    await fast().withWorker(locked, async (taskQueue) => {
+      const result = await (await start(taskQueue)).result();
+      assert.deepEqual([result.status, result.lock], ['Completed', lock]);
+      assert.deepEqual(locked.calls('writeRecord')[0]!.record.lock, lock);
+    });
+  });
+
   it('a dump failing non-retryably: Failed record with the error, no retention, SnapshotFailed', async () => {
     const message = 'cluster team-a/demo: state not reachable: etcd refused the client certificate';
     const stubs = happyStubs({

@@ -14,13 +14,14 @@ export function verifiedCell(e: CatalogEntry): string {
 
 function entryRow(catalog: ClusterCatalog, e: CatalogEntry): string[] {
   const detail = e.error ?? (e.origin === 'external' ? 'not taken by vcsnap' : e.url ?? '');
-  return [clusterName(catalog), e.snapshotName, e.status, e.time ?? '', e.bytes === undefined ? '' : String(e.bytes), e.keys === undefined ? '' : String(e.keys), verifiedCell(e), detail];
+  const lockedUntil = e.lockedUntil?.replace(/\.\d{3}Z$/, 'Z') ?? '';
+  return [clusterName(catalog), e.snapshotName, e.status, e.time ?? '', e.bytes === undefined ? '' : String(e.bytes), e.keys === undefined ? '' : String(e.keys), verifiedCell(e), lockedUntil, e.copy ?? '', detail];
 }
 
 function formatCatalogs(catalogs: ClusterCatalog[]): string {
   return [
     renderTable(
-      ['CLUSTER', 'SNAPSHOT', 'STATUS', 'TIME', 'SIZE', 'KEYS', 'VERIFIED', 'DETAIL'],
+      ['CLUSTER', 'SNAPSHOT', 'STATUS', 'TIME', 'SIZE', 'KEYS', 'VERIFIED', 'LOCKED UNTIL', 'COPY', 'DETAIL'],
       catalogs.flatMap((c) => c.entries.map((e) => entryRow(c, e))),
     ),
     ...catalogs.filter((c) => c.error).map((c) => `${clusterName(c)}: storage not readable: ${c.error}`),

@@ -7,10 +7,11 @@ export interface ReceivedAlert {
   idempotencyKey?: string;
   body: {
     groupKey?: string;
+    status?: string;
     text?: string;
     commonLabels?: Record<string, string>;
     commonAnnotations?: Record<string, string>;
-    alerts?: Array<{ labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }>;
+    alerts?: Array<{ status?: string; labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt?: string; fingerprint?: string }>;
   };
 }
 

@@ -99,6 +99,33 @@ real kube-apiserver and runs a snapshot with volumes under the ServiceAccount's 
   value: {{ .Values.worker.minScheduleInterval | quote }}
 - name: VCSNAP_MAX_VOLUME_CONCURRENCY
   value: {{ .Values.worker.maxVolumeConcurrency | quote }}
+- name: VCSNAP_OBJECT_LOCK_MODES
+  value: {{ .Values.worker.objectLockModes | quote }}
+# The sync job applies the drill schedules too.
+- name: VCSNAP_DRILL_INTERVAL
+  value: {{ .Values.drills.interval | quote }}
+{{- end }}
+
+{{/* Restore drills and alerts: the worker's alone (the sync job neither drills nor notifies). */}}
+{{- define "vcsnap.drillAndAlertEnv" -}}
+- name: VCSNAP_RECOVERY_POINT_CHECK
+  value: {{ .Values.alerts.recoveryPointCheck | quote }}
+{{- with .Values.drills.etcdBinary }}
+- name: VCSNAP_DRILL_ETCD
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.drills.etcdEndpoint }}
+- name: VCSNAP_DRILL_ETCD_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.drills.kubeApiserver }}
+- name: VCSNAP_DRILL_KUBE_APISERVER
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.alerts.webhookSecret }}
+- name: VCSNAP_ALERT_WEBHOOK_SECRET
+  value: "{{ $.Release.Namespace }}/{{ . }}"
+{{- end }}
 {{- end }}
 
 {{- define "vcsnap.temporalTlsVolume" -}}
