@@ -11,6 +11,7 @@ import { commonEtcdFailure, connectEtcd, etcdFailureOf } from '../lib/etcd/clien
 import { DB_KEY, SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
 import { assertEndpointsInScope, readEtcdTls, type SecretScope } from '../lib/kube/secrets';
 import { secretScope, type ActivityDeps } from './deps';
+import { identitySource } from './encryption';
 import { openSnapshotStore, verifyStoredSnapshot } from './verify';
 
 /** etcd's defaults: --max-txn-ops 128, --max-request-bytes 1.5 MiB (keys and values, plus framing). */
@@ -143,6 +144,8 @@ export async function restoreArchive(deps: ActivityDeps, input: RestoreArchiveIn
       heartbeat();
     }
     const verified = await verifyArchive(archive, input.expectedSha256, {
+      identities: identitySource(deps),
+      what: `snapshot ${snapshot.snapshotName}`,
       signal: run.signal,
       // Also while a resumed attempt skips what is already written.
       onProgress: heartbeat,

@@ -5,6 +5,7 @@ import type { SnapshotLocationRef, VerifyResult } from '../contracts/restore';
 import { verifyArchive } from '../lib/archive/verify';
 import type { SnapshotStore } from '../lib/storage';
 import { secretScope, type ActivityDeps } from './deps';
+import { identitySource } from './encryption';
 import { openStore } from './store';
 
 /** The store a snapshot reference points at, with its credentials resolved here, inside the activity. */
@@ -22,10 +23,12 @@ export async function verifyStoredSnapshot(deps: ActivityDeps, input: { snapshot
   const record = await store.getRecord(snapshotName);
   const archive = await store.getArchive(snapshotName);
   const report = await verifyArchive(archive, record?.sha256, {
+    identities: identitySource(deps),
+    what: `snapshot ${snapshotName}`,
     signal: context.cancellationSignal,
     onProgress: ({ entries, archiveBytes }) => context.heartbeat({ entries, archiveBytes }),
   });
-  const result: VerifyResult = { ...report, snapshotName, url: store.urlFor(snapshotName) };
+  const result: VerifyResult = { ...report, snapshotName, url: store.urlFor(snapshotName, record?.encryption !== undefined) };
   if (record) {
     result.record = { status: record.status, sha256: record.sha256, keys: record.keys, bytes: record.bytes, nominalTime: record.nominalTime };
     const mismatch =

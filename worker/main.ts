@@ -37,6 +37,8 @@ export function createProductWorker(connection: NativeConnection, config: Runtim
       drillEtcdEndpoint: config.drillEtcdEndpoint,
       drillKubeApiserver: config.drillKubeApiserver,
       alertWebhookSecret: config.alertWebhookSecret,
+      encryptionRecipients: config.encryptionRecipients,
+      encryptionIdentitySecret: config.encryptionIdentitySecret,
     } satisfies Partial<ActivityDeps> & Required<Omit<WorkerSettings, OptionalWorkerSettings>>),
   });
 }
