@@ -18,7 +18,8 @@ export async function storedSnapshotsOf(deps: ActivityDeps, policy: SnapshotPoli
   const copyNames = await openCopyStore(deps, policy)
     .then(async (copyStore) => copyStore && new Set((await copyStore.listArchives()).map((a) => a.snapshotName)))
     .catch(() => undefined);
-  const entries = catalogEntries(records.filter((r) => isClusterRecord(policy, r)), archiveNames, (name) => store.urlFor(name), copyNames);
+  const encrypted = new Set(archives.filter((a) => a.encrypted).map((a) => a.snapshotName));
+  const entries = catalogEntries(records.filter((r) => isClusterRecord(policy, r)), archiveNames, (name) => store.urlFor(name, encrypted.has(name)), copyNames);
   const { cluster } = policy;
   const restorable = entries.find((e) => e.status === 'Completed' && e.origin === 'vcsnap' && e.finishedAt);
   if (restorable) deps.metrics?.restorableSnapshotSeen?.(cluster, restorable.finishedAt!);

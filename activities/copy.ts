@@ -32,7 +32,9 @@ export function createCopyActivities(deps: ActivityDeps) {
       const { policy, snapshotName } = args;
       const primary = await openStore(deps, policy);
       const target = (await openCopyStore(deps, policy))!;
-      const url = target.urlFor(snapshotName);
+      // An encrypted archive is copied as it is stored, ciphertext under its `.age` name.
+      const encrypted = (await primary.headArchive(snapshotName))?.encrypted === true;
+      const url = target.urlFor(snapshotName, encrypted);
       const owner = { cluster: policy.cluster, workflowId: context.info.workflowExecution?.workflowId ?? '' };
       const locking = await checkedLock(target, policy, args.nominalTime, deps.clock(), `copy location ${url}`);
       const existing = await target.archiveOwner?.(snapshotName);
@@ -46,6 +48,7 @@ export function createCopyActivities(deps: ActivityDeps) {
       }
       let uploadSessions = sessionsIn(context.info.heartbeatDetails);
       const stored = await target.putArchive(snapshotName, await primary.getArchive(snapshotName), context.cancellationSignal, {
+        encrypted,
         owner,
         retry: context.info.attempt > 1,
         abandonedSessions: uploadSessions,

@@ -11,6 +11,7 @@ import { checkRestoredEtcd } from '../lib/drill/check';
 import { reapAbandonedScratch } from '../lib/drill/process';
 import { startScratchEtcd } from '../lib/drill/scratch-etcd';
 import type { ActivityDeps } from './deps';
+import { identitySource } from './encryption';
 import { restoreArchive } from './restore';
 import { openStore } from './store';
 import { openSnapshotStore } from './verify';
@@ -85,6 +86,7 @@ export function createDrillActivities(deps: ActivityDeps) {
           expectedSha256: input.expectedSha256,
           baseRevision: Number(before.header.revision),
           transactions: restore.transactions,
+          identities: identitySource(deps),
           signal,
           onProgress: () => phase('checking'),
         });

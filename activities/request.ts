@@ -12,6 +12,7 @@ import { checkedLock } from '../lib/storage/object-lock';
 import { kubeCall, statusCodeOf, unlessNotFound } from '../lib/kube/errors';
 import { buildRequest, outcomeOf, requestNameFor, requestStatusOf, requestVersionProblem, storageOptionsFor, type RequestStatus } from '../lib/vcluster/request';
 import type { ActivityDeps } from './deps';
+import { recipientsFor } from './encryption';
 import { releaseFor, sendProgress } from './snapshot';
 import { openStore, storageCredentialsFor } from './store';
 
@@ -32,6 +33,10 @@ export function createRequestActivities(deps: ActivityDeps) {
       const where = `${cluster.namespace}/${cluster.name}`;
       const tooOld = requestVersionProblem(policy.release?.chartVersion);
       if (tooOld) throw failure('VclusterTooOld', `cluster ${where}: ${tooOld}`);
+      // vCluster writes the archive itself under this engine, in the clear: never store it so when encryption is asked.
+      if (recipientsFor(deps, policy).length > 0) {
+        throw failure('StorageBadConfiguration', `cluster ${where}: encryption is configured, but under the request engine vCluster stores its own archive unencrypted; give vcsnap's worker access to the cluster's etcd (the direct engine) or turn encryption off for it`);
+      }
       if (!deps.kube) throw failure('KubeUnavailable', `cluster ${where}: the request engine needs a host-cluster connection (set KUBECONFIG)`);
       const core = deps.kube.makeApiClient(k8s.CoreV1Api);
       const namespace = cluster.namespace;

@@ -12,6 +12,7 @@ import { DB_KEY, SNAPSHOT_METADATA_PREFIX } from '../lib/etcd/dump';
 import { assertEndpointsInScope, readEtcdTls, type SecretScope } from '../lib/kube/secrets';
 import type { TransferMeter } from '../lib/transfer-meter';
 import { secretScope, type ActivityDeps } from './deps';
+import { identitySource } from './encryption';
 import { transferMeter } from './liveness';
 import { openSnapshotStore, verifyStoredSnapshot } from './verify';
 
@@ -149,6 +150,8 @@ export async function restoreArchive(deps: ActivityDeps, input: RestoreArchiveIn
       heartbeat();
     }
     const verified = await verifyArchive(archive, input.expectedSha256, {
+      identities: identitySource(deps),
+      what: `snapshot ${snapshot.snapshotName}`,
       signal: run.signal,
       // Also while a resumed attempt skips what is already written.
       onProgress: heartbeat,

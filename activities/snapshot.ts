@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { dumpProgressSignal, type DumpProgress, type SnapshotPolicy, type SnapshotRecord, type StoredSnapshot } from '../contracts/definitions';
 import { failure, finalFailure } from '../contracts/errors';
+import { encryptingStream } from '../lib/archive/encryption';
 import { verifyArchive } from '../lib/archive/verify';
 import { createArchiveWriter } from '../lib/archive/writer';
 import type { EtcdConnection } from '../lib/etcd/client';
@@ -15,6 +16,7 @@ import { nameTaken, sameOwner } from '../lib/storage/common';
 import { checkedLock, type CheckedLock } from '../lib/storage/object-lock';
 import type { ArchiveOwner, SnapshotStore } from '../lib/storage/types';
 import { secretScope, type ActivityDeps } from './deps';
+import { identitySource, recipientsFor } from './encryption';
 import { openCopyStore, openStore } from './store';
 import type { AlertEvent } from '../contracts/alert';
 import { raiseAlertFromActivity } from './notify';
@@ -108,9 +110,12 @@ function finalIfUnreachable(err: unknown): unknown {
  * The archive an earlier attempt of this same run already stored (it finished after Temporal gave up on it, or its
  * worker died before reporting): read back and checked, so the record names exactly the bytes that are stored.
  */
-async function storedByEarlierAttempt(context: Context, store: SnapshotStore, snapshotName: string, locking: CheckedLock = {}): Promise<StoredSnapshot> {
-  const url = store.urlFor(snapshotName);
+async function storedByEarlierAttempt(context: Context, deps: ActivityDeps, store: SnapshotStore, snapshotName: string, recipients: string[], locking: CheckedLock = {}): Promise<StoredSnapshot> {
+  const encrypted = (await store.headArchive(snapshotName))?.encrypted === true;
+  const url = store.urlFor(snapshotName, encrypted);
   const report = await verifyArchive(await store.getArchive(snapshotName), undefined, {
+    identities: identitySource(deps),
+    what: `snapshot ${snapshotName}`,
     signal: context.cancellationSignal,
     onProgress: ({ entries, archiveBytes }) => context.heartbeat({ keys: entries, bytes: archiveBytes, uploadSessions: [] }),
   });
@@ -120,7 +125,12 @@ async function storedByEarlierAttempt(context: Context, store: SnapshotStore, sn
     throw new Error(`the archive ${url} an earlier attempt of this run stored is damaged (${report.problem?.message}); removed it to write it again`);
   }
   context.log.info('snapshot already stored by an earlier attempt of this run', { snapshotName, url, bytes: report.archiveBytes, keys: report.keys });
-  return { url, bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '', ...locking };
+  return { url, bytes: report.archiveBytes, keys: report.keys, sha256: report.sha256, revision: '', ...encryptionOf(encrypted ? recipients : []), ...locking };
+}
+
+/** What the record says about an archive encrypted to `recipients` (nothing for a plain one). */
+function encryptionOf(recipients: string[]): Pick<StoredSnapshot, 'encryption'> {
+  return recipients.length > 0 ? { encryption: { format: 'age', recipients } } : {};
 }
 
 /** Who this run is, as stored with its archive. */
@@ -137,6 +147,8 @@ interface DumpJob {
   release: ReleaseInfo | undefined;
   /** Registry upload sessions a killed earlier attempt left open. */
   abandonedSessions: string[];
+  /** age public keys the archive is encrypted to; empty = stored in the clear. */
+  recipients: string[];
   /** The Object Lock to write the archive with, or why there is none. */
   locking: CheckedLock;
 }
@@ -147,10 +159,13 @@ interface DumpJob {
  * taken by the socket), so a slow link keeps the attempt alive and a stalled one fails it with TransferStalled.
  */
 async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: DumpJob): Promise<StoredSnapshot> {
-  const { snapshotName, store, connection, release, abandonedSessions } = job;
-  const url = store.urlFor(snapshotName);
+  const { snapshotName, store, connection, release, abandonedSessions, recipients } = job;
+  const encrypted = recipients.length > 0;
+  const url = store.urlFor(snapshotName, encrypted);
   const reportProgress = progressReporter(context, deps.progressIntervalMs);
   const writer = createArchiveWriter();
+  // Encrypted after gzip, as it streams: the store's sha256 and size are of the encrypted bytes it keeps.
+  const archive = encrypted ? encryptingStream(writer.stream, recipients) : writer.stream;
   let progress: DumpHeartbeat = { keys: 0, bytes: 0, uploadSessions: abandonedSessions };
   const meter = transferMeter(deps, context, `snapshot ${snapshotName}: the transfer from etcd to ${url}`, () => progress);
   const heartbeat = (update: Partial<DumpHeartbeat>) => {
@@ -158,7 +173,8 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     context.heartbeat(progress);
   };
   // Inside meter.run, the store's shared clients find this transfer's meter (lib/transfer-meter).
-  const upload = meter.run(() => store.putArchive(snapshotName, meter.count(writer.stream), meter.signal, {
+  const upload = meter.run(() => store.putArchive(snapshotName, meter.count(archive), meter.signal, {
+    encrypted,
     owner: job.owner,
     retry: context.info.attempt > 1,
     abandonedSessions,
@@ -195,10 +211,10 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     }
     throw err;
   });
-  if (!stored) return storedByEarlierAttempt(context, store, snapshotName, job.locking);
-  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys, lockedUntil: job.locking.lock?.retainUntil });
+  if (!stored) return storedByEarlierAttempt(context, deps, store, snapshotName, recipients, job.locking);
+  context.log.info('snapshot stored', { snapshotName, url: stored.url, bytes: stored.bytes, keys: dumped.keys, encrypted, lockedUntil: job.locking.lock?.retainUntil });
   if (job.locking.lockWarning) context.log.warn('snapshot stored without the Object Lock its policy asks for', { snapshotName, reason: job.locking.lockWarning });
-  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision, ...job.locking };
+  return { url: stored.url, bytes: stored.bytes, keys: dumped.keys, sha256: stored.sha256, revision: dumped.revision, ...encryptionOf(recipients), ...job.locking };
 }
 
 /** Failed and PartiallyFailed runs notify (once per run and outcome; raising never fails the record). */
@@ -250,13 +266,14 @@ export function createSnapshotActivities(deps: ActivityDeps) {
       // A killed earlier attempt cannot cancel its registry upload session; its last heartbeat says which to cancel.
       const abandonedSessions = sessionsIn(context.info.heartbeatDetails);
       const owner = ownerOf(context, policy);
+      const recipients = recipientsFor(deps, policy);
       // The name is taken before anything is dumped: by an earlier attempt of this run (its archive is the one to
       // record), or by another cluster sharing the location (never overwritten; the run fails saying so).
       const locking = await checkedLock(store, policy, args.nominalTime, deps.clock(), `bucket of ${policy.cluster.namespace}/${policy.cluster.name}`);
       const existing = await store.archiveOwner?.(args.snapshotName);
-      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, store, args.snapshotName, locking);
+      if (existing && sameOwner(existing.owner, owner)) return storedByEarlierAttempt(context, deps, store, args.snapshotName, recipients, locking);
       if (existing) throw nameTaken('archive', store.urlFor(args.snapshotName), existing.owner);
-      return dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions, locking });
+      return dumpAndStoreInSlot(context, deps, { ...args, owner, store, connection, release, abandonedSessions, recipients, locking });
     }),
 
     async writeRecord(args: { policy: SnapshotPolicy; record: SnapshotRecord }): Promise<void> {

@@ -5,6 +5,7 @@ import type { SnapshotLocationRef, VerifyResult } from '../contracts/restore';
 import { verifyArchive } from '../lib/archive/verify';
 import type { SnapshotStore } from '../lib/storage';
 import { secretScope, type ActivityDeps } from './deps';
+import { identitySource } from './encryption';
 import { transferMeter } from './liveness';
 import { openStore } from './store';
 
@@ -22,8 +23,10 @@ export async function verifyStoredSnapshot(deps: ActivityDeps, input: { snapshot
   const store = await openSnapshotStore(deps, input.snapshot);
   const record = await store.getRecord(snapshotName);
   let progress = { entries: 0, archiveBytes: 0 };
-  const meter = transferMeter(deps, context, `reading snapshot ${store.urlFor(snapshotName)}`, () => progress);
+  const meter = transferMeter(deps, context, `reading snapshot ${store.urlFor(snapshotName, record?.encryption !== undefined)}`, () => progress);
   const report = await verifyArchive(meter.count(await store.getArchive(snapshotName)), record?.sha256, {
+    identities: identitySource(deps),
+    what: `snapshot ${snapshotName}`,
     signal: meter.signal,
     onProgress: ({ entries, archiveBytes }) => context.heartbeat((progress = { entries, archiveBytes })),
   })
@@ -31,7 +34,7 @@ export async function verifyStoredSnapshot(deps: ActivityDeps, input: { snapshot
       throw meter.stalled ?? err;
     })
     .finally(() => meter.stop());
-  const result: VerifyResult = { ...report, snapshotName, url: store.urlFor(snapshotName) };
+  const result: VerifyResult = { ...report, snapshotName, url: store.urlFor(snapshotName, record?.encryption !== undefined) };
   if (record) {
     result.record = { status: record.status, sha256: record.sha256, keys: record.keys, bytes: record.bytes, nominalTime: record.nominalTime };
     const mismatch =

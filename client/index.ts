@@ -31,4 +31,5 @@ export type { DrillChecks, DrillOutcome, DrillRefusal, DrillResult, DrillSummary
 export type { AlertEvent, AlertKind } from '../contracts/alert';
 export { applyDrillSchedule, removeDrillSchedule, listDrillSchedules, syncDrillSchedules, type DrillSyncReport } from '../lib/drill/schedules';
 export { runDrill } from './drill';
+export { exportSnapshot, type ExportOptions, type ExportResult } from './export';
 export { clusterStatuses, type ClusterStatus } from './status';

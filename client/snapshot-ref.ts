@@ -80,6 +80,8 @@ function archiveName(component: string): string | undefined {
   } catch {
     return undefined;
   }
+  // The encrypted form `<name>.tar.gz.age` names the same snapshot (the stores find either).
+  if (decoded.endsWith(`${ARCHIVE_SUFFIX}.age`)) return decoded.slice(0, -`${ARCHIVE_SUFFIX}.age`.length);
   return decoded.endsWith(ARCHIVE_SUFFIX) ? decoded.slice(0, -ARCHIVE_SUFFIX.length) : undefined;
 }
 

@@ -162,6 +162,11 @@ export interface SnapshotPolicy {
   release?: { chartName: string; chartVersion: string };
   /** Forced engine (worker setting or per-cluster annotation); absent = auto. */
   engine?: EngineChoice;
+  /**
+   * The cluster's own age recipients (annotation vcsnap.io/encryption-recipients), added to the worker's
+   * (VCSNAP_ENCRYPTION_RECIPIENTS): archives are encrypted when either names one. Public keys only.
+   */
+  encryption?: { recipients: string[] };
   /** Write every archive and record with an S3 Object Lock of retention.period days (S3 locations only). */
   objectLock?: ObjectLockMode;
   /** A second location each snapshot is copied to once stored (`copy` in the auto-snapshot block). */
@@ -231,10 +236,18 @@ export interface StoredSnapshot {
   sha256: string;
   /** etcd revision the dump was pinned to ('' where vCluster took it: the request engine). */
   revision: string;
+  /** Set when the archive is encrypted (client-side, age); `sha256` and `bytes` are those of the stored, encrypted bytes. */
+  encryption?: ArchiveEncryption;
   /** The Object Lock the archive was written with. */
   lock?: ObjectLock;
   /** The policy asked for a lock the location cannot give (no Object Lock on the bucket): the archive is stored unlocked. */
   lockWarning?: string;
+}
+
+/** An archive encrypted with age (https://age-encryption.org/v1) to these X25519 public keys (`age1...`). */
+export interface ArchiveEncryption {
+  format: 'age';
+  recipients: string[];
 }
 
 /** The metadata record stored beside each archive (`<name>.json`). */
@@ -257,6 +270,8 @@ export interface SnapshotRecord {
   runId?: string;
   /** Which engine took the state (absent in records written before the request engine: direct). */
   engine?: SnapshotEngine;
+  /** The archive is encrypted (age) to these recipients; `sha256` and `bytes` are of the stored, encrypted bytes. */
+  encryption?: ArchiveEncryption;
   /** The worker's HMAC over the rest of the record (lib/record-signature): retention trusts only signed volume handles. */
   signature?: string;
   /** The last restore drill of this snapshot (written by the drill; outside the signature, retention never reads it). */

@@ -40,6 +40,8 @@ export const ERROR_TYPES = {
   SnapshotCorrupt: { retryable: false },
   /** vCluster's embedded-etcd kind (an etcd database): a running etcd cannot take it. */
   SnapshotNotRestorable: { retryable: false },
+  /** An encrypted (age) archive and no identity that opens it on this worker (none configured, or not the right one). */
+  EncryptionKeyUnavailable: { retryable: false },
   // Restore drills (lib/drill): the scratch etcd or kube-apiserver the worker starts for a drill.
   DrillEnvironmentUnavailable: { retryable: false },
   DrillServerFailed: { retryable: true },

@@ -11,8 +11,11 @@ export interface VerifyResult extends VerifyReport {
 }
 
 export interface VerifyProblem {
-  /** `limit`: the archive exceeds a reading bound (an entry too large, or a decompression bomb); read no further. */
-  kind: 'gzip' | 'tar' | 'format' | 'digest' | 'record' | 'limit';
+  /**
+   * `limit`: the archive exceeds a reading bound (an entry too large, or a decompression bomb); read no further.
+   * `encryption`: an encrypted archive whose age header or an authenticated chunk does not check (changed bytes).
+   */
+  kind: 'gzip' | 'tar' | 'format' | 'digest' | 'record' | 'limit' | 'encryption';
   message: string;
   /** Byte of the stored (compressed) archive at or just after which the damage was detected. */
   compressedOffset?: number;

@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { OBJECT_LOCK_MODES, TASK_QUEUE, type EngineChoice, type ObjectLockMode } from '../contracts/definitions';
+import { parseRecipients } from './archive/encryption';
 import { limitKubeRequests } from './kube/request-timeout';
 import { parseGoDuration } from './policy/duration';
 import { POLICY_LIMITS, type PolicyLimits } from './policy/limits';
@@ -62,10 +63,30 @@ export interface WorkerSettings {
   drillKubeApiserver?: string;
   /** `namespace/name` of the Secret with the alert webhook (`url`, optional `format`: alertmanager or slack) (VCSNAP_ALERT_WEBHOOK_SECRET). */
   alertWebhookSecret?: { namespace: string; name: string };
+  /**
+   * age X25519 public keys (`age1...`, comma- or space-separated) every archive this worker writes is encrypted to
+   * (VCSNAP_ENCRYPTION_RECIPIENTS); a cluster's annotation vcsnap.io/encryption-recipients adds its own. Absent and
+   * no annotation: archives are stored in the clear.
+   */
+  encryptionRecipients?: string[];
+  /**
+   * `namespace/name` of the Secret holding the age identities (private keys, key `identities`, one per line) that
+   * verify, restore and drills decrypt with (VCSNAP_ENCRYPTION_IDENTITY_SECRET); read only when an archive is
+   * encrypted, never put in workflow history. Keep old identities in it after a rotation.
+   */
+  encryptionIdentitySecret?: { namespace: string; name: string };
 }
 
 /** Settings whose absence means "off": every other one has a default. */
-export type OptionalWorkerSettings = 'servedNamespaces' | 'drillIntervalSeconds' | 'drillEtcdBinary' | 'drillEtcdEndpoint' | 'drillKubeApiserver' | 'alertWebhookSecret';
+export type OptionalWorkerSettings =
+  | 'servedNamespaces'
+  | 'drillIntervalSeconds'
+  | 'drillEtcdBinary'
+  | 'drillEtcdEndpoint'
+  | 'drillKubeApiserver'
+  | 'alertWebhookSecret'
+  | 'encryptionRecipients'
+  | 'encryptionIdentitySecret';
 
 export interface RuntimeConfig extends WorkerSettings {
   temporal: ReturnType<typeof loadClientConnectConfig>;
@@ -124,6 +145,14 @@ function secretRefFrom(env: NodeJS.ProcessEnv, name: string): { namespace: strin
   const match = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(raw);
   if (!match) throw new Error(`${name}: expected namespace/name of a Secret, got ${JSON.stringify(raw)}`);
   return { namespace: match[1]!, name: match[2]! };
+}
+
+function recipientsFrom(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const raw = env[name];
+  if (!raw?.trim()) return undefined;
+  const parsed = parseRecipients(raw, name);
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.recipients;
 }
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback?: number): number | undefined {
@@ -204,6 +233,8 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     drillEtcdEndpoint: env.VCSNAP_DRILL_ETCD_ENDPOINT || undefined,
     drillKubeApiserver: env.VCSNAP_DRILL_KUBE_APISERVER || undefined,
     alertWebhookSecret: secretRefFrom(env, 'VCSNAP_ALERT_WEBHOOK_SECRET'),
+    encryptionRecipients: recipientsFrom(env, 'VCSNAP_ENCRYPTION_RECIPIENTS'),
+    encryptionIdentitySecret: secretRefFrom(env, 'VCSNAP_ENCRYPTION_IDENTITY_SECRET'),
     shutdownGraceSeconds: durationSecondsFrom(env, 'VCSNAP_SHUTDOWN_GRACE', DEFAULT_SHUTDOWN_GRACE_SECONDS),
     recoveryPointCheckSeconds: recoveryPointCheckFrom(env),
   };

@@ -44,6 +44,8 @@ export async function createProductWorkers(
     drillEtcdEndpoint: config.drillEtcdEndpoint,
     drillKubeApiserver: config.drillKubeApiserver,
     alertWebhookSecret: config.alertWebhookSecret,
+    encryptionRecipients: config.encryptionRecipients,
+    encryptionIdentitySecret: config.encryptionIdentitySecret,
   } satisfies Partial<ActivityDeps> & Required<Omit<WorkerSettings, OptionalWorkerSettings>>);
   const main = await Worker.create({
     connection,

@@ -18,7 +18,7 @@ import { currentDetails } from './status';
 
 export class SnapshotRun {
   readonly view: SnapshotStatusView;
-  private stored?: Pick<StoredSnapshot, 'sha256' | 'revision'>;
+  private stored?: Pick<StoredSnapshot, 'sha256' | 'revision' | 'encryption'>;
 
   constructor(
     private readonly policy: SnapshotPolicy,
@@ -114,6 +114,7 @@ export class SnapshotRun {
       keys: view.keysWritten,
       sha256: this.stored?.sha256,
       revision: this.stored?.revision || undefined,
+      encryption: this.stored?.encryption,
       volumes: view.volumes,
       error: view.error,
       workflowId: workflowInfo().workflowId,

@@ -22,6 +22,8 @@ const OPTIONS = {
   'tls-secret': { type: 'string' },
   force: { type: 'boolean' },
   snapshot: { type: 'string' },
+  identity: { type: 'string' },
+  'identity-secret': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -43,10 +45,11 @@ export interface CommandLine {
 export function parseCommandLine(argv: string[]): CommandLine {
   const { values, positionals } = parseOptions(argv);
   const [commandName, target] = positionals;
-  if (values.output !== undefined && values.output !== 'json' && values.output !== 'table') {
+  // export takes -o FILE: where the archive goes.
+  if (commandName !== 'export' && values.output !== undefined && values.output !== 'json' && values.output !== 'table') {
     throw new UsageError(`-o: expected "json" or "table", got ${JSON.stringify(values.output)}`);
   }
-  return { commandName, target, options: values, json: values.json === true || values.output === 'json' };
+  return { commandName, target, options: values, json: values.json === true || (commandName !== 'export' && values.output === 'json') };
 }
 
 export function clusterArg(positional: string | undefined, options: { name?: string; namespace?: string }): ClusterRef {

@@ -7,6 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { extract, type Extract } from 'tar-stream';
 import type { VerifyProblem, VerifyReport } from '../../contracts/restore';
 import { DB_KEY, RELEASE_KEY, REQUEST_KEY, REVISION_KEY, SKIP_KEYS_KEY, SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
+import { decryptingStream, isKeyFailure, type IdentitySource } from './encryption';
 import { readEntryBody } from './writer';
 import { protobufFields, type FieldBounds } from './protobuf';
 
@@ -40,10 +41,17 @@ export interface VerifyOptions {
   /** Called every few hundred entries (heartbeat here). */
   onProgress?: (report: VerifyReport) => void;
   signal?: AbortSignal;
+  /**
+   * The identities of an encrypted (age) archive, asked for only when the archive turns out to be one. The sha256 and
+   * byte count stay those of the stored (encrypted) bytes; offsets in problems are of the gzip data.
+   */
+  identities?: IdentitySource;
+  /** Names the archive in decryption errors. */
+  what?: string;
 }
 
 interface StreamFailure {
-  stage: 'source' | 'gzip' | 'tar' | 'limit';
+  stage: 'source' | 'decrypt' | 'gzip' | 'tar' | 'limit';
   error: Error & { code?: string };
   /** gunzip input consumed before the step that failed. */
   compressedOffset: number;
@@ -178,8 +186,10 @@ interface ArchiveStream {
   close(): void;
 }
 
-/** archive -> sha256 and byte count -> gunzip (its offsets remembered) -> tar. */
-function openArchive(archive: Readable, limits: ReadLimits, signal?: AbortSignal): ArchiveStream {
+/** archive -> sha256 and byte count -> decryption, when it is encrypted -> gunzip (its offsets remembered) -> tar. */
+function openArchive(archive: Readable, limits: ReadLimits, options: VerifyOptions): ArchiveStream {
+  const { signal } = options;
+  const decrypt = decryptingStream(options.identities, options.what ?? 'the archive');
   const hash = createHash('sha256');
   let archiveBytes = 0;
   const gunzip = createGunzip({ chunkSize: GUNZIP_STEP });
@@ -207,10 +217,12 @@ function openArchive(archive: Readable, limits: ReadLimits, signal?: AbortSignal
     }
   });
   archive.on('error', fail('source'));
+  // No identity for an encrypted archive is the worker's problem, thrown like a broken download; damage is reported.
+  decrypt.on('error', (error: Error) => fail(isKeyFailure(error) ? 'source' : 'decrypt')(error));
   gunzip.on('error', fail('gzip'));
   tar.on('error', fail('tar'));
   signal?.addEventListener('abort', abort);
-  archive.pipe(gunzip).pipe(tar);
+  archive.pipe(decrypt).pipe(gunzip).pipe(tar);
   return {
     tar,
     failure: () => failure,
@@ -219,8 +231,9 @@ function openArchive(archive: Readable, limits: ReadLimits, signal?: AbortSignal
     sha256: () => hash.digest('hex'),
     close() {
       signal?.removeEventListener('abort', abort);
-      archive.unpipe(gunzip);
+      archive.unpipe(decrypt);
       archive.destroy();
+      decrypt.destroy();
       gunzip.destroy();
       tar.destroy();
     },
@@ -236,7 +249,7 @@ export async function verifyArchive(archive: Readable, expectedSha256?: string, 
   const report: VerifyReport = { ok: false, kind: 'key-value', archiveBytes: 0, sha256: '', tarBytes: 0, entries: 0, keys: 0, valueBytes: 0 };
   if (expectedSha256) report.expectedSha256 = expectedSha256.toLowerCase();
   const limits = { ...DEFAULT_READ_LIMITS, ...options.limits };
-  const stream = openArchive(archive, limits, options.signal);
+  const stream = openArchive(archive, limits, options);
   const checkFormat = createFormatCheck((kind) => (report.kind = kind));
   let lastEntry: { name: string; next: number } | undefined;
   let suspect: { name: string; reason: string; tarOffset: number } | undefined;
@@ -326,6 +339,7 @@ function streamProblem(
 ): VerifyProblem {
   const { error } = failure;
   if (failure.stage === 'limit') return { kind: 'limit', message: error.message, compressedOffset: failure.compressedOffset, entry: last?.name };
+  if (failure.stage === 'decrypt') return { kind: 'encryption', message: error.message, compressedOffset: failure.compressedOffset, entry: last?.name };
   const after = last ? `after entry #${report.entries} "${last.name}"` : 'before the first entry';
   if (failure.stage === 'tar') {
     const tarOffset = last?.next ?? 0;

@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { Etcd3 } from 'etcd3';
 import type { DrillChecks } from '../../contracts/drill';
+import type { IdentitySource } from '../archive/encryption';
 import { verifyArchive } from '../archive/verify';
 import { SNAPSHOT_METADATA_PREFIX } from '../etcd/dump';
 import { ObjectCounter } from './objects';
@@ -45,7 +46,7 @@ function etcdPages(client: Etcd3): { next(): Promise<{ key: Buffer; value: Buffe
 export async function checkRestoredEtcd(
   client: Etcd3,
   archive: Readable,
-  opts: { expectedSha256?: string; baseRevision: number; transactions: number; signal?: AbortSignal; onProgress?: () => void },
+  opts: { expectedSha256?: string; baseRevision: number; transactions: number; signal?: AbortSignal; onProgress?: () => void; identities?: IdentitySource },
 ): Promise<DrillChecks> {
   const counter = new ObjectCounter();
   const pages = etcdPages(client);
@@ -58,6 +59,7 @@ export async function checkRestoredEtcd(
   };
   let pending = await pages.next();
   const report = await verifyArchive(archive, opts.expectedSha256, {
+    identities: opts.identities,
     signal: opts.signal,
     onProgress: opts.onProgress,
     onEntry: async (name, value) => {

@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterRef, EngineChoice, SnapshotPolicy } from '../../contracts/definitions';
 import { decodeConfigBytes, formatIssue, parsePolicy, type ConfigIssue, type PolicyLimits } from '../policy';
+import { parseRecipients } from '../archive/encryption';
 import { parseGoDuration } from '../policy/duration';
 import { loadPolicyLimits } from '../runtime-config';
 
@@ -14,6 +15,12 @@ export const ENGINE_ANNOTATION = 'vcsnap.io/engine';
 
 /** Per-cluster drill interval on the vc-config Secret: a duration such as `24h` or `168h`, or `off`. */
 export const DRILL_INTERVAL_ANNOTATION = 'vcsnap.io/drill-interval';
+
+/**
+ * Per-cluster encryption on the vc-config Secret: age X25519 public keys (`age1...`, comma- or space-separated) this
+ * cluster's archives are encrypted to, besides the worker's own (VCSNAP_ENCRYPTION_RECIPIENTS).
+ */
+export const ENCRYPTION_RECIPIENTS_ANNOTATION = 'vcsnap.io/encryption-recipients';
 
 /** Secrets per list call: each may be up to 1 MiB, so a page of hostile ones stays a few tens of MiB in memory. */
 const PAGE_SIZE = 50;
@@ -104,12 +111,16 @@ function readConfig(secret: k8s.V1Secret, cluster: ClusterRef, where: string, de
   const drill = drillInterval(secret.metadata?.annotations?.[DRILL_INTERVAL_ANNOTATION], limits);
   if (typeof drill === 'object' && drill !== null) return { cluster, policy: null, error: drill.error };
   const drillIntervalSeconds = drill === undefined ? {} : { drillIntervalSeconds: drill };
+  const recipientsText = secret.metadata?.annotations?.[ENCRYPTION_RECIPIENTS_ANNOTATION];
+  const recipients = recipientsText === undefined ? undefined : parseRecipients(recipientsText, `annotation ${ENCRYPTION_RECIPIENTS_ANNOTATION}`);
+  if (recipients && !recipients.ok) return { cluster, policy: null, error: `${where}: ${recipients.error}`.slice(0, MAX_ISSUE_LENGTH * 2) };
+  const encryption = recipients?.ok ? { encryption: { recipients: recipients.recipients } } : {};
   const text = decodeConfigBytes(Buffer.from(encoded, 'base64'));
   if (!text.ok) return { cluster, policy: null, error: formatClusterErrors(where, text.errors) };
   const parsed = parsePolicy(text.text, cluster, { chartLabel: secret.metadata?.labels?.chart, limits });
   if (!parsed.ok) return { cluster, policy: null, error: formatClusterErrors(where, parsed.errors) };
   if (!parsed.policy) return { cluster, policy: null, reason: parsed.reason };
-  return { cluster, policy: engine === 'auto' ? parsed.policy : { ...parsed.policy, engine }, ...drillIntervalSeconds };
+  return { cluster, policy: { ...parsed.policy, ...(engine === 'auto' ? {} : { engine }), ...encryption }, ...drillIntervalSeconds };
 }
 
 /**

@@ -23,6 +23,9 @@ import type { AzureLocation, SnapshotRecord } from '../../contracts/definitions'
 import { mapLimit } from '../concurrency';
 import {
   ARCHIVE_SUFFIX,
+  ARCHIVE_SUFFIXES,
+  archiveSuffix,
+  archiveSuffixOf,
   RECORD_SUFFIX,
   assertSnapshotName,
   badCredentials,
@@ -103,11 +106,31 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
   };
   const nameOf = (key: string, suffix: string): string => key.slice(keyPrefix.length, -suffix.length);
 
+  /** The key and properties of the stored archive of `snapshotName`, plain or encrypted. */
+  const findArchive = async (snapshotName: string) => {
+    for (const suffix of ARCHIVE_SUFFIXES) {
+      const key = keyOf(snapshotName, suffix);
+      try {
+        const properties = await call('head', key, () => container.getBlobClient(key).getProperties());
+        return { key, properties, encrypted: suffix !== ARCHIVE_SUFFIX };
+      } catch (err) {
+        if (!isMissingBlob(err)) throw err;
+      }
+    }
+    return undefined;
+  };
+
   const store: SnapshotStore = {
-    urlFor: (snapshotName) => urlOf(keyOf(snapshotName, ARCHIVE_SUFFIX)),
+    urlFor: (snapshotName, encrypted) => urlOf(keyOf(snapshotName, archiveSuffix(encrypted))),
 
     async putArchive(snapshotName, archive, signal, hooks: PutArchiveOptions = {}): Promise<StoredObject> {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      const key = keyOf(snapshotName, archiveSuffix(hooks.encrypted));
+      // The name's other form (plain or encrypted) holds an archive: the name is taken all the same.
+      const other = await findArchive(snapshotName);
+      if (other && other.key !== key) {
+        archive.destroy();
+        throw nameTaken('archive', urlOf(other.key), ownerOfMetadata(other.properties.metadata));
+      }
       const body = digesting(archive, signal);
       const blob = container.getBlockBlobClient(key);
       try {
@@ -117,7 +140,7 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
           () =>
             blob.uploadStream(body.stream, options.blockSize ?? DEFAULT_BLOCK_SIZE, options.concurrency ?? DEFAULT_CONCURRENCY, {
               abortSignal: signal,
-              blobHTTPHeaders: { blobContentType: 'application/gzip' },
+              blobHTTPHeaders: { blobContentType: hooks.encrypted ? 'application/octet-stream' : 'application/gzip' },
               metadata: hooks.owner && metadataOf(hooks.owner),
               conditions: { ifNoneMatch: '*' },
               onProgress: (progress) => hooks.onStored?.(progress.loadedBytes),
@@ -132,48 +155,44 @@ export function createAzureStore(location: AzureLocation, credentials: AzureCred
     },
 
     async archiveOwner(snapshotName) {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      try {
-        const properties = await call('head', key, () => container.getBlobClient(key).getProperties());
-        return { owner: ownerOfMetadata(properties.metadata) };
-      } catch (err) {
-        if (isMissingBlob(err)) return undefined;
-        throw err;
-      }
+      const found = await findArchive(snapshotName);
+      return found && { owner: ownerOfMetadata(found.properties.metadata) };
     },
 
     async headArchive(snapshotName) {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      try {
-        const properties = await call('head', key, () => container.getBlobClient(key).getProperties());
-        return { bytes: properties.contentLength ?? 0 };
-      } catch (err) {
-        if (isMissingBlob(err)) return undefined;
-        throw err;
-      }
+      const found = await findArchive(snapshotName);
+      return found && { bytes: found.properties.contentLength ?? 0, ...(found.encrypted ? { encrypted: true } : {}) };
     },
 
     async getArchive(snapshotName) {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      try {
-        const download = await call('get', key, () => container.getBlobClient(key).download());
-        const stream = download.readableStreamBody;
-        if (!stream) throw new Error(`Azure get ${urlOf(key)} returned no stream`);
-        return stream instanceof Readable ? stream : Readable.from(stream);
-      } catch (err) {
-        if (isMissingBlob(err)) throw objectNotFound(`snapshot archive ${urlOf(key)} does not exist`);
-        throw err;
+      // Plain first, then encrypted: a plain archive costs no extra request.
+      for (const suffix of ARCHIVE_SUFFIXES) {
+        const key = keyOf(snapshotName, suffix);
+        try {
+          const download = await call('get', key, () => container.getBlobClient(key).download());
+          const stream = download.readableStreamBody;
+          if (!stream) throw new Error(`Azure get ${urlOf(key)} returned no stream`);
+          return stream instanceof Readable ? stream : Readable.from(stream);
+        } catch (err) {
+          if (!isMissingBlob(err)) throw err;
+        }
       }
+      throw objectNotFound(`snapshot archive ${urlOf(keyOf(snapshotName, ARCHIVE_SUFFIX))} does not exist`);
     },
 
     async listArchives(): Promise<ArchiveListing[]> {
-      const blobs = await listBlobs(ARCHIVE_SUFFIX);
-      return blobs.map((b) => ({ snapshotName: nameOf(b.name, ARCHIVE_SUFFIX), url: urlOf(b.name), bytes: b.bytes, lastModified: b.lastModified?.toISOString() }));
+      const blobs = (await Promise.all(ARCHIVE_SUFFIXES.map((suffix) => listBlobs(suffix)))).flat();
+      return blobs.map((b) => {
+        const suffix = archiveSuffixOf(b.name)!;
+        return { snapshotName: nameOf(b.name, suffix), url: urlOf(b.name), bytes: b.bytes, lastModified: b.lastModified?.toISOString(), ...(suffix !== ARCHIVE_SUFFIX ? { encrypted: true } : {}) };
+      });
     },
 
     async deleteArchive(snapshotName) {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      await call('delete', key, () => container.getBlobClient(key).deleteIfExists());
+      for (const suffix of ARCHIVE_SUFFIXES) {
+        const key = keyOf(snapshotName, suffix);
+        await call('delete', key, () => container.getBlobClient(key).deleteIfExists());
+      }
     },
 
     async putRecord(record: SnapshotRecord, options?: PutRecordOptions) {

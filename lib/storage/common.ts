@@ -7,6 +7,19 @@ import { failure } from '../../contracts/errors';
 import type { ArchiveOwner, PutRecordOptions } from './types';
 
 export const ARCHIVE_SUFFIX = '.tar.gz';
+/** An encrypted archive: `<name>.tar.gz.age`, the suffix the `age` tool and file managers recognise. */
+export const ENCRYPTED_ARCHIVE_SUFFIX = '.tar.gz.age';
+/** Where a reader looks for an archive, plain first (one name holds at most one of them). */
+export const ARCHIVE_SUFFIXES = [ARCHIVE_SUFFIX, ENCRYPTED_ARCHIVE_SUFFIX] as const;
+
+export function archiveSuffix(encrypted: boolean | undefined): string {
+  return encrypted ? ENCRYPTED_ARCHIVE_SUFFIX : ARCHIVE_SUFFIX;
+}
+
+/** The archive suffix `name` ends with, if any. */
+export function archiveSuffixOf(name: string): string | undefined {
+  return ARCHIVE_SUFFIXES.find((suffix) => name.endsWith(suffix));
+}
 export const RECORD_SUFFIX = '.json';
 
 export function badCredentials(message: string, cause?: unknown): ApplicationFailure {

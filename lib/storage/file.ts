@@ -12,7 +12,10 @@ import type { Readable } from 'node:stream';
 import type { FileLocation } from '../../contracts/definitions';
 import {
   ARCHIVE_SUFFIX,
+  ARCHIVE_SUFFIXES,
   RECORD_SUFFIX,
+  archiveSuffix,
+  archiveSuffixOf,
   assertSnapshotName,
   badConfiguration,
   digesting,
@@ -93,6 +96,16 @@ export function createFileStore(location: FileLocation): SnapshotStore {
     await syncDirectory(dir);
   };
 
+  /** The stored archive of `snapshotName`, plain or encrypted. */
+  const findArchive = async (snapshotName: string) => {
+    for (const suffix of ARCHIVE_SUFFIXES) {
+      const path = pathOf(snapshotName, suffix);
+      const stats = await statOrUndefined(path);
+      if (stats) return { path, stats, encrypted: suffix !== ARCHIVE_SUFFIX };
+    }
+    return undefined;
+  };
+
   const listNames = async (suffix: string): Promise<string[]> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return [];
@@ -105,16 +118,19 @@ export function createFileStore(location: FileLocation): SnapshotStore {
   };
 
   const store: SnapshotStore = {
-    urlFor: (snapshotName) => urlOf(pathOf(snapshotName, ARCHIVE_SUFFIX)),
+    urlFor: (snapshotName, encrypted) => urlOf(pathOf(snapshotName, archiveSuffix(encrypted))),
 
     async putArchive(snapshotName, archive, signal, options = {}): Promise<StoredObject> {
-      const path = pathOf(snapshotName, ARCHIVE_SUFFIX);
+      const path = pathOf(snapshotName, archiveSuffix(options.encrypted));
       const body = digesting(archive, signal);
       let wroteOwner = false;
       try {
+        // The name's other form (plain or encrypted) holds an archive: the name is taken all the same.
+        const other = await findArchive(snapshotName);
+        if (other && other.path !== path) throw new TargetExists(other.path);
         // The owner file goes first, so an archive never appears without it; it is replaced only while the archive
         // is absent, and a loser of the race below leaves the winner's owner file alone.
-        if (options.owner && !(await statOrUndefined(path))) {
+        if (options.owner && !other) {
           await writeAtomically(ownerPath(snapshotName), Buffer.from(JSON.stringify(ownerFields(options.owner))), { removeAbandoned: !!options.retry });
           wroteOwner = true;
         }
@@ -123,40 +139,41 @@ export function createFileStore(location: FileLocation): SnapshotStore {
         body.stream.destroy();
         if (wroteOwner && !(err instanceof TargetExists) && !(await statOrUndefined(path))) await rm(ownerPath(snapshotName), { force: true });
         if (signal?.aborted) throw signal.reason;
-        if (err instanceof TargetExists) throw nameTaken('archive', urlOf(path), await readOwner(snapshotName));
+        if (err instanceof TargetExists) throw nameTaken('archive', urlOf(err.message), await readOwner(snapshotName));
         throw err;
       }
       return { snapshotName, url: urlOf(path), ...body.result() };
     },
 
     async archiveOwner(snapshotName) {
-      if (!(await statOrUndefined(pathOf(snapshotName, ARCHIVE_SUFFIX)))) return undefined;
+      if (!(await findArchive(snapshotName))) return undefined;
       return { owner: await readOwner(snapshotName) };
     },
 
     async headArchive(snapshotName) {
-      const stats = await statOrUndefined(pathOf(snapshotName, ARCHIVE_SUFFIX));
-      return stats && { bytes: stats.size };
+      const found = await findArchive(snapshotName);
+      return found && { bytes: found.stats.size, ...(found.encrypted ? { encrypted: true } : {}) };
     },
 
     async getArchive(snapshotName): Promise<Readable> {
-      const path = pathOf(snapshotName, ARCHIVE_SUFFIX);
-      if (!(await statOrUndefined(path))) throw objectNotFound(`snapshot archive ${urlOf(path)} does not exist`);
-      return createReadStream(path);
+      const found = await findArchive(snapshotName);
+      if (!found) throw objectNotFound(`snapshot archive ${urlOf(pathOf(snapshotName, ARCHIVE_SUFFIX))} does not exist`);
+      return createReadStream(found.path);
     },
 
     async listArchives(): Promise<ArchiveListing[]> {
-      const names = await listNames(ARCHIVE_SUFFIX);
-      const listings = await mapLimit(names, 16, async (snapshotName) => {
-        const path = join(dir, snapshotName + ARCHIVE_SUFFIX);
+      const files = (await Promise.all(ARCHIVE_SUFFIXES.map(async (suffix) => (await listNames(suffix)).map((name) => name + suffix)))).flat();
+      const listings = await mapLimit(files, 16, async (file) => {
+        const suffix = archiveSuffixOf(file)!;
+        const path = join(dir, file);
         const stats = await statOrUndefined(path);
-        return stats && { snapshotName, url: urlOf(path), bytes: stats.size, lastModified: stats.mtime.toISOString() };
+        return stats && { snapshotName: file.slice(0, -suffix.length), url: urlOf(path), bytes: stats.size, lastModified: stats.mtime.toISOString(), ...(suffix !== ARCHIVE_SUFFIX ? { encrypted: true } : {}) };
       });
-      return listings.filter((listing) => listing !== undefined);
+      return listings.filter((listing) => listing !== undefined).sort((a, b) => (a.snapshotName < b.snapshotName ? -1 : a.snapshotName > b.snapshotName ? 1 : 0));
     },
 
     async deleteArchive(snapshotName) {
-      await rm(pathOf(snapshotName, ARCHIVE_SUFFIX), { force: true });
+      for (const suffix of ARCHIVE_SUFFIXES) await rm(pathOf(snapshotName, suffix), { force: true });
       await rm(ownerPath(snapshotName), { force: true });
     },
 

@@ -36,6 +36,11 @@ import type { ArchiveListing, RegistryCredentials, SnapshotStore, StoredObject }
 
 export const VCLUSTER_ARTIFACT_TYPE = 'application/vnd.loft.vcluster';
 export const VCLUSTER_ETCD_LAYER_MEDIA_TYPE = 'application/vnd.loft.vcluster.etcd.v1.tar+gzip';
+/**
+ * An encrypted archive's layer: vCluster does not know it (so `vcluster restore` says the snapshot has no etcd layer
+ * rather than reading ciphertext as gzip), and its `.age` title tells tools what it is.
+ */
+export const ENCRYPTED_ETCD_LAYER_MEDIA_TYPE = 'application/vnd.vcsnap.etcd.v1.tar+gzip+age';
 export const RECORD_ARTIFACT_TYPE = 'application/vnd.vcsnap.record.v1+json';
 export const RECORD_TAG_SUFFIX = '.meta';
 const TITLE = 'org.opencontainers.image.title';
@@ -80,7 +85,9 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
     const digest = await registry.resolveDigest(tag);
     if (digest) await registry.deleteManifest(digest);
   };
-  const etcdLayer = (manifest: ImageManifest): Descriptor | undefined => manifest.layers?.find((l) => l.mediaType === VCLUSTER_ETCD_LAYER_MEDIA_TYPE);
+  const etcdLayer = (manifest: ImageManifest): Descriptor | undefined =>
+    manifest.layers?.find((l) => l.mediaType === VCLUSTER_ETCD_LAYER_MEDIA_TYPE || l.mediaType === ENCRYPTED_ETCD_LAYER_MEDIA_TYPE);
+  const isEncrypted = (layer: Descriptor): boolean => layer.mediaType === ENCRYPTED_ETCD_LAYER_MEDIA_TYPE;
 
   const store: SnapshotStore = {
     urlFor,
@@ -98,7 +105,11 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
             mediaType: OCI_MANIFEST_MEDIA_TYPE,
             artifactType: VCLUSTER_ARTIFACT_TYPE,
             config,
-            layers: [{ mediaType: VCLUSTER_ETCD_LAYER_MEDIA_TYPE, ...layer, annotations: { [TITLE]: 'etcd' } }],
+            layers: [
+              options.encrypted
+                ? { mediaType: ENCRYPTED_ETCD_LAYER_MEDIA_TYPE, ...layer, annotations: { [TITLE]: `${snapshotName}.tar.gz.age` } }
+                : { mediaType: VCLUSTER_ETCD_LAYER_MEDIA_TYPE, ...layer, annotations: { [TITLE]: 'etcd' } },
+            ],
             annotations: { [CREATED]: now().toISOString().replace(/\.\d+Z$/, 'Z'), ...(options.owner && ownerAnnotations(ownerFields(options.owner))) },
           };
           signal?.throwIfAborted();
@@ -122,7 +133,7 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
       mapped(async () => {
         const found = await registry.getManifest(archiveTag(snapshotName)).catch(undefinedIfNoRepository);
         const layer = found && etcdLayer(found.manifest);
-        return layer && { bytes: layer.size };
+        return layer && { bytes: layer.size, ...(isEncrypted(layer) ? { encrypted: true } : {}) };
       }),
 
     getArchive: (snapshotName) =>
@@ -142,7 +153,7 @@ export function createOciStore(location: OciLocation, credentials?: RegistryCred
         const listings = await mapLimit(archiveTags, 8, async (tag): Promise<ArchiveListing | undefined> => {
           const found = await registry.getManifest(tag);
           const layer = found && etcdLayer(found.manifest);
-          return layer && { snapshotName: tag, url: urlFor(tag), bytes: layer.size, lastModified: found.manifest.annotations?.[CREATED] };
+          return layer && { snapshotName: tag, url: urlFor(tag), bytes: layer.size, lastModified: found.manifest.annotations?.[CREATED], ...(isEncrypted(layer) ? { encrypted: true } : {}) };
         });
         return listings.filter((listing) => listing !== undefined);
       }),

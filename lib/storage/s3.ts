@@ -22,6 +22,9 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectLock, ObjectLockMode, S3Location, SnapshotRecord } from '../../contracts/definitions';
 import {
   ARCHIVE_SUFFIX,
+  ARCHIVE_SUFFIXES,
+  archiveSuffix,
+  archiveSuffixOf,
   RECORD_SUFFIX,
   assertSnapshotName,
   badConfiguration,
@@ -50,10 +53,12 @@ export interface S3StoreOptions {
   idleTimeoutMs?: number;
 }
 
-// 8 MiB parts, 4 in flight: 32 MiB of buffers. Loopback MinIO takes the archive as fast with 16 MiB parts (the bench),
-// and 10,000 parts of 8 MiB still hold 78 GiB, far beyond etcd's 8 GiB quota.
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
-const DEFAULT_QUEUE_SIZE = 4;
+// 5 MiB parts (S3's smallest), 2 in flight: with the part being filled and lib-storage's copy of it, about 20 MiB per
+// upload, where 8 MiB x 4 held about 50. A dump makes 15-40 MB/s of archive, which two parts in flight carry; a worker
+// running four dumps peaked 100-120 MiB lower (300k keys each, bench dump child). 10,000 parts of 5 MiB hold 48 GiB, far
+// beyond etcd's 8 GiB quota.
+const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 2;
 const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const;
 const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 const CONNECTION_TIMEOUT_MS = 10_000;
@@ -134,6 +139,20 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     return objects;
   };
   const nameOf = (key: string, suffix: string): string => key.slice(keyPrefix.length, -suffix.length);
+
+  /** The key and head of the stored archive of `snapshotName`, plain or encrypted. */
+  const findArchive = async (snapshotName: string) => {
+    for (const suffix of ARCHIVE_SUFFIXES) {
+      const key = keyOf(snapshotName, suffix);
+      try {
+        const head = await call('head', key, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+        return { key, head, encrypted: suffix !== ARCHIVE_SUFFIX };
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+    }
+    return undefined;
+  };
 
   /**
    * Aborts the pending multipart uploads of `key`: what an attempt killed mid-upload (or one whose abort could not
@@ -221,7 +240,7 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
   };
 
   const store: SnapshotStore = {
-    urlFor: (snapshotName) => urlOf(keyOf(snapshotName, ARCHIVE_SUFFIX)),
+    urlFor: (snapshotName, encrypted) => urlOf(keyOf(snapshotName, archiveSuffix(encrypted))),
 
     objectLockSupport,
 
@@ -232,7 +251,13 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     },
 
     async putArchive(snapshotName, archive, signal, hooks: PutArchiveOptions = {}): Promise<StoredObject> {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
+      const key = keyOf(snapshotName, archiveSuffix(hooks.encrypted));
+      // The name's other form (plain or encrypted) holds an archive: the name is taken all the same.
+      const other = await findArchive(snapshotName);
+      if (other && other.key !== key) {
+        archive.destroy();
+        throw nameTaken('archive', urlOf(other.key), ownerOf(other.head.Metadata));
+      }
       await abortUploads(key, hooks.abandonedSessions ?? []);
       if (hooks.retry) await abortPendingUploads(key);
       const body = digesting(archive, signal);
@@ -246,7 +271,7 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
           Bucket: bucket,
           Key: key,
           Body: body.stream,
-          ContentType: 'application/gzip',
+          ContentType: hooks.encrypted ? 'application/octet-stream' : 'application/gzip',
           IfNoneMatch: '*',
           Metadata: hooks.owner && ownerFields(hooks.owner),
         },
@@ -285,56 +310,46 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
     },
 
     async archiveOwner(snapshotName) {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      try {
-        const head = await call('head', key, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
-        return { owner: ownerOf(head.Metadata) };
-      } catch (err) {
-        if (isMissing(err)) return undefined;
-        throw err;
-      }
+      const found = await findArchive(snapshotName);
+      return found && { owner: ownerOf(found.head.Metadata) };
     },
 
     async headArchive(snapshotName) {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      try {
-        const head = await call('head', key, () => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
-        return { bytes: head.ContentLength ?? 0 };
-      } catch (err) {
-        if (isMissing(err)) return undefined;
-        throw err;
-      }
+      const found = await findArchive(snapshotName);
+      return found && { bytes: found.head.ContentLength ?? 0, ...(found.encrypted ? { encrypted: true } : {}) };
     },
 
     async getArchive(snapshotName) {
-      const key = keyOf(snapshotName, ARCHIVE_SUFFIX);
-      try {
-        const object = await call('get', key, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
-        if (!(object.Body instanceof Readable)) throw new Error(`S3 get ${urlOf(key)} returned no stream`);
-        return object.Body;
-      } catch (err) {
-        if (isMissing(err)) throw objectNotFound(`snapshot archive ${urlOf(key)} does not exist`);
-        throw err;
+      // Plain first, then encrypted: a plain archive costs no extra request.
+      for (const suffix of ARCHIVE_SUFFIXES) {
+        const key = keyOf(snapshotName, suffix);
+        try {
+          const object = await call('get', key, () => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+          if (!(object.Body instanceof Readable)) throw new Error(`S3 get ${urlOf(key)} returned no stream`);
+          return object.Body;
+        } catch (err) {
+          if (!isMissing(err)) throw err;
+        }
       }
+      throw objectNotFound(`snapshot archive ${urlOf(keyOf(snapshotName, ARCHIVE_SUFFIX))} does not exist`);
     },
 
     async listArchives(): Promise<ArchiveListing[]> {
-      const objects = await listKeys(ARCHIVE_SUFFIX);
-      return objects.map((o) => ({
-        snapshotName: nameOf(o.Key!, ARCHIVE_SUFFIX),
-        url: urlOf(o.Key!),
-        bytes: o.Size,
-        lastModified: o.LastModified?.toISOString(),
-      }));
+      const objects = (await Promise.all(ARCHIVE_SUFFIXES.map((suffix) => listKeys(suffix)))).flat();
+      return objects.map((o) => {
+        const suffix = archiveSuffixOf(o.Key!)!;
+        return { snapshotName: nameOf(o.Key!, suffix), url: urlOf(o.Key!), bytes: o.Size, lastModified: o.LastModified?.toISOString(), ...(suffix !== ARCHIVE_SUFFIX ? { encrypted: true } : {}) };
+      });
     },
 
     async deleteArchive(snapshotName) {
-      await deleteKey(keyOf(snapshotName, ARCHIVE_SUFFIX));
+      // Either form (plain or encrypted); every version of each where the bucket keeps versions.
+      for (const suffix of ARCHIVE_SUFFIXES) await deleteKey(keyOf(snapshotName, suffix));
     },
 
     async putRecord(record: SnapshotRecord, options?: PutRecordOptions) {
       // A Failed snapshot never completes its archive: parts an unreachable server kept are garbage now.
-      if (record.status === 'Failed') await abortPendingUploads(keyOf(record.snapshotName, ARCHIVE_SUFFIX));
+      if (record.status === 'Failed') for (const suffix of ARCHIVE_SUFFIXES) await abortPendingUploads(keyOf(record.snapshotName, suffix));
       const key = keyOf(record.snapshotName, RECORD_SUFFIX);
       const params = { ...writeParams, ...lockParams(options?.lock), Bucket: bucket, Key: key, Body: serializeRecord(record), ContentType: 'application/json' };
       try {

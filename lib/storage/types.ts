@@ -40,6 +40,8 @@ export interface PutArchiveOptions {
   onSession?: (session: string) => void;
   /** Called as the backend confirms stored bytes, so a long upload can heartbeat after the dump has ended. */
   onStored?: (bytes: number) => void;
+  /** The stream is an age-encrypted archive: stored as `<name>.tar.gz.age` (OCI: its own layer media type). */
+  encrypted?: boolean;
   /** Write the archive under this Object Lock (backends with `objectLock` only; check `objectLockEnabled` first). */
   lock?: ObjectLock;
 }
@@ -62,17 +64,20 @@ export interface ArchiveListing {
   url: string;
   bytes?: number;
   lastModified?: string;
+  /** Stored encrypted (`.tar.gz.age`). */
+  encrypted?: boolean;
 }
 
 export interface SnapshotStore {
-  /** vCluster-style URL the archive named `snapshotName` has (or would have) in this store. */
-  urlFor(snapshotName: string): string;
+  /** vCluster-style URL the archive named `snapshotName` has (or would have) in this store; `encrypted`: its `.age` form. */
+  urlFor(snapshotName: string, encrypted?: boolean): string;
   /**
    * Stores the archive stream atomically: it becomes visible only once complete; on failure or abort nothing is
    * left behind (no partial object, no pending multipart upload, no orphan blob upload session).
    * `signal` aborts the upload (activity cancellation). A process killed mid-upload cannot clean up after itself, so
    * the next attempt does: S3 aborts pending multipart uploads of the same key, OCI cancels the sessions in
    * `options.abandonedSessions` (reported by the killed attempt through `onSession`, kept in its heartbeats).
+   * An encrypted archive (`options.encrypted`) is stored under its own name; a name holds one archive, plain or not.
    * Never replaces an archive: when one already exists under the name at commit time (another cluster sharing the
    * location, or a stale attempt that finished first), it throws `SnapshotNameTaken` and the stored one stays.
    */
@@ -82,8 +87,8 @@ export interface SnapshotStore {
    * or undefined when there is no archive under the name. Optional for a backend that cannot say.
    */
   archiveOwner?(snapshotName: string): Promise<{ owner?: ArchiveOwner } | undefined>;
-  /** Metadata and size of a stored archive, or undefined when it does not exist. */
-  headArchive(snapshotName: string): Promise<{ bytes: number } | undefined>;
+  /** Metadata and size of a stored archive (plain or encrypted), or undefined when it does not exist. */
+  headArchive(snapshotName: string): Promise<{ bytes: number; encrypted?: boolean } | undefined>;
   /** Streams a stored archive back. Throws an `ApplicationFailure` of type `StorageObjectNotFound` when missing. */
   getArchive(snapshotName: string): Promise<Readable>;
   /** Every archive under the location (including ones the product did not take). */

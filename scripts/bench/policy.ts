@@ -1,4 +1,5 @@
 // Normalized policies for the bench's clusters, pointing at the bench's own servers.
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { policyFor } from '../../lib/policy';
 import type { SnapshotPolicy, StorageLocation } from '../../contracts/definitions';
 
@@ -8,4 +9,9 @@ export function benchPolicy(name: string, storage: StorageLocation, etcdEndpoint
 
 export function s3Storage(endpoint: string, bucket: string): StorageLocation {
   return { type: 's3', bucket, prefix: 'bench', endpoint, forcePathStyle: true, insecureSkipTlsVerify: false, skipClientCredentials: false };
+}
+
+/** A fresh age X25519 public key for the encrypted dump (its identity is not needed: the bench never reads it back). */
+export async function benchRecipient(): Promise<string> {
+  return identityToRecipient(await generateIdentity());
 }

@@ -19,8 +19,8 @@ const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
 const mbps = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MB/s`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 
-function dumpRow(size: SizeFigures, target: 's3' | 'oci' | 'file'): string {
-  const dump = size[target];
+function dumpRow(size: SizeFigures, target: 's3' | 's3Encrypted' | 'oci' | 'file'): string {
+  const dump = size[target]!;
   return [
     `${secs(dump.seconds)} (${dump.cpuSeconds.toFixed(1)} s CPU)`,
     `${count(Math.round(dump.keys / dump.seconds))} keys/s`,
@@ -47,6 +47,12 @@ export function renderTable(results: BenchResults): string {
     const { ratio, slowest } = headline(size);
     rows.push(['1', `${keys}: data`, `${(size.valueBytes / MB).toFixed(0)} MB of values, ${(size.tarBytes / MB).toFixed(0)} MB of tar, ${(size.s3.archiveBytes / MB).toFixed(0)} MB archive`]);
     rows.push(['1', `${keys} → MinIO (dump + store)`, dumpRow(size, 's3')]);
+    const encrypted = size.s3Encrypted;
+    if (encrypted) {
+      rows.push(['1', `${keys} → MinIO, encrypted (age, while it streams)`, dumpRow(size, 's3Encrypted')]);
+      const rss = encrypted.peakRssBytes - size.s3.peakRssBytes;
+      rows.push(['1', `${keys}: encryption's cost`, `${(encrypted.seconds / size.s3.seconds).toFixed(2)}× the plain time · CPU ${encrypted.cpuSeconds.toFixed(1)} s vs ${size.s3.cpuSeconds.toFixed(1)} s · peak RSS ${rss >= 0 ? '+' : ''}${mib(rss)}`]);
+    }
     rows.push(['1', `${keys}: read limit, etcdctl snapshot save`, `${secs(size.etcdSnapshot.seconds)} (${mbps(size.etcdSnapshot.bytes, size.etcdSnapshot.seconds)} of db)`]);
     rows.push(['1', `${keys}: one core, gzip -3 of the tar`, `${secs(size.gzip.seconds)} (${mbps(size.tarBytes, size.gzip.seconds)} of tar)`]);
     rows.push(['1', `${keys}: compression limit, pigz -3 on ${size.pigz.threads} cores`, `${secs(size.pigz.seconds)} (${mbps(size.tarBytes, size.pigz.seconds)} of tar)`]);

@@ -29,7 +29,7 @@ import {
 } from './baselines';
 import type { DumpFigures, DumpJob } from './dump-child';
 import { loadEtcd } from './load-etcd';
-import { benchPolicy, s3Storage } from './policy';
+import { benchRecipient, benchPolicy, s3Storage } from './policy';
 
 const run = promisify(execFile);
 const BUCKET = 'vcsnap-bench';
@@ -39,6 +39,8 @@ export interface SizeFigures {
   valueBytes: number;
   loadSeconds: number;
   s3: DumpFigures;
+  /** The same dump to MinIO, encrypted (age, one X25519 recipient) while it streams. */
+  s3Encrypted?: DumpFigures;
   oci: DumpFigures;
   file: DumpFigures;
   /** Four dumps at once to MinIO in one process (a worker's default VCSNAP_MAX_CONCURRENT_DUMPS). */
@@ -96,9 +98,9 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
       loaded = keys;
       valueBytes += load.valueBytes;
 
-      const dump = async (storage: StorageLocation, label: string, parallel = 1): Promise<DumpFigures> => {
+      const dump = async (storage: StorageLocation, label: string, parallel = 1, overrides: Partial<DumpJob['policy']> = {}): Promise<DumpFigures> => {
         log(`[bench] ${keys.toLocaleString('en-US')} keys -> ${label}${parallel > 1 ? `, ${parallel} at once` : ''}`);
-        const job: DumpJob = { policy: benchPolicy(`bench-${label}`, storage, etcd.plainEndpoint!), snapshotName: `keys-${keys}${parallel > 1 ? `-x${parallel}` : ''}`, parallel };
+        const job: DumpJob = { policy: benchPolicy(`bench-${label}`, storage, etcd.plainEndpoint!, overrides), snapshotName: `keys-${keys}${parallel > 1 ? `-x${parallel}` : ''}${overrides.encryption ? '-age' : ''}`, parallel };
         return dumpInChild(job, s3Env);
       };
       const fileDir = join(work, `file-${keys}`);
@@ -106,6 +108,7 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
       const etcdBefore = processCpuSeconds(etcd.child.pid!);
       const s3Figures = await dump(s3Storage(minio.endpoint, BUCKET), 's3');
       const etcdCpuSeconds = processCpuSeconds(etcd.child.pid!) - etcdBefore;
+      const s3Encrypted = await dump(s3Storage(minio.endpoint, BUCKET), 's3-age', 1, { encryption: { recipients: [await benchRecipient()] } });
       log(`[bench] ${keys.toLocaleString('en-US')} keys -> s3, vCluster ${versions().VCLUSTER_VERSION}'s own writer`);
       const peerKey = `vcluster/keys-${keys}.tar.gz`;
       const peerUrl = `s3://${BUCKET}/${peerKey}?region=us-east-1&force-path-style=true&url=${Buffer.from(minio.endpoint).toString('base64')}`;
@@ -135,6 +138,7 @@ export async function measureThroughput(dir: string, sizes: number[], log: (line
         valueBytes,
         loadSeconds: load.seconds,
         s3: s3Figures,
+        s3Encrypted,
         s3x4,
         etcdCpuSeconds,
         vcluster,

@@ -20,7 +20,7 @@ import { activityOutcomes, eventually, pendingActivities } from './support/histo
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 import { spawnWorkerProcess, type WorkerProcess } from './support/workers';
 
-// 3.6 MB of incompressible values: one PutObject (below the 8 MiB part size), the case where a stale request that
+// 3.6 MB of incompressible values: one PutObject (below the 5 MiB part size), the case where a stale request that
 // is already on the wire used to land over the newer archive.
 const KEYS = 300;
 const VALUE_BYTES = 12 * 1024;

@@ -140,6 +140,27 @@ function contractSuite(backend: Backend): void {
       await store.deleteArchive(name); // deleting twice is fine
     });
 
+    it('stores an encrypted archive under its own name (`.tar.gz.age`, OCI: its own layer), and a name holds one form only', async () => {
+      const data = randomBytes(3 * MiB);
+      const name = unique('enc-2026-11-23T12-00-00Z');
+      const stored = await store.putArchive(name, archiveOf(data), undefined, { encrypted: true });
+      assert.equal(stored.url, store.urlFor(name, true));
+      if (!backend.name.startsWith('oci')) assert.ok(stored.url.endsWith(`${name}.tar.gz.age`), stored.url);
+      assert.deepEqual(await store.headArchive(name), { bytes: data.length, encrypted: true });
+      assert.equal(sha256(await readAll(await store.getArchive(name))), sha256(data));
+      const listing = (await store.listArchives()).find((l) => l.snapshotName === name);
+      assert.deepEqual([listing?.url, listing?.bytes, listing?.encrypted], [store.urlFor(name, true), data.length, true]);
+      // The plain form of a name that holds an encrypted archive is taken, and the other way round.
+      await assert.rejects(store.putArchive(name, archiveOf(randomBytes(100))), isStorageFailure('SnapshotNameTaken'));
+      const plain = unique('plain-2026-11-23T12-00-00Z');
+      await store.putArchive(plain, archiveOf(randomBytes(100)));
+      await assert.rejects(store.putArchive(plain, archiveOf(randomBytes(100)), undefined, { encrypted: true }), isStorageFailure('SnapshotNameTaken'));
+      assert.deepEqual(await store.headArchive(plain), { bytes: 100 });
+      await store.deleteArchive(name);
+      assert.equal(await store.headArchive(name), undefined);
+      await assert.rejects(store.getArchive(name), isStorageFailure('StorageObjectNotFound'));
+    });
+
     it('stores small and empty archives', async () => {
       for (const data of [randomBytes(1000), Buffer.alloc(0)]) {
         const name = unique('small');

@@ -76,6 +76,20 @@ describe('discovery: one vc-config Secret', () => {
     assert.equal(clusterFromSecret(secret('eng', GOOD, { 'vcsnap.io/engine': 'request' }), 'auto', POLICY_LIMITS).policy?.engine, 'request');
   });
 
+  it('reads per-cluster encryption recipients from the annotation, refusing a bad one as this cluster\'s error', () => {
+    const recipient = `age1${'q'.repeat(58)}`;
+    const annotated = clusterFromSecret(secret('enc', GOOD, { 'vcsnap.io/encryption-recipients': ` ${recipient}, ${recipient} ` }), 'auto', POLICY_LIMITS);
+    assert.deepEqual(annotated.policy?.encryption, { recipients: [recipient] });
+    assert.equal(clusterFromSecret(secret('plain', GOOD), 'auto', POLICY_LIMITS).policy?.encryption, undefined);
+    const privateKey = `AGE-SECRET-KEY-1${'Q'.repeat(58)}`;
+    const refused = clusterFromSecret(secret('enc', GOOD, { 'vcsnap.io/encryption-recipients': `${recipient},${privateKey}` }), 'auto', POLICY_LIMITS);
+    assert.equal(refused.policy, null);
+    assert.match(refused.error ?? '', /^Secret team-a\/vc-config-enc: annotation vcsnap.io\/encryption-recipients: recipient #2 is a private key/);
+    assert.ok(!refused.error?.includes('QQQQ'), 'the private key is not echoed');
+    const garbage = clusterFromSecret(secret('enc', GOOD, { 'vcsnap.io/encryption-recipients': 'x'.repeat(100_000) }), 'auto', POLICY_LIMITS);
+    assert.match(garbage.error ?? '', /too long: at most 16 age recipients/);
+  });
+
   it('turns even an unexpected exception into this cluster\'s error', () => {
     const broken = secret('odd', GOOD);
     Object.defineProperty(broken, 'data', { get: () => { throw new TypeError('no data today'); } });

@@ -5,6 +5,7 @@ import { backfillCommand } from './backfill';
 import { deleteCommand } from './delete';
 import { describeCommand } from './describe';
 import { drillCommand } from './drill';
+import { exportCommand } from './export';
 import { listCommand } from './list';
 import { pauseCommand } from './pause';
 import { restoreCommand } from './restore';
@@ -33,5 +34,6 @@ export const COMMANDS: readonly Command[] = [
   statusCommand,
   verifyCommand,
   restoreCommand,
+  exportCommand,
   drillCommand,
 ];
