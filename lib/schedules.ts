@@ -2,6 +2,7 @@
 // list and sync. Apply and sync change only what the configuration owns (spec, action, policies): an operator's
 // pause and note survive them.
 import { createHash } from 'node:crypto';
+import type { SearchAttributePair } from '@temporalio/common';
 import { shortestIntervalSeconds } from './policy/cron';
 import {
   ScheduleAlreadyRunning,
@@ -9,6 +10,7 @@ import {
   ScheduleOverlapPolicy,
   type Client,
   type ScheduleDescription,
+  type ScheduleOptions,
   type ScheduleOptionsAction,
   type ScheduleUpdateOptions,
 } from '@temporalio/client';
@@ -93,36 +95,47 @@ function samePolicy(description: ScheduleDescription, policy: SnapshotPolicy, ta
 }
 
 /**
- * The digest of everything apply writes into a schedule from a policy (the VcsnapAppliedPolicy search attribute):
- * sync reads it from one schedule listing instead of describing every schedule, which asks each schedule's own
- * workflow and takes seconds apiece on a busy server with thousands of them.
+ * The digest of what vcsnap writes into a schedule (the VcsnapAppliedPolicy search attribute): sync reads it from one
+ * schedule listing instead of describing every schedule, which asks each schedule's own workflow and takes seconds
+ * apiece on a busy server with thousands of them.
  */
-function appliedDigest(policy: SnapshotPolicy, taskQueue: string): string {
-  return createHash('sha256').update(JSON.stringify([policy, taskQueue, runTimeoutFor(policy.schedule) ?? null])).digest('hex').slice(0, 32);
+export function scheduleDigest(...parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32);
 }
 
-/** Who created a schedule: sync only ever deletes the ones it created itself. */
-export type PolicyOrigin = 'api' | 'discovery';
-
-/** What a schedule listing said of a policy's schedule: absent, or there with another digest than the policy's. */
+/** What a schedule listing said of a schedule: absent, or there with another digest than the wanted one. */
 export type ListedAs = 'missing' | 'different';
 
-export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api', listed?: ListedAs): Promise<ApplyOutcome> {
-  const taskQueue = target.taskQueue ?? TASK_QUEUE;
-  const scheduleId = scheduleIdFor(policy.cluster);
+/** Where a listed schedule stands against the wanted digest: nothing to do, or the call to try first. */
+export function listedAs(listed: { appliedPolicy?: string } | undefined, digest: string): ListedAs | 'unchanged' {
+  if (!listed) return 'missing';
+  return listed.appliedPolicy === digest ? 'unchanged' : 'different';
+}
+
+/** A schedule as vcsnap wants it, and how to tell a described one already is (besides the digest). */
+export interface WantedSchedule {
+  scheduleId: string;
+  options: Pick<ScheduleOptions, 'spec' | 'action' | 'policies'>;
+  memo: Record<string, unknown>;
+  /** Set at creation; the digest is added to them. */
+  searchAttributes: SearchAttributePair[];
+  digest: string;
+  matches(existing: ScheduleDescription): boolean;
+}
+
+/**
+ * Creates or updates one schedule (idempotent); an operator's pause and note survive it. After a listing (`listed`)
+ * it tries the likely call first; the listing may lag behind, so the other case still follows.
+ */
+export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedule, listed?: ListedAs): Promise<ApplyOutcome> {
+  const { scheduleId, options, digest } = wanted;
   const handle = target.client.schedule.getHandle(scheduleId);
-  const wanted = desired(policy, taskQueue);
-  const digest = appliedDigest(policy, taskQueue);
   const create = async (): Promise<ApplyOutcome> => {
     await target.client.schedule.create({
       scheduleId,
-      ...wanted,
-      memo: { cluster: policy.cluster, managedBy: 'vcsnap', origin },
-      typedSearchAttributes: [
-        { key: SEARCH_ATTRIBUTES.clusterName, value: policy.cluster.name },
-        { key: SEARCH_ATTRIBUTES.clusterNamespace, value: policy.cluster.namespace },
-        { key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest },
-      ],
+      ...options,
+      memo: wanted.memo,
+      typedSearchAttributes: [...wanted.searchAttributes, { key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest }],
     });
     return 'created';
   };
@@ -132,14 +145,13 @@ export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy
     await handle.update(
       (previous): ScheduleUpdateOptions => ({
         ...previous,
-        ...wanted,
+        ...options,
         state: previous.state,
         typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest }]),
       }),
     );
     return 'updated';
   };
-  // After a listing, go straight to the likely call; the listing may lag behind, so the other case still follows.
   if (listed === 'missing') {
     try {
       return await create();
@@ -160,19 +172,53 @@ export async function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy
   } catch (err) {
     if (!(err instanceof ScheduleNotFoundError)) throw err;
   }
-  if (!existing) return create();
-  if (samePolicy(existing, policy, taskQueue) && existing.typedSearchAttributes.get(SEARCH_ATTRIBUTES.appliedPolicy) === digest) return 'unchanged';
+  if (!existing) {
+    try {
+      return await create();
+    } catch (err) {
+      // Created meanwhile by another worker or sync: it is what this one would have made.
+      if (err instanceof ScheduleAlreadyRunning) return 'unchanged';
+      throw err;
+    }
+  }
+  if (wanted.matches(existing) && existing.typedSearchAttributes.get(SEARCH_ATTRIBUTES.appliedPolicy) === digest) return 'unchanged';
   return update();
 }
 
-export async function removePolicy(target: ScheduleTarget, cluster: ClusterRef): Promise<boolean> {
+/** Who created a schedule: sync only ever deletes the ones it created itself. */
+export type PolicyOrigin = 'api' | 'discovery';
+
+export function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api', listed?: ListedAs): Promise<ApplyOutcome> {
+  return applySchedule(target, wantedPolicySchedule(policy, target.taskQueue ?? TASK_QUEUE, origin), listed);
+}
+
+function wantedPolicySchedule(policy: SnapshotPolicy, taskQueue: string, origin: PolicyOrigin): WantedSchedule {
+  return {
+    scheduleId: scheduleIdFor(policy.cluster),
+    options: desired(policy, taskQueue),
+    memo: { cluster: policy.cluster, managedBy: 'vcsnap', origin },
+    searchAttributes: [
+      { key: SEARCH_ATTRIBUTES.clusterName, value: policy.cluster.name },
+      { key: SEARCH_ATTRIBUTES.clusterNamespace, value: policy.cluster.namespace },
+    ],
+    digest: scheduleDigest(policy, taskQueue, runTimeoutFor(policy.schedule) ?? null),
+    matches: (existing) => samePolicy(existing, policy, taskQueue),
+  };
+}
+
+/** Deletes a schedule; false when it was not there (already gone: listings lag behind deletes). */
+export async function removeSchedule(target: ScheduleTarget, scheduleId: string): Promise<boolean> {
   try {
-    await target.client.schedule.getHandle(scheduleIdFor(cluster)).delete();
+    await target.client.schedule.getHandle(scheduleId).delete();
     return true;
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) return false;
     throw err;
   }
+}
+
+export function removePolicy(target: ScheduleTarget, cluster: ClusterRef): Promise<boolean> {
+  return removeSchedule(target, scheduleIdFor(cluster));
 }
 
 export async function pause(target: ScheduleTarget, cluster: ClusterRef, note = 'paused with vcsnap'): Promise<void> {
@@ -308,24 +354,18 @@ export async function sync(
   const taskQueue = target.taskQueue ?? TASK_QUEUE;
   const listed = new Map((await listPolicies(target)).map((summary) => [summary.scheduleId, summary]));
   await mapLimit(toApply, SYNC_CONCURRENCY, async (policy) => {
-    const scheduleId = scheduleIdFor(policy.cluster);
-    const seen = listed.get(scheduleId);
+    const wantedSchedule = wantedPolicySchedule(policy, taskQueue, 'discovery');
+    const { scheduleId } = wantedSchedule;
     try {
-      if (seen?.appliedPolicy === appliedDigest(policy, taskQueue)) report.unchanged.push(scheduleId);
-      else report[await applyPolicy(target, policy, 'discovery', seen ? 'different' : 'missing')].push(scheduleId);
+      const standing = listedAs(listed.get(scheduleId), wantedSchedule.digest);
+      report[standing === 'unchanged' ? standing : await applySchedule(target, wantedSchedule, standing)].push(scheduleId);
     } catch (err) {
       report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
     }
   });
   for (const existing of listed.values()) {
     if (wanted.has(existing.scheduleId) || existing.origin !== 'discovery') continue;
-    try {
-      await target.client.schedule.getHandle(existing.scheduleId).delete();
-      report.deleted.push(existing.scheduleId);
-    } catch (err) {
-      // The listing lags behind deletes: one already gone is what sync wanted.
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-    }
+    if (await removeSchedule(target, existing.scheduleId)) report.deleted.push(existing.scheduleId);
   }
   for (const list of [report.created, report.updated, report.unchanged]) list.sort();
   report.failed.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));

@@ -1,12 +1,23 @@
 // One drill schedule per cluster (`vcsnap-drill.<namespace>.<name>`), beside its snapshot schedule: every interval
 // (the worker's VCSNAP_DRILL_INTERVAL, or the cluster's `vcsnap.io/drill-interval` annotation) it starts the drill
 // workflow. Sync keeps them in step with discovery, as it does the snapshot schedules.
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
 import type { DrillWorkflowInput } from '../../contracts/drill';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, WORKFLOW_TYPES, type ClusterRef, type SnapshotPolicy } from '../../contracts/definitions';
 import { drillScheduleIdFor } from '../../contracts/naming';
 import { mapLimit } from '../concurrency';
-import { SYNC_CONCURRENCY, type ApplyOutcome, type PolicyOrigin, type ScheduleTarget } from '../schedules';
+import {
+  applySchedule,
+  listedAs,
+  removeSchedule,
+  scheduleDigest,
+  SYNC_CONCURRENCY,
+  type ApplyOutcome,
+  type ListedAs,
+  type PolicyOrigin,
+  type ScheduleTarget,
+  type WantedSchedule,
+} from '../schedules';
 
 export const DRILL_SCHEDULE_PREFIX = 'vcsnap-drill.';
 
@@ -39,35 +50,24 @@ function sameAs(description: ScheduleDescription, policy: SnapshotPolicy, interv
   return JSON.stringify(input?.policy) === JSON.stringify(policy) && action.taskQueue === taskQueue && everyMs === intervalSeconds * 1000;
 }
 
-/** Creates or updates the cluster's drill schedule (idempotent); an operator's pause survives it. */
-export async function applyDrillSchedule(target: ScheduleTarget, policy: SnapshotPolicy, intervalSeconds: number, origin: PolicyOrigin = 'api'): Promise<ApplyOutcome> {
-  const taskQueue = target.taskQueue ?? TASK_QUEUE;
-  const scheduleId = drillScheduleIdFor(policy.cluster);
-  const handle = target.client.schedule.getHandle(scheduleId);
-  const wanted = desired(policy, intervalSeconds, taskQueue);
-  let existing: ScheduleDescription | undefined;
-  try {
-    existing = await handle.describe();
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-  }
-  if (!existing) {
-    await target.client.schedule.create({ scheduleId, ...wanted, memo: { cluster: policy.cluster, managedBy: 'vcsnap', origin, kind: 'drill' } });
-    return 'created';
-  }
-  if (sameAs(existing, policy, intervalSeconds, taskQueue)) return 'unchanged';
-  await handle.update((previous) => ({ ...previous, ...wanted, state: previous.state }));
-  return 'updated';
+function wantedDrillSchedule(policy: SnapshotPolicy, intervalSeconds: number, taskQueue: string, origin: PolicyOrigin): WantedSchedule {
+  return {
+    scheduleId: drillScheduleIdFor(policy.cluster),
+    options: desired(policy, intervalSeconds, taskQueue),
+    memo: { cluster: policy.cluster, managedBy: 'vcsnap', origin, kind: 'drill' },
+    searchAttributes: [],
+    digest: scheduleDigest('drill', policy, intervalSeconds, taskQueue),
+    matches: (existing) => sameAs(existing, policy, intervalSeconds, taskQueue),
+  };
 }
 
-export async function removeDrillSchedule(target: ScheduleTarget, cluster: ClusterRef): Promise<boolean> {
-  try {
-    await target.client.schedule.getHandle(drillScheduleIdFor(cluster)).delete();
-    return true;
-  } catch (err) {
-    if (err instanceof ScheduleNotFoundError) return false;
-    throw err;
-  }
+/** Creates or updates the cluster's drill schedule (idempotent); an operator's pause survives it. */
+export function applyDrillSchedule(target: ScheduleTarget, policy: SnapshotPolicy, intervalSeconds: number, origin: PolicyOrigin = 'api', listed?: ListedAs): Promise<ApplyOutcome> {
+  return applySchedule(target, wantedDrillSchedule(policy, intervalSeconds, target.taskQueue ?? TASK_QUEUE, origin), listed);
+}
+
+export function removeDrillSchedule(target: ScheduleTarget, cluster: ClusterRef): Promise<boolean> {
+  return removeSchedule(target, drillScheduleIdFor(cluster));
 }
 
 export interface DrillScheduleSummary {
@@ -76,6 +76,8 @@ export interface DrillScheduleSummary {
   origin?: PolicyOrigin;
   paused: boolean;
   nextFireTime?: Date;
+  /** The digest of what vcsnap last applied (lib/schedules scheduleDigest). */
+  appliedPolicy?: string;
 }
 
 export async function listDrillSchedules(target: ScheduleTarget): Promise<DrillScheduleSummary[]> {
@@ -88,6 +90,7 @@ export async function listDrillSchedules(target: ScheduleTarget): Promise<DrillS
       origin: schedule.memo?.origin as PolicyOrigin | undefined,
       paused: schedule.state.paused,
       nextFireTime: schedule.info.nextActionTimes[0],
+      appliedPolicy: schedule.typedSearchAttributes?.get(SEARCH_ATTRIBUTES.appliedPolicy),
     });
   }
   return found.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
@@ -120,18 +123,22 @@ export async function syncDrillSchedules(
       toApply.push({ policy, every });
     }
   }
+  // One listing says what exists and what was last applied to it, as for the snapshot schedules (lib/schedules sync).
+  const taskQueue = target.taskQueue ?? TASK_QUEUE;
+  const listed = new Map((await listDrillSchedules(target)).map((summary) => [summary.scheduleId, summary]));
   await mapLimit(toApply, SYNC_CONCURRENCY, async ({ policy, every }) => {
-    const scheduleId = drillScheduleIdFor(policy.cluster);
+    const wanted = wantedDrillSchedule(policy, every, taskQueue, 'discovery');
+    const { scheduleId } = wanted;
     try {
-      report.applied.push({ scheduleId, outcome: await applyDrillSchedule(target, policy, every, 'discovery'), everySeconds: every });
+      const standing = listedAs(listed.get(scheduleId), wanted.digest);
+      report.applied.push({ scheduleId, outcome: standing === 'unchanged' ? standing : await applySchedule(target, wanted, standing), everySeconds: every });
     } catch (err) {
       report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
     }
   });
-  for (const existing of await listDrillSchedules(target)) {
+  for (const existing of listed.values()) {
     if (keep.has(existing.scheduleId) || existing.origin !== 'discovery') continue;
-    await target.client.schedule.getHandle(existing.scheduleId).delete();
-    report.deleted.push(existing.scheduleId);
+    if (await removeSchedule(target, existing.scheduleId)) report.deleted.push(existing.scheduleId);
   }
   report.applied.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   return report;
