@@ -142,8 +142,11 @@ describe('fault: MinIO stopped during an upload', function () {
     const endedAfter = Date.now() - startedAt;
     assert.ok(endedAfter < runTimeout, `ended Failed (${Math.round(endedAfter / 1000)} s) before the run timeout`);
     // workflows/snapshot.ts: 5 s initial interval, coefficient 2, capped at a minute.
-    const seconds = [...backoffs.entries()].sort(([a], [b]) => a - b).map(([, ms]) => Math.round(ms / 1000));
-    assert.deepEqual(seconds.slice(0, 4), [5, 10, 20, 40], 'backoff before attempts 2 to 5');
+    // Each backoff seen is the policy's for its attempt (a busy machine's polling may miss a short one, not more).
+    const observed = [...backoffs.entries()].sort(([a], [b]) => a - b);
+    const seconds = observed.map(([, ms]) => Math.round(ms / 1000));
+    assert.ok(observed.length >= 3, `backoffs seen before at least three retries: ${seconds.join(', ')}`);
+    for (const [attempt, ms] of observed) assert.equal(Math.round(ms / 1000), Math.min(60, 5 * 2 ** (attempt - 2)), `backoff before attempt ${attempt}`);
     assert.ok(seconds.every((s) => s <= 60), `backoff capped at a minute: ${seconds.join(', ')}`);
     // Retries fail at their first request: the check whether the name is already taken (HEAD).
     assert.match(view.error ?? '', new RegExp(`S3 (head|upload) of s3://${bucket()}/${outageKey} failed: endpoint http://\\S+ unreachable`), `the reason names what failed: ${view.error}`);

@@ -17,6 +17,7 @@ import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
 import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
 import { FakeCsiSnapshotController, type FakeCsiSnapshotControllerOptions } from './fake-csi-snapshot-controller';
+import { createDumpWorker, runWorkers } from '../../worker/dump-worker';
 
 const SNAPSHOT_API = { group: 'snapshot.storage.k8s.io', version: 'v1' } as const;
 const NOMINAL_TIME = '2026-11-23T12:00:00Z';
@@ -330,7 +331,9 @@ describe('volume snapshots (real kube-apiserver; the test plays the CSI snapshot
         deleteVolumeSnapshot: async (...args: Parameters<typeof activities.deleteVolumeSnapshot>) => gate.then(() => activities.deleteVolumeSnapshot(...args)),
       },
     });
-    const running = gated.run();
+    // The dump runs on the dump task queue: a worker there too (as every worker process runs one).
+    const dumps = await createDumpWorker({ connection, namespace: env.temporal.namespace, taskQueue, activities, maxConcurrentDumps: 1 });
+    const running = runWorkers([gated, dumps]);
     try {
       const policy = filePolicy({ cluster: host.cluster, volumes: { enabled: true, concurrency: 2 } });
       const handle = await worker.client.workflow.start(snapshotWorkflow, { taskQueue, workflowId: uniqueName('vol-cleanup'), args: [{ policy, nominalTime: NOMINAL_TIME }] });
