@@ -219,8 +219,11 @@ describe('restore drills (real servers)', function () {
       );
       try {
         assert.deepEqual(report.failed, []);
-        const ids = (await listDrillSchedules(target)).map((s) => s.scheduleId);
-        assert.ok(ids.includes(drillScheduleIdFor(own.cluster)) && ids.includes(drillScheduleIdFor(byDefault.cluster)));
+        // Schedule listing goes through visibility, which is eventually consistent.
+        const ids = await eventually('both drill schedules in the listing', async () => {
+          const listed = (await listDrillSchedules(target)).map((s) => s.scheduleId);
+          return listed.includes(drillScheduleIdFor(own.cluster)) && listed.includes(drillScheduleIdFor(byDefault.cluster)) && listed;
+        });
         assert.ok(!ids.includes(drillScheduleIdFor(off.cluster)));
         const every = async (policy: SnapshotPolicy) => (await worker.client.schedule.getHandle(drillScheduleIdFor(policy.cluster)).describe()).spec.intervals?.[0]?.every;
         assert.equal(await every(own), 3600 * 1000);
