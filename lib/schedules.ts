@@ -106,12 +106,6 @@ export function scheduleDigest(...parts: unknown[]): string {
 /** What a schedule listing said of a schedule: absent, or there with another digest than the wanted one. */
 export type ListedAs = 'missing' | 'different';
 
-/** Where a listed schedule stands against the wanted digest: nothing to do, or the call to try first. */
-export function listedAs(listed: { appliedPolicy?: string } | undefined, digest: string): ListedAs | 'unchanged' {
-  if (!listed) return 'missing';
-  return listed.appliedPolicy === digest ? 'unchanged' : 'different';
-}
-
 /** A schedule as vcsnap wants it, and how to tell a described one already is (besides the digest). */
 export interface WantedSchedule {
   scheduleId: string;
@@ -183,6 +177,16 @@ export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedu
   }
   if (wanted.matches(existing) && existing.typedSearchAttributes.get(SEARCH_ATTRIBUTES.appliedPolicy) === digest) return 'unchanged';
   return update();
+}
+
+/**
+ * `applySchedule` after a listing of schedules by ID: nothing to do when the listing shows the wanted digest, else the
+ * likely call first (create when it is not listed, update when its digest differs).
+ */
+export function applyListed(target: ScheduleTarget, wanted: WantedSchedule, listing: ReadonlyMap<string, { appliedPolicy?: string }>): Promise<ApplyOutcome> {
+  const listed = listing.get(wanted.scheduleId);
+  if (!listed) return applySchedule(target, wanted, 'missing');
+  return listed.appliedPolicy === wanted.digest ? Promise.resolve('unchanged') : applySchedule(target, wanted, 'different');
 }
 
 /** Who created a schedule: sync only ever deletes the ones it created itself. */
@@ -357,8 +361,7 @@ export async function sync(
     const wantedSchedule = wantedPolicySchedule(policy, taskQueue, 'discovery');
     const { scheduleId } = wantedSchedule;
     try {
-      const standing = listedAs(listed.get(scheduleId), wantedSchedule.digest);
-      report[standing === 'unchanged' ? standing : await applySchedule(target, wantedSchedule, standing)].push(scheduleId);
+      report[await applyListed(target, wantedSchedule, listed)].push(scheduleId);
     } catch (err) {
       report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
     }

@@ -8,7 +8,7 @@ import { drillScheduleIdFor } from '../../contracts/naming';
 import { mapLimit } from '../concurrency';
 import {
   applySchedule,
-  listedAs,
+  applyListed,
   removeSchedule,
   scheduleDigest,
   SYNC_CONCURRENCY,
@@ -130,8 +130,7 @@ export async function syncDrillSchedules(
     const wanted = wantedDrillSchedule(policy, every, taskQueue, 'discovery');
     const { scheduleId } = wanted;
     try {
-      const standing = listedAs(listed.get(scheduleId), wanted.digest);
-      report.applied.push({ scheduleId, outcome: standing === 'unchanged' ? standing : await applySchedule(target, wanted, standing), everySeconds: every });
+      report.applied.push({ scheduleId, outcome: await applyListed(target, wanted, listed), everySeconds: every });
     } catch (err) {
       report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
     }
