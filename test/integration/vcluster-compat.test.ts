@@ -371,6 +371,19 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
       s3Policy = basePolicy({ type: 's3', bucket, prefix: 'vcluster', endpoint: testEnv().minio.endpoint, region: 'us-east-1', forcePathStyle: true, insecureSkipTlsVerify: false, skipClientCredentials: false, credential }, { cluster: vcCluster });
     });
 
+    /** A key/value archive vCluster's store wrote at `storage`: our store lists it alone, verify passes, restore writes every key. */
+    async function listVerifyRestore(store: ReturnType<typeof createStore>, storage: StorageLocation, etcdName: string, what: string): Promise<void> {
+      const listing = await store.listArchives();
+      assert.deepEqual(listing.map((l) => l.snapshotName), [snapshotName]);
+      const verified = await verifySnapshot(target, { storage, snapshotName, cluster: vcCluster });
+      assert.equal(verified.ok, true, verified.problem?.message);
+      assert.ok(verified.keys > CONFIG_MAPS);
+      const etcd = await freshEtcd(etcdName, false);
+      const result = await restoreSnapshot(target, { storage, snapshotName, cluster: vcCluster }, { endpoints: [etcd.endpoint] });
+      assert.equal(result.restore.keysRestored, verified.keys);
+      await assertSameObjects(etcd, what);
+    }
+
     it('key/value kind in S3: `vcsnap snapshots` lists it, `vcsnap verify` passes, `vcsnap restore` writes it: same objects', async () => {
       await runVclusterCompat(['snapshot', ...etcdFlags(vclusterEtcd.endpoint, vclusterEtcd.tls!), ...releaseFlags, s3Url(`vcluster/${snapshotName}.tar.gz`)], { env: minioEnv() });
       const etcd = await freshEtcd('etcd-ours', false);
@@ -406,29 +419,13 @@ describe(`vCluster ${VCLUSTER} compatibility, by vCluster's own code (real serve
       const url = `oci://127.0.0.1:${registryTls.port}/${repository}:${snapshotName}`;
       await runVclusterCompat(['snapshot', ...etcdFlags(vclusterEtcd.endpoint, vclusterEtcd.tls!), url], { env: { SSL_CERT_FILE: registryTls.caFile } });
       const storage: StorageLocation = { type: 'oci', registry: tlsRegistry.host, repository, insecure: true };
-      const listing = await createStore(storage, undefined).listArchives();
-      assert.deepEqual(listing.map((l) => l.snapshotName), [snapshotName]);
-      const verified = await verifySnapshot(target, { storage, snapshotName, cluster: vcCluster });
-      assert.equal(verified.ok, true, verified.problem?.message);
-      assert.ok(verified.keys > CONFIG_MAPS);
-      const etcd = await freshEtcd('etcd-ours-oci', false);
-      const result = await restoreSnapshot(target, { storage, snapshotName, cluster: vcCluster }, { endpoints: [etcd.endpoint] });
-      assert.equal(result.restore.keysRestored, verified.keys);
-      await assertSameObjects(etcd, "vCluster's OCI artifact restored by vcsnap");
+      await listVerifyRestore(createStore(storage, undefined), storage, 'etcd-ours-oci', "vCluster's OCI artifact restored by vcsnap");
     });
 
     it("key/value kind uploaded by vCluster's Azure store: ours lists, verifies and restores it", async () => {
       const storage: AzureLocation = { ...(taken.azure!.policy.storage as AzureLocation), prefix: 'vcluster' };
       await runVclusterCompat(['snapshot', ...etcdFlags(vclusterEtcd.endpoint, vclusterEtcd.tls!), `https://${storage.accountName}.blob.core.windows.net/${storage.container}/vcluster/${snapshotName}.tar.gz`], { env: azureEnv() });
-      const listing = await createStore(storage, { accountKey: testEnv().azurite.accountKey }).listArchives();
-      assert.deepEqual(listing.map((l) => l.snapshotName), [snapshotName]);
-      const verified = await verifySnapshot(target, { storage, snapshotName, cluster: vcCluster });
-      assert.equal(verified.ok, true, verified.problem?.message);
-      assert.ok(verified.keys > CONFIG_MAPS);
-      const etcd = await freshEtcd('etcd-ours-azure', false);
-      const result = await restoreSnapshot(target, { storage, snapshotName, cluster: vcCluster }, { endpoints: [etcd.endpoint] });
-      assert.equal(result.restore.keysRestored, verified.keys);
-      await assertSameObjects(etcd, "vCluster's Azure blob restored by vcsnap");
+      await listVerifyRestore(createStore(storage, { accountKey: testEnv().azurite.accountKey }), storage, 'etcd-ours-azure', "vCluster's Azure blob restored by vcsnap");
     });
 
     it("etcd-db kind: verify passes (etcd's own hash checked), restore is refused with the reason, etcd's snapshot restore takes it", async () => {
