@@ -82,7 +82,15 @@ describe('fault: a stale attempt released after a newer one stored the archive',
     proxy.setRate(undefined);
 
     workers.push(await spawnWorkerProcess({ name: 'stale-worker-2', taskQueue, logLevel: 'INFO' }));
-    await eventually('the second attempt to start', async () => (await pendingActivities(run)).some((a) => a.activityType === 'dumpAndStore' && a.attempt === 2), 90_000, 250);
+    // Started, not only scheduled: while attempt 2 waits out its retry backoff, a released worker 1 whose stale upload
+    // ended would poll again and could take it itself.
+    const second = await eventually(
+      'the second attempt to start on the second worker',
+      async () => (await pendingActivities(run)).find((a) => a.activityType === 'dumpAndStore' && a.attempt === 2 && !a.scheduled),
+      90_000,
+      250,
+    );
+    assert.match(second.workerIdentity ?? '', new RegExp(`^${workers[1].pid}@`), 'attempt 2 runs on the second worker');
     await new Promise((resolve) => setTimeout(resolve, 3000));
 
     let answer = '';
