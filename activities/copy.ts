@@ -6,6 +6,7 @@ import { digesting, nameTaken, sameOwner } from '../lib/storage/common';
 import { checkedLock } from '../lib/storage/object-lock';
 import type { SnapshotStore } from '../lib/storage/types';
 import type { ActivityDeps } from './deps';
+import { transferMeter } from './liveness';
 import { openCopyStore, openStore } from './store';
 
 /** sha256 of a stored archive, read back (heartbeating). */
@@ -47,18 +48,29 @@ export function createCopyActivities(deps: ActivityDeps) {
         throw new Error(`the copy ${url} an earlier attempt stored has sha256 ${digest}, not the archive's ${args.sha256}; removed it to copy again`);
       }
       let uploadSessions = sessionsIn(context.info.heartbeatDetails);
-      const stored = await target.putArchive(snapshotName, await primary.getArchive(snapshotName), context.cancellationSignal, {
-        encrypted,
-        owner,
-        retry: context.info.attempt > 1,
-        abandonedSessions: uploadSessions,
-        onSession: (session) => {
-          uploadSessions = [...uploadSessions, session];
-          context.heartbeat({ uploadSessions });
-        },
-        onStored: (bytes) => context.heartbeat({ stored: bytes, uploadSessions }),
-        lock: locking.lock,
-      });
+      let storedBytes = 0;
+      // Alive by bytes moved, as the dump is: a slow link is no dead worker, a stalled one fails the attempt. Inside
+      // meter.run, the stores' shared clients find this transfer's meter (download and upload alike).
+      const meter = transferMeter(deps, context, `copying snapshot ${snapshotName} to ${url}`, () => ({ stored: storedBytes, uploadSessions }));
+      const stored = await meter
+        .run(async () =>
+          target.putArchive(snapshotName, meter.count(await primary.getArchive(snapshotName)), meter.signal, {
+            encrypted,
+            owner,
+            retry: context.info.attempt > 1,
+            abandonedSessions: uploadSessions,
+            onSession: (session) => {
+              uploadSessions = [...uploadSessions, session];
+              context.heartbeat({ stored: storedBytes, uploadSessions });
+            },
+            onStored: (bytes) => (storedBytes = bytes),
+            lock: locking.lock,
+          }),
+        )
+        .catch((err: unknown) => {
+          throw meter.stalled ?? err;
+        })
+        .finally(() => meter.stop());
       if (stored.sha256 !== args.sha256) {
         // The primary's bytes changed or were misread: a copy that is not the snapshot must not stay.
         await target.deleteArchive(snapshotName).catch(() => undefined);

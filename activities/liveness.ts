@@ -22,12 +22,19 @@ export function transferMeter(deps: ActivityDeps, context: Context, what: string
   });
 }
 
-/** Runs `work`, heartbeating every few seconds meanwhile: each storage call has its own request timeout. */
+/**
+ * Runs `work`, heartbeating every few seconds meanwhile: each storage call has its own request timeout. A cancelled
+ * activity (its timeout, the run's cancellation, a worker's shutdown grace run out) ends at once with the
+ * cancellation, so a worker's drain never waits on a call still retrying; the abandoned call ends at its own request
+ * timeout, and what it writes (a record, a deletion) is what the next attempt writes again.
+ */
 export async function heartbeatWhile<T>(context: Context, work: () => Promise<T>, details?: () => unknown): Promise<T> {
   const ticker = setInterval(() => context.heartbeat(details?.()), REPORT_EVERY_MS);
+  const running = work();
   try {
-    return await work();
+    return await Promise.race([running, context.cancelled]);
   } finally {
     clearInterval(ticker);
+    running.catch(() => undefined); // abandoned on cancellation: its late failure is nobody's to report
   }
 }

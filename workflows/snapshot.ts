@@ -51,8 +51,8 @@ function dumpWithinRunWindow(onDumpQueue: boolean): Activities['dumpAndStore'] {
   }).dumpAndStore;
 }
 
-// A copy streams the whole archive once more, heartbeating every stored part; a target that stays down is not
-// waited out here (the run ends PartiallyFailed, the next run copies its own snapshot).
+// A copy streams the whole archive once more, alive by bytes moved (a stalled one fails its attempt); a target that
+// stays down is not waited out here (the run ends PartiallyFailed, the next run copies its own snapshot).
 const { copySnapshot } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '60 seconds',

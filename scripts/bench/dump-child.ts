@@ -23,6 +23,8 @@ export interface DumpFigures {
   peakHeapBytes: number;
   peakExternalBytes: number;
   cpuSeconds: number;
+  /** Where this is the median of several runs: each run's peak RSS, in the order they ran. */
+  runsPeakRssBytes?: number[];
 }
 
 /** VmHWM: the most resident memory the process ever had. */

@@ -11,7 +11,8 @@ export function s3Storage(endpoint: string, bucket: string): StorageLocation {
   return { type: 's3', bucket, prefix: 'bench', endpoint, forcePathStyle: true, insecureSkipTlsVerify: false, skipClientCredentials: false };
 }
 
-/** A fresh age X25519 public key for the encrypted dump (its identity is not needed: the bench never reads it back). */
-export async function benchRecipient(): Promise<string> {
-  return identityToRecipient(await generateIdentity());
+/** A fresh age X25519 key pair for the encrypted dump; the identity reads it back in the verify row. */
+export async function benchKeyPair(): Promise<{ identity: string; recipient: string }> {
+  const identity = await generateIdentity();
+  return { identity, recipient: await identityToRecipient(identity) };
 }

@@ -2,6 +2,7 @@
 import { SYNC_CONCURRENCY } from '../../lib/schedules';
 import type { FleetFigures } from './fleet';
 import type { ScaleFigures } from './scale';
+import type { DumpFigures } from './dump-child';
 import type { SizeFigures } from './throughput';
 import { HISTORY_LIMITS } from './volumes';
 
@@ -19,6 +20,9 @@ const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
 const mbps = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MB/s`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 
+/** For the median of several runs: how many, and each run's peak RSS (the spread). */
+const runsNote = (dump: DumpFigures): string[] => (dump.runsPeakRssBytes ? [`median of ${dump.runsPeakRssBytes.length} runs (RSS ${dump.runsPeakRssBytes.map(mib).join(', ')})`] : []);
+
 function dumpRow(size: SizeFigures, target: 's3' | 's3Encrypted' | 'oci' | 'file'): string {
   const dump = size[target]!;
   return [
@@ -26,6 +30,7 @@ function dumpRow(size: SizeFigures, target: 's3' | 's3Encrypted' | 'oci' | 'file
     `${count(Math.round(dump.keys / dump.seconds))} keys/s`,
     `${mbps(dump.archiveBytes, dump.seconds)} archive (${mbps(size.tarBytes, dump.seconds)} tar)`,
     `peak RSS ${mib(dump.peakRssBytes)} (heap ${mib(dump.peakHeapBytes)}, external ${mib(dump.peakExternalBytes)})`,
+    ...runsNote(dump),
   ].join(' · ');
 }
 
@@ -52,6 +57,10 @@ export function renderTable(results: BenchResults): string {
       rows.push(['1', `${keys} → MinIO, encrypted (age, while it streams)`, dumpRow(size, 's3Encrypted')]);
       const rss = encrypted.peakRssBytes - size.s3.peakRssBytes;
       rows.push(['1', `${keys}: encryption's cost`, `${(encrypted.seconds / size.s3.seconds).toFixed(2)}× the plain time · CPU ${encrypted.cpuSeconds.toFixed(1)} s vs ${size.s3.cpuSeconds.toFixed(1)} s · peak RSS ${rss >= 0 ? '+' : ''}${mib(rss)}`]);
+      const back = size.readBack;
+      if (back) {
+        rows.push(['1', `${keys}: read back and verify (sha256, gunzip, tar)`, `plain ${secs(back.plain.seconds)} (${back.plain.cpuSeconds.toFixed(1)} s CPU) · encrypted ${secs(back.encrypted.seconds)} (${back.encrypted.cpuSeconds.toFixed(1)} s CPU, age decrypt too): ${(back.encrypted.seconds / back.plain.seconds).toFixed(2)}×`]);
+      }
     }
     rows.push(['1', `${keys}: read limit, etcdctl snapshot save`, `${secs(size.etcdSnapshot.seconds)} (${mbps(size.etcdSnapshot.bytes, size.etcdSnapshot.seconds)} of db)`]);
     rows.push(['1', `${keys}: one core, gzip -3 of the tar`, `${secs(size.gzip.seconds)} (${mbps(size.tarBytes, size.gzip.seconds)} of tar)`]);
@@ -67,7 +76,7 @@ export function renderTable(results: BenchResults): string {
     ]);
     if (size.s3x4) {
       const x4 = size.s3x4;
-      rows.push(['1', `${keys} × 4 dumps at once → MinIO (one process)`, `${secs(x4.seconds)} (${x4.cpuSeconds.toFixed(1)} s CPU) · peak RSS ${mib(x4.peakRssBytes)} (heap ${mib(x4.peakHeapBytes)}, external ${mib(x4.peakExternalBytes)})`]);
+      rows.push(['1', `${keys} × 4 dumps at once → MinIO (one process)`, `${secs(x4.seconds)} (${x4.cpuSeconds.toFixed(1)} s CPU) · peak RSS ${mib(x4.peakRssBytes)} (heap ${mib(x4.peakHeapBytes)}, external ${mib(x4.peakExternalBytes)})${runsNote(x4).map((note) => ` · ${note}`).join('')}`]);
     }
     rows.push(['2', `${keys} → OCI registry`, dumpRow(size, 'oci')]);
     rows.push(['2', `${keys} → directory`, dumpRow(size, 'file')]);

@@ -1,8 +1,9 @@
 // The copy location on real servers: each snapshot is streamed from the primary (the harness's MinIO) into a second
-// MinIO of its own (S3 -> S3, credentials from a Secret in the cluster's namespace, which the primary's do not open)
-// and into the registry (S3 -> OCI), byte for byte. With the copy's MinIO stopped the run is PartiallyFailed naming
-// the copy and the primary keeps its snapshot; once it is back, the next run's retention leaves both locations with
-// the same snapshots. A copy credential outside the cluster's reach is refused as the primary's would be.
+// MinIO of its own (S3 -> S3, credentials from a Secret in the cluster's namespace, which the primary's do not open),
+// into the registry (S3 -> OCI) and into Azurite (S3 -> Azure Blob), byte for byte. With the copy's MinIO stopped the
+// run is PartiallyFailed naming the copy and the primary keeps its snapshot; once it is back, the next run's retention
+// leaves both locations with the same snapshots. A copy credential outside the cluster's reach is refused as the
+// primary's would be.
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -18,7 +19,7 @@ import type { SnapshotStore } from '../../lib/storage/types';
 import { snapshotWorkflow } from '../../workflows';
 import { startMinio, type MinioServer } from '../../scripts/servers/minio';
 import { freePort } from '../../scripts/servers/process';
-import { createCredentialSecret } from '../harness/azure';
+import { azureLocation, createCredentialSecret } from '../harness/azure';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';
 import { startTestWorker, type TestWorker } from '../harness/temporal';
@@ -32,7 +33,7 @@ async function bytesOf(store: SnapshotStore, name: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('copy location (a second MinIO and the registry)', function () {
+describe('copy location (a second MinIO, the registry, Azurite)', function () {
   this.timeout(300_000);
   let worker: TestWorker;
   let copyMinio: MinioServer | undefined;
@@ -135,6 +136,21 @@ describe('copy location (a second MinIO and the registry)', function () {
     assert.equal(view.status, 'Completed', view.error);
     const primary = createStore(policy.storage, primaryKey());
     const copy = createStore(copyLocation);
+    assert.ok((await bytesOf(primary, name)).equals(await bytesOf(copy, name)));
+    assert.equal((await copy.getRecord(name))?.sha256, view.copy?.sha256);
+  });
+
+  it('S3 -> Azure Blob (Azurite, key from a Secret): the blob holds the archive byte for byte, with its record', async () => {
+    const primaryBucket = await bucketOn(testEnv().minio.endpoint, primaryKey());
+    const copyLocation = await azureLocation('team-a', 'copies');
+    const policy = basePolicy(s3Location(testEnv().minio.endpoint, primaryBucket, ''), { copy: copyLocation });
+    const time = new Date(Date.now() - HOUR);
+    const name = snapshotNameFor(policy.cluster.name, time);
+    const view = await snapshot(policy, time);
+    assert.equal(view.status, 'Completed', view.error);
+    assert.ok(view.copy?.url?.endsWith(`/${copyLocation.container}/copies/${name}.tar.gz`), `copy URL ${view.copy?.url}`);
+    const primary = createStore(policy.storage, primaryKey());
+    const copy = createStore(copyLocation, { accountKey: testEnv().azurite.accountKey });
     assert.ok((await bytesOf(primary, name)).equals(await bytesOf(copy, name)));
     assert.equal((await copy.getRecord(name))?.sha256, view.copy?.sha256);
   });

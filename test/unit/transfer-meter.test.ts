@@ -1,8 +1,14 @@
 // Liveness by bytes moved (lib/transfer-meter): reports every few MiB or seconds, a stall aborts with the caller's
-// reason, the caller's own abort passes through; and the worker settings that size it.
+// reason, the caller's own abort passes through; the worker settings that size it; and heartbeatWhile, which keeps
+// short activities alive and ends them on cancellation.
 import { strict as assert } from 'node:assert';
 import { Readable } from 'node:stream';
-import { REPORT_EVERY_BYTES, TransferMeter, currentTransfer } from '../../lib/transfer-meter';
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { heartbeatWhile } from '../../activities/liveness';
+import { REPORT_EVERY_BYTES, REPORT_EVERY_MS, TransferMeter, currentTransfer } from '../../lib/transfer-meter';
 import { loadRuntimeConfig } from '../../lib/runtime-config';
 
 describe('transfer meter', () => {
@@ -75,5 +81,28 @@ describe('worker settings of dumps and transfers', () => {
     assert.throws(() => loadRuntimeConfig({ VCSNAP_TRANSFER_STALL_TIMEOUT: '10' }), /VCSNAP_TRANSFER_STALL_TIMEOUT: expected a duration/);
     assert.equal(loadRuntimeConfig({}).volumeReadyTimeoutSeconds, 600);
     assert.equal(loadRuntimeConfig({ VCSNAP_VOLUME_READY_TIMEOUT: '1h30m' }).volumeReadyTimeoutSeconds, 5400);
+  });
+});
+
+describe('heartbeatWhile (short activities made of several storage calls)', () => {
+  it('heartbeats while the work runs, and returns its result', async () => {
+    const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (details) => beats.push(details));
+    const result = await env.run(() => heartbeatWhile(Context.current(), () => new Promise((resolve) => setTimeout(() => resolve('stored'), REPORT_EVERY_MS + 200)), () => 'alive'));
+    assert.equal(result, 'stored');
+    assert.deepEqual(beats, ['alive']);
+  });
+
+  it('ends with the cancellation while a call still hangs, so a worker drain never waits on it', async () => {
+    const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
+    let abandoned = false;
+    const hanging = () => new Promise<never>((_, reject) => setTimeout(() => { abandoned = true; reject(new Error('request timeout')); }, 300));
+    const running = env.run(() => heartbeatWhile(Context.current(), hanging));
+    setTimeout(() => env.cancel('WORKER_SHUTDOWN'), 20);
+    await assert.rejects(running, (err: Error) => err instanceof CancelledFailure);
+    assert.equal(abandoned, false, 'ended before the hanging call did');
+    await new Promise((resolve) => setTimeout(resolve, 400)); // its late failure is swallowed, not unhandled
+    assert.equal(abandoned, true);
   });
 });
