@@ -30,10 +30,25 @@ export interface TransferMeterOptions {
 }
 
 const transfers = new AsyncLocalStorage<TransferMeter>();
+const cancellations = new AsyncLocalStorage<AbortSignal>();
 
 /** The meter of the transfer this call belongs to, if any (for request hooks of shared clients). */
 export function currentTransfer(): TransferMeter | undefined {
   return transfers.getStore();
+}
+
+/**
+ * Runs `work` (a whole activity) with `signal` (its cancellation) as what gives up the requests of shared clients
+ * made outside a transfer: a storage call before or after the bytes move (a head, a record write) then ends with the
+ * activity's cancellation instead of waiting out its request timeout and retries, which held a worker's drain.
+ */
+export function abortableBy<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  return cancellations.run(signal, work);
+}
+
+/** What aborts a request made now: the transfer's signal (stall or cancellation), else the activity's cancellation. */
+export function currentRequestSignal(): AbortSignal | undefined {
+  return transfers.getStore()?.signal ?? cancellations.getStore();
 }
 
 export class TransferMeter {

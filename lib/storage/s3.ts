@@ -42,7 +42,7 @@ import {
   serializeRecord,
 } from './common';
 import { mapLimit } from '../concurrency';
-import { currentTransfer } from '../transfer-meter';
+import { currentRequestSignal, currentTransfer } from '../transfer-meter';
 import type { ArchiveListing, ObjectLockSupport, PutArchiveOptions, PutRecordOptions, S3Credentials, SnapshotStore, StoredObject } from './types';
 
 export interface S3StoreOptions {
@@ -399,20 +399,21 @@ export function createS3Store(location: S3Location, credentials?: S3Credentials,
  * parts, records) are counted as the socket takes them, as lib-storage reports a part only once it is complete, which
  * on a slow link is minutes apart; and once the transfer is stalled or cancelled, a request still waiting is given up
  * at once (its socket closes at the idle limit) and none is sent any more, so the attempt fails without waiting out
- * the SDK's retries of parts on a dead link. Runs after signing: the signed request is unchanged but for its body
+ * the SDK's retries of parts on a dead link. Outside a transfer, the activity's cancellation gives requests up the
+ * same way (`abortableBy`). Runs after signing: the signed request is unchanged but for its body
  * being written in slices.
  */
 function meterRequests(client: S3Client): void {
   client.middlewareStack.add(
     (next) => async (args) => {
       const meter = currentTransfer();
-      if (!meter) return next(args);
-      const { signal } = meter;
+      const signal = currentRequestSignal();
+      if (!signal) return next(args);
       signal.throwIfAborted();
       const request = args.request as { body?: unknown } | undefined;
       const body = request?.body;
       let sent = args;
-      if (body instanceof Uint8Array && body.byteLength > BODY_SLICE) {
+      if (meter && body instanceof Uint8Array && body.byteLength > BODY_SLICE) {
         const slices = function* () {
           for (let offset = 0; offset < body.byteLength; offset += BODY_SLICE) {
             const slice = body.subarray(offset, offset + BODY_SLICE);

@@ -60,7 +60,8 @@ describe('fault: MinIO stopped during an upload', function () {
     // An activity of the failed run may still be retrying against the MinIO that was stopped (its calls do not all
     // follow cancellation): the worker gets 30 s to drain, then the servers go and mocha's exit ends it.
     const drained = await Promise.race([worker?.stop().then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 30_000).unref())]);
-    if (!drained) console.log('      the test worker did not drain within 30 s (an activity still retrying); moving on');
+    const inFlight = () => `workflow worker ${worker.worker.getStatus().numInFlightActivities}, dump worker ${worker.dumpWorker.getStatus().numInFlightActivities}`;
+    if (!drained) console.log(`      the test worker did not drain within 30 s (activities in flight: ${inFlight()}); moving on`);
     await proxy?.close();
     await minio?.stop();
     await etcd?.stop();
