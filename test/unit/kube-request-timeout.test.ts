@@ -1,19 +1,16 @@
 // The host-cluster client's request limit (lib/kube/request-timeout): an API server that accepts the connection and
 // never answers fails the call after the limit instead of holding it forever.
 import { strict as assert } from 'node:assert';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { limitKubeRequests } from '../../lib/kube/request-timeout';
+import { withSilentServer } from '../harness/silent-server';
 
 describe('host-cluster request timeout', () => {
-  it('a silent API server fails the request after the limit', async () => {
-    const sockets: Socket[] = [];
-    const silent = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
+  it('a silent API server fails the request after the limit', () =>
+    withSilentServer(async (server, sockets) => {
       const kube = new k8s.KubeConfig();
       kube.loadFromOptions({
-        clusters: [{ name: 'silent', server: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, skipTLSVerify: true }],
+        clusters: [{ name: 'silent', server, skipTLSVerify: true }],
         users: [{ name: 'nobody' }],
         contexts: [{ name: 'silent', cluster: 'silent', user: 'nobody' }],
         currentContext: 'silent',
@@ -24,9 +21,5 @@ describe('host-cluster request timeout', () => {
       const took = Date.now() - started;
       assert.ok(took >= 450 && took < 5_000, `failed after ${took} ms`);
       assert.equal(sockets.length, 1, 'the request reached the server');
-    } finally {
-      sockets.forEach((socket) => socket.destroy());
-      silent.close();
-    }
-  });
+    }));
 });

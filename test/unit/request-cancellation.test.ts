@@ -2,17 +2,13 @@
 // cancellation (lib/transfer-meter `abortableBy`, hooked into the S3 client): against an endpoint that accepts the
 // connection and never answers, the call ends as soon as the activity is cancelled, not at its request timeout.
 import { strict as assert } from 'node:assert';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createStore } from '../../lib/storage';
 import { abortableBy } from '../../lib/transfer-meter';
+import { withSilentServer } from '../harness/silent-server';
 
 describe('storage requests follow the activity cancellation', () => {
-  it('an S3 head to a silent endpoint ends when the activity is cancelled, and only then', async () => {
-    const sockets: Socket[] = [];
-    const silent = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
-      const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  it('an S3 head to a silent endpoint ends when the activity is cancelled, and only then', () =>
+    withSilentServer(async (endpoint, sockets) => {
       const store = createStore(
         { type: 's3', bucket: 'b', prefix: 'p', endpoint, region: 'us-east-1', forcePathStyle: true, insecureSkipTlsVerify: false, skipClientCredentials: false },
         { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-real-secret' },
@@ -27,9 +23,5 @@ describe('storage requests follow the activity cancellation', () => {
       cancellation.abort(new Error('activity cancelled'));
       await assert.rejects(head, /activity cancelled/);
       assert.ok(Date.now() - started < 5_000, 'ended at the cancellation, not the 60 s request timeout');
-    } finally {
-      sockets.forEach((socket) => socket.destroy());
-      silent.close();
-    }
-  });
+    }));
 });
