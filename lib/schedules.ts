@@ -119,7 +119,8 @@ export interface WantedSchedule {
 
 /**
  * Creates or updates one schedule (idempotent); an operator's pause and note survive it. After a listing (`listed`)
- * it tries the likely call first; the listing may lag behind, so the other case still follows.
+ * it tries the likely call first; the listing may lag behind: a schedule it did not show yet is left to the next
+ * sync, one it showed but that is gone is created.
  */
 export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedule, listed?: ListedAs): Promise<ApplyOutcome> {
   const { scheduleId, options, digest } = wanted;
@@ -151,6 +152,10 @@ export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedu
       return await create();
     } catch (err) {
       if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      // Created a moment ago (a listing lags behind creations by seconds, minutes when thousands were just made):
+      // the next sync's listing shows its digest. Describing it now asks a schedule workflow that may not have run
+      // yet: at 10,000 fresh schedules such describes took seconds each, and some failed.
+      return 'unchanged';
     }
   } else if (listed === 'different') {
     try {
