@@ -182,8 +182,13 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
     onStored: (stored) => heartbeat({ stored }),
     lock: job.locking.lock,
   }));
-  // Every path below waits for the upload to settle: the transfer ends there.
-  upload.finally(() => meter.stop()).catch(() => undefined);
+  // Every path below waits for the upload to settle: the transfer ends there. An upload that fails before it has
+  // read the whole archive (a write refused, an endpoint gone after the checks) fails the archive too: the dump
+  // would otherwise wait on the archive's backpressure forever, deaf to cancellation, holding its dump slot.
+  upload.finally(() => meter.stop()).catch((err: unknown) => writer.abort(err instanceof Error ? err : new Error(String(err))));
+  /** Another attempt of this run stored the archive first: that one stands, and the record must name its bytes. */
+  const takenByThisRun = async (failure: unknown): Promise<boolean> =>
+    failure instanceof ApplicationFailure && failure.type === 'SnapshotNameTaken' && sameOwner((await store.archiveOwner?.(snapshotName))?.owner, job.owner);
   let dumped;
   try {
     dumped = await dumpEtcd(connection, writer, {
@@ -200,15 +205,14 @@ async function dumpAndStoreInSlot(context: Context, deps: ActivityDeps, job: Dum
   } catch (err) {
     // Fail the stream so the upload aborts and nothing truncated becomes visible.
     writer.abort(err instanceof Error ? err : new Error(String(err)));
-    await upload.catch(() => undefined);
+    // The dump may have failed because the upload did (its failure aborted the archive).
+    const uploadFailure = await upload.then(() => undefined, (failed: unknown) => failed);
+    if (!meter.stalled && (await takenByThisRun(uploadFailure))) return storedByEarlierAttempt(context, deps, store, snapshotName, recipients, job.locking);
     throw meter.stalled ?? (progress.keys === 0 ? finalIfUnreachable(err) : err);
   }
   const stored = await upload.catch(async (err: unknown) => {
     if (meter.stalled) throw meter.stalled;
-    // Another attempt of this run stored it first: that one stands, and the record must name its bytes.
-    if (err instanceof ApplicationFailure && err.type === 'SnapshotNameTaken' && sameOwner((await store.archiveOwner?.(snapshotName))?.owner, job.owner)) {
-      return undefined;
-    }
+    if (await takenByThisRun(err)) return undefined;
     throw err;
   });
   if (!stored) return storedByEarlierAttempt(context, deps, store, snapshotName, recipients, job.locking);
