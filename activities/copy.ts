@@ -1,5 +1,6 @@
 // The copy step: a stored snapshot streamed from its primary location into the policy's `copy` location, its
 // sha256 checked against the one the dump recorded. A failed copy never touches the primary.
+import type { Readable } from 'node:stream';
 import { Context } from '@temporalio/activity';
 import type { SnapshotCopy, SnapshotPolicy } from '../contracts/definitions';
 import { digesting, nameTaken, sameOwner } from '../lib/storage/common';
@@ -52,9 +53,10 @@ export function createCopyActivities(deps: ActivityDeps) {
       // Alive by bytes moved, as the dump is: a slow link is no dead worker, a stalled one fails the attempt. Inside
       // meter.run, the stores' shared clients find this transfer's meter (download and upload alike).
       const meter = transferMeter(deps, context, `copying snapshot ${snapshotName} to ${url}`, () => ({ stored: storedBytes, uploadSessions }));
+      let source: Readable | undefined;
       const stored = await meter
         .run(async () =>
-          target.putArchive(snapshotName, meter.count(await primary.getArchive(snapshotName)), meter.signal, {
+          target.putArchive(snapshotName, meter.count((source = await primary.getArchive(snapshotName))), meter.signal, {
             encrypted,
             owner,
             retry: context.info.attempt > 1,
@@ -68,6 +70,7 @@ export function createCopyActivities(deps: ActivityDeps) {
           }),
         )
         .catch((err: unknown) => {
+          source?.destroy(); // a target that refused before reading it all: the download goes too
           throw meter.stalled ?? err;
         })
         .finally(() => meter.stop());
