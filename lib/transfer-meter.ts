@@ -40,7 +40,7 @@ export function currentTransfer(): TransferMeter | undefined {
 /**
  * Runs `work` (a whole activity) with `signal` (its cancellation) as what gives up the requests of shared clients
  * made outside a transfer: a storage call before or after the bytes move (a head, a record write) then ends with the
- * activity's cancellation instead of waiting out its request timeout and retries, which held a worker's drain.
+ * activity's cancellation instead of waiting out its request timeout and retries.
  */
 export function abortableBy<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
   return cancellations.run(signal, work);
