@@ -16,6 +16,14 @@ export const MAX_MEMBER_BYTES = 4 * 1024 * 1024;
 const FIRST_MEMBER_BYTES = 16 * 1024;
 /** Members compressed at once, on libuv's threadpool (4 threads, shared with fs and dns: leave it one). */
 const MEMBERS_IN_FLIGHT = Math.min(3, Math.max(2, availableParallelism()));
+/**
+ * Writers open in this process (a worker runs several dumps at once). They share MEMBERS_IN_FLIGHT: the threadpool and
+ * the cores are the process's, so four dumps compressing three members each only held twelve 4 MiB buffers waiting
+ * for three threads. Each writer gets its share, at least one member.
+ */
+let openWriters = 0;
+/** The members one writer may have compressing now (exported for its test). */
+export const membersInFlight = (): number => Math.max(1, Math.floor(MEMBERS_IN_FLIGHT / Math.max(1, openWriters)));
 const MEMBER_OPTIONS: ZlibOptions = {
   level: GZIP_LEVEL,
   // zlib hands output back to the event loop one chunk at a time: 16 KiB by default, about 100 hops for a member.
@@ -155,7 +163,7 @@ export interface ArchiveWriter {
  * gzip as a series of members (RFC 1952 2.2: a gzip file is one or more members), each compressed from the next
  * slice of tar on the threadpool, several at once, and emitted in order: one core of gzip -3 is the ceiling of a
  * single deflate stream. gunzip, `tar -z`, node's zlib and Go's gzip.Reader (vCluster restore) all read every member.
- * Memory is bounded by MEMBERS_IN_FLIGHT + 1 members: a slow reader stops the writer.
+ * Memory is bounded by its share of MEMBERS_IN_FLIGHT + 1 members: a slow reader stops the writer.
  */
 class TarGzipWriter implements ArchiveWriter {
   readonly stream: Readable;
@@ -180,8 +188,10 @@ class TarGzipWriter implements ArchiveWriter {
         this.wakeWriter?.();
       },
     });
+    openWriters++;
     // A consumer that gives up (an aborted upload) closes the output early: entries must then fail, not wait forever.
     this.stream.on('close', () => {
+      openWriters--;
       if (!this.ended) this.fail(new Error('archive output closed before the archive was finished'));
       this.wakeWriter?.();
     });
@@ -261,7 +271,8 @@ class TarGzipWriter implements ArchiveWriter {
     if (buffer.length === MAX_MEMBER_BYTES) void member.then(() => this.spare.push(buffer), () => undefined);
     member.catch(() => undefined); // awaited in order by emit
     this.compressing.push(member);
-    if (this.compressing.length > MEMBERS_IN_FLIGHT) this.setRoom(this.room.then(() => this.emit(MEMBERS_IN_FLIGHT)));
+    const inFlight = membersInFlight();
+    if (this.compressing.length > inFlight) this.setRoom(this.room.then(() => this.emit(inFlight)));
   }
 
   /** Hands finished members to the reader, oldest first, until at most `inFlight` are left compressing. */

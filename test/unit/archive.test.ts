@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { MAX_MEMBER_BYTES, createArchiveWriter, readArchiveEntries, type ArchiveEntry } from '../../lib/archive/writer';
+import { MAX_MEMBER_BYTES, createArchiveWriter, membersInFlight, readArchiveEntries, type ArchiveEntry } from '../../lib/archive/writer';
 
 // Written by Go's archive/tar exactly as vCluster's writeArchiveEntry does (Typeflag Reg, Mode 0666, nothing else),
 // then gzipped: a short key, a 220-byte key Go splits into USTAR prefix/name, a 300-byte key (PAX), a non-ASCII key
@@ -133,6 +133,18 @@ describe('archive', () => {
     const entries = await readAll(writer.stream);
     await writing;
     assert.equal(entries.length, 64);
+  });
+
+  it('shares the members compressed at once between the writers open in the process (several dumps per worker)', async () => {
+    const before = membersInFlight();
+    const writers = Array.from({ length: 4 }, () => createArchiveWriter());
+    assert.equal(membersInFlight(), 1, 'four open writers: one member each');
+    for (const writer of writers) {
+      writer.stream.on('error', () => undefined);
+      writer.abort(new Error('done'));
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(membersInFlight(), before, 'closed writers give their share back');
   });
 
   it('fails the output stream on abort, so a consumer never sees a clean truncated end', async () => {
