@@ -20,8 +20,11 @@ const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
 const mbps = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MB/s`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 
-/** For the median of several runs: how many, and each run's peak RSS (the spread). */
-const runsNote = (dump: DumpFigures): string[] => (dump.runsPeakRssBytes ? [`median of ${dump.runsPeakRssBytes.length} runs (RSS ${dump.runsPeakRssBytes.map(mib).join(', ')})`] : []);
+/** A dump's peak memory, heap and external apart; for the median of several runs, how many and each run's peak RSS. */
+const memory = (dump: DumpFigures): string[] => [
+  `peak RSS ${mib(dump.peakRssBytes)} (heap ${mib(dump.peakHeapBytes)}, external ${mib(dump.peakExternalBytes)})`,
+  ...(dump.runsPeakRssBytes ? [`median of ${dump.runsPeakRssBytes.length} runs (RSS ${dump.runsPeakRssBytes.map(mib).join(', ')})`] : []),
+];
 
 function dumpRow(size: SizeFigures, target: 's3' | 's3Encrypted' | 'oci' | 'file'): string {
   const dump = size[target]!;
@@ -29,8 +32,7 @@ function dumpRow(size: SizeFigures, target: 's3' | 's3Encrypted' | 'oci' | 'file
     `${secs(dump.seconds)} (${dump.cpuSeconds.toFixed(1)} s CPU)`,
     `${count(Math.round(dump.keys / dump.seconds))} keys/s`,
     `${mbps(dump.archiveBytes, dump.seconds)} archive (${mbps(size.tarBytes, dump.seconds)} tar)`,
-    `peak RSS ${mib(dump.peakRssBytes)} (heap ${mib(dump.peakHeapBytes)}, external ${mib(dump.peakExternalBytes)})`,
-    ...runsNote(dump),
+    ...memory(dump),
   ].join(' · ');
 }
 
@@ -76,7 +78,7 @@ export function renderTable(results: BenchResults): string {
     ]);
     if (size.s3x4) {
       const x4 = size.s3x4;
-      rows.push(['1', `${keys} × 4 dumps at once → MinIO (one process)`, `${secs(x4.seconds)} (${x4.cpuSeconds.toFixed(1)} s CPU) · peak RSS ${mib(x4.peakRssBytes)} (heap ${mib(x4.peakHeapBytes)}, external ${mib(x4.peakExternalBytes)})${runsNote(x4).map((note) => ` · ${note}`).join('')}`]);
+      rows.push(['1', `${keys} × 4 dumps at once → MinIO (one process)`, [`${secs(x4.seconds)} (${x4.cpuSeconds.toFixed(1)} s CPU)`, ...memory(x4)].join(' · ')]);
     }
     rows.push(['2', `${keys} → OCI registry`, dumpRow(size, 'oci')]);
     rows.push(['2', `${keys} → directory`, dumpRow(size, 'file')]);
