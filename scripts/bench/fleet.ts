@@ -112,7 +112,10 @@ export async function measureFleet(dir: string, options: { syncClusters: number;
       const figures: FleetFigures = { sync: [] };
       if (options.syncClusters > 0) {
         log(`[bench] fleet: sync of ${options.syncClusters.toLocaleString('en-US')} clusters on Temporal/PostgreSQL, three passes`);
-        figures.sync = await measurePolicies(client, `${taskQueue}-idle`, options.syncClusters, etcd.endpoint);
+        figures.sync = await measurePolicies(client, `${taskQueue}-idle`, options.syncClusters, etcd.endpoint, () => {
+          const { user, system } = process.cpuUsage();
+          return { server: treeCpuSeconds(cluster.serverPid()!), postgres: treeCpuSeconds(cluster.postgres.child.pid!), client: (user + system) / 1e6 };
+        });
       }
       if (options.burstClusters > 0) {
         // Every cluster fires at the start of the minute after next (time to create the schedules first).

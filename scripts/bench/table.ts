@@ -104,7 +104,9 @@ export function renderTable(results: BenchResults): string {
   }
   for (const pass of results.fleet?.sync ?? []) {
     const outcomes = Object.entries(pass.outcomes).map(([outcome, n]) => `${count(n)} ${outcome}`).join(', ');
-    rows.push(['6', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} clusters, sync on Temporal/PostgreSQL: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}`]);
+    // CPU seconds per second of the pass: 2.0 is both cores of this machine busy.
+    const cpu = pass.cpuSeconds && Object.entries(pass.cpuSeconds).map(([name, seconds]) => `${name} ${(seconds / pass.seconds).toFixed(2)}`).join(', ');
+    rows.push(['6', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} clusters, sync on Temporal/PostgreSQL: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}${cpu ? ` · cores busy: ${cpu}` : ''}`]);
   }
   const burst = results.fleet?.burst;
   if (burst) {
