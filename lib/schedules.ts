@@ -368,7 +368,7 @@ export async function sync(
     try {
       report[await applyListed(target, wantedSchedule, listed)].push(scheduleId);
     } catch (err) {
-      report.failed.push({ scheduleId, error: err instanceof Error ? err.message : String(err) });
+      report.failed.push({ scheduleId, error: withCauses(err) });
     }
   });
   for (const existing of listed.values()) {
@@ -378,6 +378,15 @@ export async function sync(
   for (const list of [report.created, report.updated, report.unchanged]) list.sort();
   report.failed.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
   return report;
+}
+
+/** An error's message and its causes' (the SDK says "Failed to create schedule"; its gRPC cause says why). */
+function withCauses(err: unknown): string {
+  const messages: string[] = [];
+  for (let cause = err; cause !== undefined && messages.length < 4; cause = cause instanceof Error ? cause.cause : undefined) {
+    messages.push(cause instanceof Error ? cause.message : String(cause));
+  }
+  return messages.join(': ');
 }
 
 /** The schedule that runs discovery + sync inside the worker; its ID is outside the per-cluster `vcsnap.` prefix. */

@@ -12,17 +12,31 @@ export function temporalCliPath(): string {
   return toolPath('temporal', 'TEMPORAL_CLI_VERSION');
 }
 
-/**
- * `temporal server start-dev` with the product's search attributes registered. `dbFile` keeps state across a
- * restart (SQLite); `ui` turns on the Web UI (tests run headless).
- */
-export async function startTemporal(opts: {
+interface DevServerOptions {
   dir: string;
   dbFile?: string;
   ui?: boolean;
   port?: number;
   uiPort?: number;
-}): Promise<TemporalServer> {
+}
+
+/**
+ * `temporal server start-dev` with the product's search attributes registered. `dbFile` keeps state across a
+ * restart (SQLite); `ui` turns on the Web UI (tests run headless).
+ */
+export async function startTemporal(opts: DevServerOptions): Promise<TemporalServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServer(opts);
+    } catch (err) {
+      // The CLI picks its HTTP API and metrics ports itself, free when it looked: a server started beside it (the
+      // bench starts several at once) can take one first, and the dev server exits "address already in use".
+      if (attempt === 3 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startDevServer(opts: DevServerOptions): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default', '--log-level', 'warn'];
