@@ -172,6 +172,18 @@ export async function startTemporalCluster(dir: string, shards = 4): Promise<{ t
     for (const attribute of SEARCH_ATTRIBUTE_REGISTRATIONS) {
       cli('operator', 'search-attribute', 'create', '--namespace', 'default', '--name', attribute.name, '--type', attribute.type);
     }
+    // The frontend maps the attributes from its namespace cache, refreshed every few seconds: until then a schedule
+    // carrying them is refused ("no mapping defined for search attribute"), which a bench's first creates hit.
+    const probe = SEARCH_ATTRIBUTE_REGISTRATIONS.map((attribute) => `${attribute.name} = 'probe'`).join(' AND ');
+    for (let tries = 1; ; tries++) {
+      try {
+        cli('workflow', 'count', '--namespace', 'default', '--query', probe);
+        break;
+      } catch (err) {
+        if (tries === 60) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
     return {
       temporal: { ...server, address, namespace: 'default' },
       postgres,
