@@ -24,6 +24,7 @@ import {
   type SnapshotWorkflowInput,
 } from '../contracts/definitions';
 import { mapLimit } from './concurrency';
+import { rootMessage } from '../contracts/errors';
 import { scheduleIdFor } from '../contracts/naming';
 
 export const SCHEDULE_ID_PREFIX = 'vcsnap.';
@@ -380,13 +381,11 @@ export async function sync(
   return report;
 }
 
-/** An error's message and its causes' (the SDK says "Failed to create schedule"; its gRPC cause says why). */
+/** An error's message and, when it wraps one, its root cause's (the SDK says "Failed to create schedule"; gRPC says why). */
 function withCauses(err: unknown): string {
-  const messages: string[] = [];
-  for (let cause = err; cause !== undefined && messages.length < 4; cause = cause instanceof Error ? cause.cause : undefined) {
-    messages.push(cause instanceof Error ? cause.message : String(cause));
-  }
-  return messages.join(': ');
+  const message = err instanceof Error ? err.message : String(err);
+  const root = rootMessage(err);
+  return root === message ? message : `${message}: ${root}`;
 }
 
 /** The schedule that runs discovery + sync inside the worker; its ID is outside the per-cluster `vcsnap.` prefix. */
