@@ -127,8 +127,9 @@ function measureShortestInterval(schedule: string): number {
   return shortest * 60;
 }
 
+const THIRTY_DAY_MONTHS = new Set([4, 6, 9, 11]);
 const daysInMonth = (year: number, month: number): number =>
-  month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : THIRTY_DAY_MONTHS.has(month) ? 30 : 31;
 
 /**
  * Fewest days between two firing days. The day-of-week calendar repeats every 28 years (between century years), so
