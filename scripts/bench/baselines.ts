@@ -114,6 +114,8 @@ export interface PeerFigures {
   peakRssBytes: number;
   /** CPU etcd spent serving the dump. */
   etcdCpuSeconds: number;
+  /** Where this is the median of several runs: each run's wall time, in the order they ran. */
+  runsSeconds?: number[];
 }
 
 /** utime + stime of one process, in seconds (clock ticks of 1/100 s). */

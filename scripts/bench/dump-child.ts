@@ -22,6 +22,8 @@ export interface DumpFigures {
   /** Highest V8 heap use and external (Buffer) memory seen, sampled every 100 ms: what the RSS is made of. */
   peakHeapBytes: number;
   peakExternalBytes: number;
+  /** RSS of the process with the worker's modules loaded, just before the dump: the part of the peak no dump adds. */
+  startRssBytes: number;
   cpuSeconds: number;
   /** Where this is the median of several runs: each run's peak RSS, in the order they ran. */
   runsPeakRssBytes?: number[];
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
     peaks.heap = Math.max(peaks.heap, heapUsed);
     peaks.external = Math.max(peaks.external, external);
   }, 100);
+  const startRssBytes = process.memoryUsage().rss;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const parallel = job.parallel ?? 1;
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     peakRssBytes: peakRssBytes(),
     peakHeapBytes: peaks.heap,
     peakExternalBytes: peaks.external,
+    startRssBytes,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);

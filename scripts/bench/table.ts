@@ -22,7 +22,7 @@ const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 
 /** A dump's peak memory, heap and external apart; for the median of several runs, how many and each run's peak RSS. */
 const memory = (dump: DumpFigures): string[] => [
-  `peak RSS ${mib(dump.peakRssBytes)} (heap ${mib(dump.peakHeapBytes)}, external ${mib(dump.peakExternalBytes)})`,
+  `peak RSS ${mib(dump.peakRssBytes)} (heap ${mib(dump.peakHeapBytes)}, external ${mib(dump.peakExternalBytes)}; ${mib(dump.startRssBytes)} before the dump)`,
   ...(dump.runsPeakRssBytes ? [`median of ${dump.runsPeakRssBytes.length} runs (RSS ${dump.runsPeakRssBytes.map(mib).join(', ')})`] : []),
 ];
 
@@ -70,7 +70,7 @@ export function renderTable(results: BenchResults): string {
     rows.push(['1', `${keys}: upload limit, aws s3 cp`, `${secs(size.awsUpload.seconds)} (${mbps(size.awsUpload.bytes, size.awsUpload.seconds)})`]);
     rows.push(['1', `**${keys}: ours / slowest stage**`, `**${ratio.toFixed(2)}×** (slowest: ${slowest})`]);
     const peer = size.vcluster;
-    rows.push(['1', `${keys}: vCluster's own writer → MinIO (etcd over TLS)`, `${secs(peer.seconds)} (${peer.cpuSeconds.toFixed(1)} s CPU, etcd ${peer.etcdCpuSeconds.toFixed(1)} s) · ${(peer.archiveBytes / MB).toFixed(0)} MB archive · ${count(peer.keys)} keys · peak RSS ${mib(peer.peakRssBytes)}`]);
+    rows.push(['1', `${keys}: vCluster's own writer → MinIO (etcd over TLS)`, `${secs(peer.seconds)} (${peer.cpuSeconds.toFixed(1)} s CPU, etcd ${peer.etcdCpuSeconds.toFixed(1)} s) · ${(peer.archiveBytes / MB).toFixed(0)} MB archive · ${count(peer.keys)} keys · peak RSS ${mib(peer.peakRssBytes)}${peer.runsSeconds ? ` · median of ${peer.runsSeconds.length} runs (${peer.runsSeconds.map(secs).join(', ')})` : ''}`]);
     rows.push([
       '1',
       `**${keys}: ours vs vCluster's writer**`,

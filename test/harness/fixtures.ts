@@ -17,8 +17,13 @@ export function filePolicy(overrides: Partial<SnapshotPolicy> = {}): SnapshotPol
   return basePolicy({ type: 'container', path: dir }, { ...overrides, cluster: overrides.cluster ?? { name, namespace: 'team-a' } });
 }
 
+/**
+ * A policy whose schedule fires only on 1 January: tests start runs with triggerNow or directly. With an hourly cron,
+ * every schedule a suite had applied fired at the top of the hour and added runs no test was waiting for (a test
+ * that wants a real cron passes its own `schedule`).
+ */
 export function basePolicy(storage: StorageLocation, overrides: Partial<SnapshotPolicy> = {}): SnapshotPolicy {
-  const target = { schedule: '0 * * * *', storage, etcdEndpoints: [testEnv().etcd.endpoint] };
+  const target = { schedule: '0 0 1 1 *', storage, etcdEndpoints: [testEnv().etcd.endpoint] };
   return policyFor({ name: uniqueName('vc'), namespace: 'team-a' }, target, overrides);
 }
 

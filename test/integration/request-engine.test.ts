@@ -96,9 +96,6 @@ describe('request engine: vCluster v0.36.1 takes the snapshot from its embedded 
   function policyFor(storage: StorageLocation): SnapshotPolicy {
     return basePolicy(storage, {
       cluster,
-      // Fired by triggerNow only: an hourly cron fired every schedule these tests applied at the top of the hour, and
-      // such a run's request waited (Secret and all) while a later test held the vCluster stopped.
-      schedule: '0 0 1 1 *',
       // What discovery derives for vCluster's default store: not reachable from the worker.
       state: { endpoints: [], origin: 'none', unavailableReason: 'embedded SQLite store' },
       release: { chartName: 'vcluster', chartVersion: '0.36.1' },
