@@ -75,7 +75,7 @@ export async function ensureRecoveryPointCheck(connection: NativeConnection, con
 /** What `vcsnap setup` does, at every start, so an upgrade that adds an attribute needs no step; never stops the worker. */
 async function registerSearchAttributes(connection: NativeConnection, config: RuntimeConfig): Promise<string> {
   try {
-    const registered = await ensureSearchAttributes(connection.operatorService, config.temporal.namespace ?? 'default');
+    const registered = await ensureSearchAttributes(connection, config.temporal.namespace ?? 'default');
     return registered.length ? `registered ${registered.join(', ')}` : 'all registered';
   } catch (err) {
     return `not checked (${err instanceof Error ? err.message : String(err)}): run \`vcsnap setup\` with rights to register them`;

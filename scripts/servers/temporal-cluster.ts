@@ -7,7 +7,7 @@ import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../contracts/definitions';
+import { ensureSearchAttributes } from '../../lib/search-attributes';
 import { freePort, startProcess, toolPath, versions, type RunningProcess } from './process';
 import { temporalCliPath, type TemporalServer } from './temporal';
 
@@ -167,22 +167,13 @@ export async function startTemporalCluster(dir: string, shards = 4): Promise<{ t
         }
       },
     });
-    const cli = (...args: string[]) => execFileSync(temporalCliPath(), [...args, '--address', address], { stdio: 'pipe' });
-    cli('operator', 'namespace', 'create', '--namespace', 'default', '--retention', '24h');
-    for (const attribute of SEARCH_ATTRIBUTE_REGISTRATIONS) {
-      cli('operator', 'search-attribute', 'create', '--namespace', 'default', '--name', attribute.name, '--type', attribute.type);
-    }
-    // The frontend maps the attributes from its namespace cache, refreshed every few seconds: until then a schedule
-    // carrying them is refused ("no mapping defined for search attribute"), which a bench's first creates hit.
-    const probe = SEARCH_ATTRIBUTE_REGISTRATIONS.map((attribute) => `${attribute.name} = 'probe'`).join(' AND ');
-    for (let tries = 1; ; tries++) {
-      try {
-        cli('workflow', 'count', '--namespace', 'default', '--query', probe);
-        break;
-      } catch (err) {
-        if (tries === 60) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-      }
+    execFileSync(temporalCliPath(), ['operator', 'namespace', 'create', '--namespace', 'default', '--retention', '24h', '--address', address], { stdio: 'pipe' });
+    // What every worker does at start: register the product's attributes and wait until the namespace maps them.
+    const connection = await Connection.connect({ address });
+    try {
+      await ensureSearchAttributes(connection, 'default');
+    } finally {
+      await connection.close();
     }
     return {
       temporal: { ...server, address, namespace: 'default' },

@@ -6,7 +6,7 @@ export const setupCommand: ConnectedCommand = {
   usage: 'setup',
   summary: 'register the search attributes on the Temporal server',
   async run(_commandLine, { client }) {
-    const registered = await ensureSearchAttributes(client.connection.operatorService, client.options.namespace);
+    const registered = await ensureSearchAttributes(client.connection, client.options.namespace);
     console.log(registered.length ? `registered ${registered.join(', ')}` : 'search attributes already registered');
     return 0;
   },
