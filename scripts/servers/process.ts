@@ -97,12 +97,21 @@ export async function startProcess(options: StartOptions): Promise<RunningProces
       resolve();
     });
   });
+  // 'close' comes after 'exit' once the output pipes are drained (never, while a process it left behind holds them).
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const stop = async () => {
     if (exited === undefined) {
       child.kill(options.stopSignal ?? 'SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exitPromise;
       clearTimeout(killer);
+    }
+    // The last lines can still be in the pipes after 'exit'. Whatever comes later is dropped: written to the ended log,
+    // it raised an unhandled ERR_STREAM_WRITE_AFTER_END that ended a test run.
+    await Promise.race([closed, sleep(2000)]);
+    for (const output of [child.stdout, child.stderr]) {
+      output?.unpipe(log);
+      output?.resume();
     }
     log.end();
   };
