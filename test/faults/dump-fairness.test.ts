@@ -117,11 +117,15 @@ describe('fault: one cron for 30 clusters on three workers, 2 dumps each', funct
     let workflowIds: string[];
     let views: SnapshotStatusView[];
     try {
-      // The next minute's fire starts one run per cluster; the schedules go right after, so only that fire counts.
+      // The next minute's fire starts one run per cluster; the schedules go right after, so only that fire counts. A
+      // describe asks the schedule's workflow, which a loaded dev server can briefly leave without a poller
+      // ("no poller seen for task queue recently"): that schedule is asked again at the next poll.
+      const firedRun = async (policy: SnapshotPolicy) =>
+        (await client.schedule.getHandle(scheduleIdFor(policy.cluster)).describe().catch(() => undefined))?.info.recentActions[0]?.action.workflow.workflowId;
       workflowIds = await eventually(
         'every schedule to fire',
         async () => {
-          const ids = await Promise.all(policies.map(async (p) => (await client.schedule.getHandle(scheduleIdFor(p.cluster)).describe()).info.recentActions[0]?.action.workflow.workflowId));
+          const ids = await Promise.all(policies.map(firedRun));
           return ids.every(Boolean) ? (ids as string[]) : undefined;
         },
         75_000,
