@@ -15,7 +15,7 @@ import { scheduleIdFor } from '../../contracts/naming';
 import { snapshotWorkflow } from '../../workflows';
 import { testEnv } from '../harness/env';
 import { basePolicy, uniqueName } from '../harness/fixtures';
-import { startTestWorker, type TestWorker } from '../harness/temporal';
+import { describeWhilePolling, startTestWorker, type TestWorker } from '../harness/temporal';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { createBucket, credentialSecret, fillEtcd, listKeys, pendingMultipartUploads, s3Client, type S3Target } from './support/fixtures';
 import { activityOutcomes, eventually, pendingActivities } from './support/history';
@@ -165,7 +165,7 @@ describe('fault: MinIO stopped during an upload', function () {
     await applyPolicy({ client: worker.client, taskQueue: worker.taskQueue }, policy);
     await triggerNow({ client: worker.client, taskQueue: worker.taskQueue }, policy.cluster);
     const schedule = worker.client.schedule.getHandle(scheduleIdFor(policy.cluster));
-    const workflowId = await eventually('the triggered run to start', async () => (await schedule.describe()).info.recentActions[0]?.action.workflow.workflowId, 30_000);
+    const workflowId = await eventually('the triggered run to start', async () => (await describeWhilePolling(schedule))?.info.recentActions[0]?.action.workflow.workflowId, 30_000);
     const next: SnapshotStatusView = await worker.client.workflow.getHandle(workflowId).result();
     assert.equal(next.status, 'Completed', next.error);
     assert.deepEqual(next.retention?.deleted, [before[0].replace(/^snaps\/|\.tar\.gz$/g, '')]);

@@ -1,6 +1,7 @@
 // A real worker on the harness's Temporal dev server, with its own task queue, for one test suite.
 import { randomUUID } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, isGrpcServiceError, type ScheduleDescription, type ScheduleHandle } from '@temporalio/client';
+import { status } from '@grpc/grpc-js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { createActivities } from '../../activities';
@@ -24,6 +25,21 @@ export function adminKube(): k8s.KubeConfig {
   const kubeConfig = new k8s.KubeConfig();
   kubeConfig.loadFromFile(testEnv().kube.kubeconfigFile);
   return kubeConfig;
+}
+
+/**
+ * A schedule's description inside a polling loop: undefined ("ask again") when the server answers that it cannot yet
+ * (a describe asks the schedule's own workflow, and a loaded dev server has answered FAILED_PRECONDITION "no poller
+ * seen for task queue recently"); not found and every other error fail the test at once.
+ */
+export async function describeWhilePolling(schedule: ScheduleHandle): Promise<ScheduleDescription | undefined> {
+  try {
+    return await schedule.describe();
+  } catch (err) {
+    const cause = err instanceof Error ? err.cause : undefined;
+    if (isGrpcServiceError(cause) && [status.FAILED_PRECONDITION, status.UNAVAILABLE, status.DEADLINE_EXCEEDED].includes(cause.code)) return undefined;
+    throw err;
+  }
 }
 
 /** One Temporal runtime per test process, logging warnings only. */

@@ -21,7 +21,7 @@ import { toolPath } from '../../scripts/servers/process';
 import { testEnv } from '../harness/env';
 import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
-import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
+import { adminKube, describeWhilePolling, startTestWorker, type TestWorker } from '../harness/temporal';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { alertWorkflowIdFor } from '../../activities/notify';
 import type { AlertEvent } from '../../contracts/alert';
@@ -231,7 +231,7 @@ describe('restore drills (real servers)', function () {
         assert.equal(await applyDrillSchedule(target, own, 3600, 'discovery'), 'unchanged');
         const handle = worker.client.schedule.getHandle(drillScheduleIdFor(own.cluster));
         await handle.trigger();
-        const run = await eventually('the scheduled drill', async () => (await handle.describe()).info.recentActions[0]?.action.workflow);
+        const run = await eventually('the scheduled drill', async () => (await describeWhilePolling(handle))?.info.recentActions[0]?.action.workflow);
         const result = (await worker.client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result()) as DrillResult;
         assert.equal(result.outcome, 'passed', result.reason);
         // A cluster gone from discovery loses the drill schedule sync made for it.

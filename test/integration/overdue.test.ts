@@ -14,7 +14,7 @@ import { createStore } from '../../lib/storage';
 import { eventually } from '../harness/eventually';
 import { replayAndCapture } from '../harness/histories';
 import { filePolicy, uniqueName } from '../harness/fixtures';
-import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
+import { adminKube, describeWhilePolling, startTestWorker, type TestWorker } from '../harness/temporal';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver';
 
 describe('overdue recovery point notifications (real servers)', function () {
@@ -49,12 +49,12 @@ describe('overdue recovery point notifications (real servers)', function () {
     async function check(): Promise<RecoveryPointCheckState> {
       // As its own fires do (overlap SKIP): the scheduler hands a run the last result it saw complete.
       const before = await eventually('the previous check to be seen complete', async () => {
-        const info = (await schedule.describe()).info;
-        return info.runningActions.length === 0 && info.recentActions.length + 1;
+        const info = (await describeWhilePolling(schedule))?.info;
+        return info?.runningActions.length === 0 && info.recentActions.length + 1;
       });
       await schedule.trigger(ScheduleOverlapPolicy.SKIP);
       const action = await eventually('the check to start', async () => {
-        const recent = (await schedule.describe()).info.recentActions;
+        const recent = (await describeWhilePolling(schedule))?.info.recentActions ?? [];
         return recent.length >= before && recent[recent.length - 1];
       });
       const handle = worker.client.workflow.getHandle<() => Promise<RecoveryPointCheckState>>(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId);

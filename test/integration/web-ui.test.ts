@@ -13,7 +13,7 @@ import { startTemporal, type TemporalServer } from '../../scripts/servers/tempor
 import { scheduleIdFor } from '../../contracts/naming';
 import { testEnv } from '../harness/env';
 import { basePolicy } from '../harness/fixtures';
-import { adminKube, startTestWorker, type TestWorker } from '../harness/temporal';
+import { adminKube, describeWhilePolling, startTestWorker, type TestWorker } from '../harness/temporal';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DEMO = { name: 'demo', namespace: 'vcluster-demo' };
@@ -68,7 +68,7 @@ describe('Temporal Web UI (chromium via playwright-core)', function () {
     const schedule = worker.client.schedule.getHandle(scheduleId);
     let action: { workflowId: string; firstExecutionRunId: string } | undefined;
     for (const deadline = Date.now() + 30_000; !action; await new Promise((resolve) => setTimeout(resolve, 200))) {
-      action = (await schedule.describe()).info.recentActions[0]?.action.workflow;
+      action = (await describeWhilePolling(schedule))?.info.recentActions[0]?.action.workflow;
       if (Date.now() > deadline) throw new Error('the trigger started no run');
     }
     const run = worker.client.workflow.getHandle(action.workflowId, action.firstExecutionRunId);
