@@ -12,6 +12,7 @@ import { etcdBinary } from '../../scripts/servers/etcd';
 import { startTemporal, type TemporalServer } from '../../scripts/servers/temporal';
 import { scheduleIdFor } from '../../contracts/naming';
 import { testEnv } from '../harness/env';
+import { eventually } from '../harness/eventually';
 import { basePolicy } from '../harness/fixtures';
 import { adminKube, describeWhilePolling, startTestWorker, type TestWorker } from '../harness/temporal';
 
@@ -66,11 +67,7 @@ describe('Temporal Web UI (chromium via playwright-core)', function () {
     await triggerNow(target, DEMO);
     const scheduleId = scheduleIdFor(DEMO);
     const schedule = worker.client.schedule.getHandle(scheduleId);
-    let action: { workflowId: string; firstExecutionRunId: string } | undefined;
-    for (const deadline = Date.now() + 30_000; !action; await new Promise((resolve) => setTimeout(resolve, 200))) {
-      action = (await describeWhilePolling(schedule))?.info.recentActions[0]?.action.workflow;
-      if (Date.now() > deadline) throw new Error('the trigger started no run');
-    }
+    const action = await eventually('the trigger to start a run', async () => (await describeWhilePolling(schedule))?.info.recentActions[0]?.action.workflow, 30_000);
     const run = worker.client.workflow.getHandle(action.workflowId, action.firstExecutionRunId);
     const view = await run.result();
     assert.equal(view.status, 'Completed');
