@@ -12,7 +12,6 @@ import {
   type ScheduleDescription,
   type ScheduleOptions,
   type ScheduleOptionsAction,
-  type ScheduleUpdateOptions,
 } from '@temporalio/client';
 import {
   SEARCH_ATTRIBUTES,
@@ -24,6 +23,7 @@ import {
   type SnapshotWorkflowInput,
 } from '../contracts/definitions';
 import { mapLimit } from './concurrency';
+import { createdRecord, listedSchedule, parseAppliedRecord, updateDescribed, updateFromListing, type ListedBasis, type ListedSchedule } from './schedule-update';
 import { rootMessage } from '../contracts/errors';
 import { scheduleIdFor } from '../contracts/naming';
 
@@ -120,33 +120,15 @@ export interface WantedSchedule {
 
 /**
  * Creates or updates one schedule (idempotent); an operator's pause and note survive it. After a listing (`listed`)
- * it tries the likely call first; the listing may lag behind: a schedule it did not show yet is left to the next
- * sync, one it showed but that is gone is created.
+ * it tries the likely call first, an update from the listing itself when `basis` allows one; the listing may lag
+ * behind: a schedule it did not show yet is left to the next sync, one it showed but that is gone is created.
  */
-export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedule, listed?: ListedAs): Promise<ApplyOutcome> {
+export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedule, listed?: ListedAs, basis?: ListedBasis): Promise<ApplyOutcome> {
   const { scheduleId, options, digest } = wanted;
-  const handle = target.client.schedule.getHandle(scheduleId);
+  const { client } = target;
   const create = async (): Promise<ApplyOutcome> => {
-    await target.client.schedule.create({
-      scheduleId,
-      ...options,
-      memo: wanted.memo,
-      typedSearchAttributes: [...wanted.searchAttributes, { key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest }],
-    });
+    await client.schedule.create({ scheduleId, ...options, memo: wanted.memo, typedSearchAttributes: [...wanted.searchAttributes, createdRecord(digest)] });
     return 'created';
-  };
-  // A whole new spec replaces the old calendars; state (pause and note) is carried over untouched. A schedule applied
-  // before the digest existed gets it here, once.
-  const update = async (): Promise<ApplyOutcome> => {
-    await handle.update(
-      (previous): ScheduleUpdateOptions => ({
-        ...previous,
-        ...options,
-        state: previous.state,
-        typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: digest }]),
-      }),
-    );
-    return 'updated';
   };
   if (listed === 'missing') {
     try {
@@ -160,7 +142,8 @@ export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedu
     }
   } else if (listed === 'different') {
     try {
-      return await update();
+      if (!(basis && (await updateFromListing(client, scheduleId, options, digest, basis)))) await updateDescribed(client, scheduleId, options, digest);
+      return 'updated';
     } catch (err) {
       if (!(err instanceof ScheduleNotFoundError)) throw err;
       return create();
@@ -168,7 +151,7 @@ export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedu
   }
   let existing: ScheduleDescription | undefined;
   try {
-    existing = await handle.describe();
+    existing = await client.schedule.getHandle(scheduleId).describe();
   } catch (err) {
     if (!(err instanceof ScheduleNotFoundError)) throw err;
   }
@@ -181,25 +164,27 @@ export async function applySchedule(target: ScheduleTarget, wanted: WantedSchedu
       throw err;
     }
   }
-  if (wanted.matches(existing) && existing.typedSearchAttributes.get(SEARCH_ATTRIBUTES.appliedPolicy) === digest) return 'unchanged';
-  return update();
+  if (wanted.matches(existing) && parseAppliedRecord(existing.typedSearchAttributes.get(SEARCH_ATTRIBUTES.appliedPolicy))?.digest === digest) return 'unchanged';
+  // A schedule applied before the digest existed gets it here, once.
+  await updateDescribed(client, scheduleId, options, digest, existing);
+  return 'updated';
 }
 
 /**
  * `applySchedule` after a listing of schedules by ID: nothing to do when the listing shows the wanted digest, else the
  * likely call first (create when it is not listed, update when its digest differs).
  */
-export function applyListed(target: ScheduleTarget, wanted: WantedSchedule, listing: ReadonlyMap<string, { appliedPolicy?: string }>): Promise<ApplyOutcome> {
+export function applyListed(target: ScheduleTarget, wanted: WantedSchedule, listing: ReadonlyMap<string, ListedSchedule>): Promise<ApplyOutcome> {
   const listed = listing.get(wanted.scheduleId);
   if (!listed) return applySchedule(target, wanted, 'missing');
-  return listed.appliedPolicy === wanted.digest ? Promise.resolve('unchanged') : applySchedule(target, wanted, 'different');
+  return listed.appliedPolicy === wanted.digest ? Promise.resolve('unchanged') : applySchedule(target, wanted, 'different', listed.basis);
 }
 
 /** Who created a schedule: sync only ever deletes the ones it created itself. */
 export type PolicyOrigin = 'api' | 'discovery';
 
-export function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api', listed?: ListedAs): Promise<ApplyOutcome> {
-  return applySchedule(target, wantedPolicySchedule(policy, target.taskQueue ?? TASK_QUEUE, origin), listed);
+export function applyPolicy(target: ScheduleTarget, policy: SnapshotPolicy, origin: PolicyOrigin = 'api', listed?: ListedAs, basis?: ListedBasis): Promise<ApplyOutcome> {
+  return applySchedule(target, wantedPolicySchedule(policy, target.taskQueue ?? TASK_QUEUE, origin), listed, basis);
 }
 
 function wantedPolicySchedule(policy: SnapshotPolicy, taskQueue: string, origin: PolicyOrigin): WantedSchedule {
@@ -303,7 +288,12 @@ export interface PolicySummary {
 }
 
 export async function listPolicies(target: ScheduleTarget): Promise<PolicySummary[]> {
-  const summaries: PolicySummary[] = [];
+  return (await listPoliciesForSync(target)).map(({ basis: _basis, ...summary }) => summary);
+}
+
+/** The listing with what sync needs besides: the basis of an update without a describe. */
+async function listPoliciesForSync(target: ScheduleTarget): Promise<Array<PolicySummary & ListedSchedule>> {
+  const summaries: Array<PolicySummary & ListedSchedule> = [];
   for await (const schedule of target.client.schedule.list()) {
     if (!schedule.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
     summaries.push({
@@ -314,7 +304,7 @@ export async function listPolicies(target: ScheduleTarget): Promise<PolicySummar
       note: schedule.state.note,
       nextFireTime: schedule.info.nextActionTimes[0],
       timezone: schedule.spec?.timezone,
-      appliedPolicy: schedule.typedSearchAttributes?.get(SEARCH_ATTRIBUTES.appliedPolicy),
+      ...listedSchedule(schedule),
     });
   }
   return summaries.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
@@ -340,9 +330,9 @@ export const SYNC_CONCURRENCY = 8;
  * Only schedules that sync itself created are deleted: one applied from a file or the API stays until removed.
  * One cluster's failure never stops the others: it is reported in `failed`.
  * One schedule listing says what exists and what vcsnap last applied to it: an unchanged cluster costs no call, a new
- * one a create, a changed one an update (which the SDK prepares with a describe). An edit made to a schedule outside vcsnap (`temporal
- * schedule update`) leaves the digest as it was, so sync keeps it until the cluster's configuration changes or
- * `vcsnap apply` runs.
+ * one a create, a changed one an update (from the listing when its record allows, else after a describe: see
+ * lib/schedule-update.ts). An edit made to a schedule outside vcsnap (`temporal schedule update`) leaves the digest as
+ * it was, so sync keeps it until the cluster's configuration changes or `vcsnap apply` runs.
  */
 export async function sync(
   target: ScheduleTarget,
@@ -362,7 +352,7 @@ export async function sync(
     }
   }
   const taskQueue = target.taskQueue ?? TASK_QUEUE;
-  const listed = new Map((await listPolicies(target)).map((summary) => [summary.scheduleId, summary]));
+  const listed = new Map((await listPoliciesForSync(target)).map((summary) => [summary.scheduleId, summary]));
   await mapLimit(toApply, SYNC_CONCURRENCY, async (policy) => {
     const wantedSchedule = wantedPolicySchedule(policy, taskQueue, 'discovery');
     const { scheduleId } = wantedSchedule;

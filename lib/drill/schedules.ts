@@ -6,6 +6,7 @@ import type { DrillWorkflowInput } from '../../contracts/drill';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, WORKFLOW_TYPES, type ClusterRef, type SnapshotPolicy } from '../../contracts/definitions';
 import { drillScheduleIdFor } from '../../contracts/naming';
 import { mapLimit } from '../concurrency';
+import { listedSchedule, type ListedSchedule } from '../schedule-update';
 import {
   applySchedule,
   applyListed,
@@ -81,7 +82,12 @@ export interface DrillScheduleSummary {
 }
 
 export async function listDrillSchedules(target: ScheduleTarget): Promise<DrillScheduleSummary[]> {
-  const found: DrillScheduleSummary[] = [];
+  return (await listForSync(target)).map(({ basis: _basis, ...summary }) => summary);
+}
+
+/** The listing with what sync needs besides: the basis of an update without a describe. */
+async function listForSync(target: ScheduleTarget): Promise<Array<DrillScheduleSummary & ListedSchedule>> {
+  const found: Array<DrillScheduleSummary & ListedSchedule> = [];
   for await (const schedule of target.client.schedule.list()) {
     if (!schedule.scheduleId.startsWith(DRILL_SCHEDULE_PREFIX)) continue;
     found.push({
@@ -90,7 +96,7 @@ export async function listDrillSchedules(target: ScheduleTarget): Promise<DrillS
       origin: schedule.memo?.origin as PolicyOrigin | undefined,
       paused: schedule.state.paused,
       nextFireTime: schedule.info.nextActionTimes[0],
-      appliedPolicy: schedule.typedSearchAttributes?.get(SEARCH_ATTRIBUTES.appliedPolicy),
+      ...listedSchedule(schedule),
     });
   }
   return found.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
@@ -125,7 +131,7 @@ export async function syncDrillSchedules(
   }
   // One listing says what exists and what was last applied to it, as for the snapshot schedules (lib/schedules sync).
   const taskQueue = target.taskQueue ?? TASK_QUEUE;
-  const listed = new Map((await listDrillSchedules(target)).map((summary) => [summary.scheduleId, summary]));
+  const listed = new Map((await listForSync(target)).map((summary) => [summary.scheduleId, summary]));
   await mapLimit(toApply, SYNC_CONCURRENCY, async ({ policy, every }) => {
     const wanted = wantedDrillSchedule(policy, every, taskQueue, 'discovery');
     const { scheduleId } = wanted;

@@ -1,4 +1,5 @@
 // The bench's one table (Markdown, so the README can take it as printed).
+import type { ApplyPass } from './policies';
 import { SYNC_CONCURRENCY } from '../../lib/schedules';
 import type { FleetFigures } from './fleet';
 import type { ScaleFigures } from './scale';
@@ -17,6 +18,8 @@ export interface BenchResults {
 const MB = 1e6;
 const count = (n: number) => n.toLocaleString('en-US');
 const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+/** A change pass's time until every schedule applied what sync sent (the listing shows the new digest). */
+const applied = (pass: ApplyPass) => (pass.appliedSeconds === undefined ? '' : ` · all applied ${secs(pass.appliedSeconds)} after the start (listing every 5 s)`);
 const mbps = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MB/s`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 
@@ -90,7 +93,7 @@ export function renderTable(results: BenchResults): string {
   }
   for (const pass of results.scale.policies ?? []) {
     const outcomes = Object.entries(pass.outcomes).map(([outcome, n]) => `${count(n)} ${outcome}`).join(', ');
-    rows.push(['3', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} policies, sync ${SYNC_CONCURRENCY} at once: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}`]);
+    rows.push(['3', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} policies, sync ${SYNC_CONCURRENCY} at once: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}${applied(pass)}`]);
   }
   const volumes = results.scale.volumes;
   if (volumes) {
@@ -106,7 +109,7 @@ export function renderTable(results: BenchResults): string {
     const outcomes = Object.entries(pass.outcomes).map(([outcome, n]) => `${count(n)} ${outcome}`).join(', ');
     // CPU seconds per second of the pass: 2.0 is both cores of this machine busy.
     const cpu = pass.cpuSeconds && Object.entries(pass.cpuSeconds).map(([name, seconds]) => `${name} ${(seconds / pass.seconds).toFixed(2)}`).join(', ');
-    rows.push(['6', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} clusters, sync on Temporal/PostgreSQL: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}${cpu ? ` · cores busy: ${cpu}` : ''}`]);
+    rows.push(['6', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} clusters, sync on Temporal/PostgreSQL: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}${cpu ? ` · cores busy: ${cpu}` : ''}${applied(pass)}`]);
   }
   const burst = results.fleet?.burst;
   if (burst) {

@@ -8,6 +8,7 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../contracts/definitions';
 import { ensureSearchAttributes } from '../../lib/search-attributes';
 import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../lib/schedules';
+import { listedSchedule } from '../../lib/schedule-update';
 import { scheduleIdFor } from '../../contracts/naming';
 import { startTemporal, type TemporalServer } from '../../scripts/servers/temporal';
 import { testEnv } from '../harness/env';
@@ -113,45 +114,123 @@ describe('schedules', function () {
     for (const p of [...good, refused]) await removePolicy(target(), p.cluster);
   });
 
-  it('sync of an unchanged fleet lists once and calls nothing per schedule; a schedule without the digest is updated once', async () => {
+  describe('what sync sends the server', function () {
     // What the client sent the server, method by method.
     const calls: Record<string, number> = {};
+    const resetCalls = () => {
+      for (const key of Object.keys(calls)) delete calls[key];
+    };
     const counting: Interceptor = (options, nextCall) => {
       const method = options.method_definition.path.split('/').pop()!;
       calls[method] = (calls[method] ?? 0) + 1;
       return new InterceptingCall(nextCall(options));
     };
-    const countingConnection = await Connection.connect({ address: testEnv().temporal.address, interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions()), counting] });
-    try {
-      const counted = { client: new Client({ connection: countingConnection, namespace: testEnv().temporal.namespace }), taskQueue };
+    let countingConnection: Connection;
+    let counted: { client: Client; taskQueue: string };
+    before(async () => {
+      countingConnection = await Connection.connect({ address: testEnv().temporal.address, interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions()), counting] });
+      counted = { client: new Client({ connection: countingConnection, namespace: testEnv().temporal.namespace }), taskQueue };
+    });
+    after(async () => countingConnection?.close());
+
+    const digests = async (ids: string[]) => new Map((await listPolicies(target())).filter((p) => ids.includes(p.scheduleId)).map((p) => [p.scheduleId, p.appliedPolicy]));
+    const listedBasis = (scheduleId: string) =>
+      eventually(`${scheduleId} in the listing with its record`, async () => {
+        for await (const entry of client.schedule.list()) if (entry.scheduleId === scheduleId) return listedSchedule(entry).basis;
+        return undefined;
+      });
+    /** The update signals the schedule's own workflow received: what the server saw, whether it applied them or not. */
+    const updateSignals = async (scheduleId: string) => {
+      const history = await client.workflow.getHandle(`temporal-sys-scheduler:${scheduleId}`).fetchHistory();
+      return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'update').length;
+    };
+
+    it('an unchanged fleet costs one listing; a changed one an update each, without a describe; a schedule without the digest is described and updated once', async () => {
       const fleet = Array.from({ length: 6 }, () => filePolicy());
       const clusters = fleet.map((policy) => ({ cluster: policy.cluster, policy }));
       const ids = fleet.map((p) => scheduleIdFor(p.cluster)).sort();
       assert.deepEqual((await sync(counted, clusters)).created, ids);
-      await eventually('the listing to show every digest', async () => {
-        const listed = (await listPolicies(target())).filter((p) => ids.includes(p.scheduleId));
-        return listed.length === ids.length && listed.every((p) => p.appliedPolicy);
-      });
+      await eventually('the listing to show every digest', async () => [...(await digests(ids)).values()].filter(Boolean).length === ids.length);
 
-      for (const key of Object.keys(calls)) delete calls[key];
+      resetCalls();
       const again = await sync(counted, clusters);
       assert.deepEqual(again.unchanged.filter((id) => ids.includes(id)), ids);
       assert.deepEqual(Object.keys(calls).sort(), ['ListSchedules'], `calls: ${JSON.stringify(calls)}`);
 
+      // Every cron changed: one update per schedule, its conflict token taken from the listing's record.
+      const before = await digests(ids);
+      const changed = fleet.map((policy) => ({ cluster: policy.cluster, policy: { ...policy, schedule: '*/7 * * * *' } }));
+      resetCalls();
+      assert.deepEqual((await sync(counted, changed)).updated, ids);
+      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [undefined, ids.length], `calls: ${JSON.stringify(calls)}`);
+      for (const p of fleet) assert.equal((await describePolicy(target(), p.cluster)).policy?.schedule, '*/7 * * * *');
+      await eventually('the listing to show the new digests', async () => {
+        const now = await digests(ids);
+        return ids.every((id) => now.get(id) && now.get(id) !== before.get(id));
+      });
+
       // As a schedule applied by an earlier version: no digest. The next sync describes and updates it, once.
       const old = client.schedule.getHandle(ids[0]!);
       await old.update((previous) => ({ ...previous, searchAttributes: undefined, typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: null }]) }));
-      await eventually('the listing to lose that digest', async () => (await listPolicies(target())).some((p) => p.scheduleId === ids[0] && !p.appliedPolicy));
-      for (const key of Object.keys(calls)) delete calls[key];
-      const upgraded = await sync(counted, clusters);
+      await eventually('the listing to lose that digest', async () => !(await digests(ids)).get(ids[0]!));
+      resetCalls();
+      const upgraded = await sync(counted, changed);
       assert.deepEqual(upgraded.updated, [ids[0]]);
-      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [1, 1], `the SDK's describe before its update, and the update: ${JSON.stringify(calls)}`);
-      await eventually('the digest back in the listing', async () => (await listPolicies(target())).some((p) => p.scheduleId === ids[0] && p.appliedPolicy));
-      assert.deepEqual((await sync(counted, clusters)).updated, []);
+      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [1, 1], `a describe, then the update: ${JSON.stringify(calls)}`);
+      await eventually('the digest back in the listing', async () => Boolean((await digests(ids)).get(ids[0]!)));
+      assert.deepEqual((await sync(counted, changed)).updated, []);
       for (const p of fleet) await removePolicy(target(), p.cluster);
-    } finally {
-      await countingConnection.close();
-    }
+    });
+
+    it('an update from a listing taken before an operator paused is dropped by the server; the next sync describes, applies the change and keeps the pause', async () => {
+      const policy = filePolicy();
+      const scheduleId = scheduleIdFor(policy.cluster);
+      assert.deepEqual((await sync(counted, [{ cluster: policy.cluster, policy }])).created, [scheduleId]);
+      const stale = await listedBasis(scheduleId);
+      await pause(target(), policy.cluster, 'maintenance window');
+      const changed = { ...policy, schedule: '*/9 * * * *' };
+
+      // As sync calls it with the listing it took just before the pause.
+      resetCalls();
+      assert.equal(await applyPolicy(counted, changed, 'discovery', 'different', stale), 'updated');
+      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [undefined, 1], `calls: ${JSON.stringify(calls)}`);
+      assert.equal(await updateSignals(scheduleId), 1, 'the server received the update');
+      let described = await describePolicy(target(), policy.cluster);
+      assert.deepEqual([described.policy?.schedule, described.paused, described.note], [policy.schedule, true, 'maintenance window'], 'and dropped it: its token was from before the pause');
+
+      resetCalls();
+      assert.deepEqual((await sync(counted, [{ cluster: policy.cluster, policy: changed }])).updated, [scheduleId]);
+      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [1, 1], `calls: ${JSON.stringify(calls)}`);
+      assert.equal(await updateSignals(scheduleId), 2);
+      described = await describePolicy(target(), policy.cluster);
+      assert.deepEqual([described.policy?.schedule, described.paused, described.note], ['*/9 * * * *', true, 'maintenance window']);
+      await removePolicy(target(), policy.cluster);
+    });
+
+    it('an edit made outside vcsnap that keeps its record makes the listing\'s update stale: refused once, then applied after a describe', async () => {
+      const policy = filePolicy();
+      const scheduleId = scheduleIdFor(policy.cluster);
+      assert.deepEqual((await sync(counted, [{ cluster: policy.cluster, policy }])).created, [scheduleId]);
+      await listedBasis(scheduleId);
+      // `temporal schedule update` or the SDK: the schedule's token moves on, its search attributes and state stay.
+      await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec: { ...previous.spec, jitter: 5_000 } }));
+      const changed = { ...policy, schedule: '*/11 * * * *' };
+
+      resetCalls();
+      assert.deepEqual((await sync(counted, [{ cluster: policy.cluster, policy: changed }])).updated, [scheduleId]);
+      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [undefined, 1], `calls: ${JSON.stringify(calls)}`);
+      const handle = client.schedule.getHandle(scheduleId);
+      let described = await handle.describe();
+      assert.equal(described.spec.jitter, 5_000, 'the operator\'s edit stands: the update from the stale listing was dropped');
+      assert.equal(await updateSignals(scheduleId), 2, 'the operator\'s update and ours reached the server');
+
+      resetCalls();
+      assert.deepEqual((await sync(counted, [{ cluster: policy.cluster, policy: changed }])).updated, [scheduleId]);
+      assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [1, 1], `this process tried that record already: ${JSON.stringify(calls)}`);
+      described = await handle.describe();
+      assert.equal((described.action as { args: Array<{ policy: { schedule: string } }> }).args[0]!.policy.schedule, '*/11 * * * *');
+      await removePolicy(target(), policy.cluster);
+    });
   });
 
   it('a schedule the listing does not show yet (visibility lags behind creations) is left to the next sync, which updates it', async () => {
