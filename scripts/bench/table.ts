@@ -19,7 +19,11 @@ const MB = 1e6;
 const count = (n: number) => n.toLocaleString('en-US');
 const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
 /** A change pass's time until every schedule applied what sync sent (the listing shows the new digest). */
-const applied = (pass: ApplyPass) => (pass.appliedSeconds === undefined ? '' : ` · all applied ${secs(pass.appliedSeconds)} after the start (listing every 5 s)`);
+const applied = (pass: ApplyPass) => {
+  if (pass.appliedSeconds === undefined) return '';
+  const busy = pass.appliedCpuSeconds && Object.entries(pass.appliedCpuSeconds).map(([name, seconds]) => `${name} ${(seconds / pass.appliedSeconds!).toFixed(2)}`).join(', ');
+  return ` · all applied ${secs(pass.appliedSeconds)} after the start (listing every 10 s)${busy ? `, cores busy until then: ${busy}` : ''}`;
+};
 const mbps = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MB/s`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
 
