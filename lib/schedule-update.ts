@@ -64,6 +64,13 @@ function recordValue(digest: string, token: bigint, state: ScheduleState): strin
   return `${digest}/${token}/${stateTag(state)}`;
 }
 
+/** The workflow-based scheduler's encoding of a token. */
+function tokenBytes(token: bigint): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(token);
+  return bytes;
+}
+
 /** The search attribute a new schedule is created with. */
 export function createdRecord(digest: string): SearchAttributePair {
   return { key: SEARCH_ATTRIBUTES.appliedPolicy, value: recordValue(digest, INITIAL_CONFLICT_TOKEN, { paused: false }) };
@@ -79,7 +86,7 @@ export interface ListedBasis {
 }
 
 export interface ListedSchedule {
-  /** The digest vcsnap last applied (absent on schedules applied before 0.3.0). */
+  /** The digest vcsnap last applied (absent on schedules applied by 0.2.0). */
   appliedPolicy?: string;
   basis?: ListedBasis;
 }
@@ -89,14 +96,14 @@ export function listedSchedule(entry: ScheduleSummary): ListedSchedule {
   const recorded = entry.typedSearchAttributes?.get(SEARCH_ATTRIBUTES.appliedPolicy);
   const record = parseAppliedRecord(recorded);
   const state = { paused: entry.state.paused, ...(entry.state.note !== undefined && { note: entry.state.note }) };
-  const holds = record?.token !== undefined && record.stateTag === stateTag(state) && entry.typedSearchAttributes;
-  return {
-    appliedPolicy: record?.digest,
-    ...(holds && { basis: { token: record.token!, state, searchAttributes: entry.typedSearchAttributes!, recorded: recorded! } }),
-  };
+  if (!recorded || record?.token === undefined || record.stateTag !== stateTag(state) || !entry.typedSearchAttributes) return { appliedPolicy: record?.digest };
+  return { appliedPolicy: record.digest, basis: { token: record.token, state, searchAttributes: entry.typedSearchAttributes, recorded } };
 }
 
-/** Records this process sent an update from; a listing showing one again means the server refused that update. */
+/**
+ * The record each schedule's last update from a listing was made from (one entry per schedule at most): a listing
+ * showing the same record again means the server dropped that update.
+ */
 const triedRecords = new Map<string, string>();
 
 export type WantedUpdate = Pick<ScheduleUpdateOptions, 'spec' | 'action' | 'policies'>;
@@ -110,7 +117,7 @@ export async function updateFromListing(client: Client, scheduleId: string, want
   const next = basis.token + 1n;
   const searchAttributes = basis.searchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value: recordValue(digest, next, basis.state) }]);
   try {
-    await sendUpdate(client, scheduleId, { ...wanted, state: basis.state, typedSearchAttributes: searchAttributes }, basis.token, {});
+    await sendUpdate(client, scheduleId, { ...wanted, state: basis.state, typedSearchAttributes: searchAttributes }, tokenBytes(basis.token), {});
   } catch (err) {
     if (isGrpcServiceError(err) && err.code === FAILED_PRECONDITION) return false;
     throw err;
@@ -138,11 +145,9 @@ export async function updateDescribed(client: Client, scheduleId: string, wanted
 }
 
 /** ScheduleClient._updateSchedule's request, with a conflict token. Not found is the SDK's ScheduleNotFoundError. */
-async function sendUpdate(client: Client, scheduleId: string, options: ScheduleUpdateOptions, token: bigint | Uint8Array | undefined, headers: Headers): Promise<void> {
+async function sendUpdate(client: Client, scheduleId: string, options: ScheduleUpdateOptions, conflictToken: Uint8Array | undefined, headers: Headers): Promise<void> {
   const { namespace, identity, loadedDataConverter } = client.schedule.options;
   const compiled = compileUpdatedScheduleOptions(scheduleId, options);
-  const conflictToken = typeof token === 'bigint' ? Buffer.alloc(8) : token;
-  if (typeof token === 'bigint') (conflictToken as Buffer).writeBigUInt64BE(token);
   try {
     await client.workflowService.updateSchedule({
       namespace,

@@ -120,17 +120,18 @@ describe('fault: one cron for 30 clusters on three workers, 2 dumps each', funct
     const known = new Set<string>();
     const running = new Set<string>();
     const waitingSeen = new Set<string>();
-    let asking = false;
+    // One round of queries at a time; the last one is awaited before the test goes on, so no query (nor the SDK's
+    // retry of one) outlives the test and its connection: a retry timer firing on a closed connection throws.
+    let round: Promise<unknown> | undefined;
     const statusSampler = setInterval(() => {
-      if (asking) return;
-      asking = true;
-      void Promise.all(
+      if (round) return;
+      round = Promise.all(
         [...running].map(async (id) => {
           const view = await client.workflow.getHandle(id).query(statusQuery).catch(() => undefined);
           if (view?.waitingForDumpSlot) waitingSeen.add(id);
           if (view && view.status !== 'InProgress') running.delete(id);
         }),
-      ).finally(() => (asking = false));
+      ).finally(() => (round = undefined));
     }, 200);
     let workflowIds: string[];
     let views: SnapshotStatusView[];
@@ -156,6 +157,7 @@ describe('fault: one cron for 30 clusters on three workers, 2 dumps each', funct
     } finally {
       clearInterval(sampler);
       clearInterval(statusSampler);
+      await round;
     }
 
     assert.ok(waitingSeen.size > 0, 'no run’s status said it waits for a dump slot while the fire queued');
