@@ -120,18 +120,25 @@ describe('fault: one cron for 30 clusters on three workers, 2 dumps each', funct
     const known = new Set<string>();
     const running = new Set<string>();
     const waitingSeen = new Set<string>();
-    // One round of queries at a time; the last one is awaited before the test goes on, so no query (nor the SDK's
-    // retry of one) outlives the test and its connection: a retry timer firing on a closed connection throws.
-    let round: Promise<unknown> | undefined;
+    // Each run is asked on its own (a slow answer for one never holds up the others); every query still out is
+    // awaited before the test goes on, so none (nor the SDK's retry of one) outlives the test's connection.
+    const asking = new Map<string, Promise<void>>();
     const statusSampler = setInterval(() => {
-      if (round) return;
-      round = Promise.all(
-        [...running].map(async (id) => {
-          const view = await client.workflow.getHandle(id).query(statusQuery).catch(() => undefined);
-          if (view?.waitingForDumpSlot) waitingSeen.add(id);
-          if (view && view.status !== 'InProgress') running.delete(id);
-        }),
-      ).finally(() => (round = undefined));
+      for (const id of running) {
+        if (asking.has(id)) continue;
+        const ask = client.workflow
+          .getHandle(id)
+          .query(statusQuery)
+          .then(
+            (view) => {
+              if (view.waitingForDumpSlot) waitingSeen.add(id);
+              if (view.status !== 'InProgress') running.delete(id);
+            },
+            () => undefined,
+          )
+          .finally(() => asking.delete(id));
+        asking.set(id, ask);
+      }
     }, 200);
     let workflowIds: string[];
     let views: SnapshotStatusView[];
@@ -157,7 +164,7 @@ describe('fault: one cron for 30 clusters on three workers, 2 dumps each', funct
     } finally {
       clearInterval(sampler);
       clearInterval(statusSampler);
-      await round;
+      await Promise.all(asking.values());
     }
 
     assert.ok(waitingSeen.size > 0, 'no run’s status said it waits for a dump slot while the fire queued');
