@@ -96,8 +96,10 @@ export async function fileTarget(state: StateSource, throttled: Throttled): Prom
   return {
     label: 'directory',
     policy,
-    async unfinished() {
-      const bytes = files().filter((name) => name.includes('.partial-')).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+    async unfinished(name) {
+      // Only the archive's partial file: the owner file's lives for a moment and may be renamed between list and stat.
+      const partials = files().filter((file) => file.startsWith(`.${name}.tar.gz.partial-`));
+      const bytes = partials.reduce((sum, file) => sum + statSync(join(dir, file)).size, 0);
       return { amount: bytes, text: `${mib(bytes)} in a partial file` };
     },
     async assertFinished(name) {
