@@ -29,7 +29,8 @@ import {
 import type { SearchAttributePair, TypedSearchAttributes } from '@temporalio/common';
 import { encodeUnifiedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { Headers } from '@temporalio/common/lib/interceptors';
-import { SEARCH_ATTRIBUTES } from '../contracts/definitions';
+import { SEARCH_ATTRIBUTES, type ClusterRef } from '../contracts/definitions';
+import type { PolicyOrigin } from './schedules';
 
 /** gRPC status codes (grpc-js is the SDK's dependency, not this package's). */
 const NOT_FOUND = 5;
@@ -98,6 +99,33 @@ export function listedSchedule(entry: ScheduleSummary): ListedSchedule {
   const state = { paused: entry.state.paused, ...(entry.state.note !== undefined && { note: entry.state.note }) };
   if (!recorded || record?.token === undefined || record.stateTag !== stateTag(state) || !entry.typedSearchAttributes) return { appliedPolicy: record?.digest };
   return { appliedPolicy: record.digest, basis: { token: record.token, state, searchAttributes: entry.typedSearchAttributes, recorded } };
+}
+
+/** What a listing says of any vcsnap schedule, with its record. */
+export interface ListedEntry extends ListedSchedule {
+  scheduleId: string;
+  cluster?: ClusterRef;
+  origin?: PolicyOrigin;
+  paused: boolean;
+  nextFireTime?: Date;
+}
+
+/** The schedules whose id starts with `prefix`, sorted by id, with what `more` reads of each besides. */
+export async function listWithRecords<T extends object>(client: Client, prefix: string, more: (entry: ScheduleSummary) => T): Promise<Array<ListedEntry & T>> {
+  const found: Array<ListedEntry & T> = [];
+  for await (const entry of client.schedule.list()) {
+    if (!entry.scheduleId.startsWith(prefix)) continue;
+    found.push({
+      scheduleId: entry.scheduleId,
+      cluster: entry.memo?.cluster as ClusterRef | undefined,
+      origin: entry.memo?.origin as PolicyOrigin | undefined,
+      paused: entry.state.paused,
+      nextFireTime: entry.info.nextActionTimes[0],
+      ...more(entry),
+      ...listedSchedule(entry),
+    });
+  }
+  return found.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   type SnapshotWorkflowInput,
 } from '../contracts/definitions';
 import { mapLimit } from './concurrency';
-import { createdRecord, listedSchedule, parseAppliedRecord, updateDescribed, updateFromListing, type ListedBasis, type ListedSchedule } from './schedule-update';
+import { createdRecord, listWithRecords, parseAppliedRecord, updateDescribed, updateFromListing, type ListedBasis, type ListedSchedule } from './schedule-update';
 import { rootMessage } from '../contracts/errors';
 import { scheduleIdFor } from '../contracts/naming';
 
@@ -292,22 +292,8 @@ export async function listPolicies(target: ScheduleTarget): Promise<PolicySummar
 }
 
 /** The listing with what sync needs besides: the basis of an update without a describe. */
-async function listPoliciesForSync(target: ScheduleTarget): Promise<Array<PolicySummary & ListedSchedule>> {
-  const summaries: Array<PolicySummary & ListedSchedule> = [];
-  for await (const schedule of target.client.schedule.list()) {
-    if (!schedule.scheduleId.startsWith(SCHEDULE_ID_PREFIX)) continue;
-    summaries.push({
-      scheduleId: schedule.scheduleId,
-      cluster: schedule.memo?.cluster as ClusterRef | undefined,
-      origin: schedule.memo?.origin as PolicyOrigin | undefined,
-      paused: schedule.state.paused,
-      note: schedule.state.note,
-      nextFireTime: schedule.info.nextActionTimes[0],
-      timezone: schedule.spec?.timezone,
-      ...listedSchedule(schedule),
-    });
-  }
-  return summaries.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+function listPoliciesForSync(target: ScheduleTarget): Promise<Array<PolicySummary & ListedSchedule>> {
+  return listWithRecords(target.client, SCHEDULE_ID_PREFIX, (schedule) => ({ note: schedule.state.note, timezone: schedule.spec?.timezone }));
 }
 
 export interface SyncReport {

@@ -6,7 +6,7 @@ import type { DrillWorkflowInput } from '../../contracts/drill';
 import { SEARCH_ATTRIBUTES, TASK_QUEUE, WORKFLOW_TYPES, type ClusterRef, type SnapshotPolicy } from '../../contracts/definitions';
 import { drillScheduleIdFor } from '../../contracts/naming';
 import { mapLimit } from '../concurrency';
-import { listedSchedule, type ListedSchedule } from '../schedule-update';
+import { listWithRecords, type ListedSchedule } from '../schedule-update';
 import {
   applySchedule,
   applyListed,
@@ -86,20 +86,8 @@ export async function listDrillSchedules(target: ScheduleTarget): Promise<DrillS
 }
 
 /** The listing with what sync needs besides: the basis of an update without a describe. */
-async function listForSync(target: ScheduleTarget): Promise<Array<DrillScheduleSummary & ListedSchedule>> {
-  const found: Array<DrillScheduleSummary & ListedSchedule> = [];
-  for await (const schedule of target.client.schedule.list()) {
-    if (!schedule.scheduleId.startsWith(DRILL_SCHEDULE_PREFIX)) continue;
-    found.push({
-      scheduleId: schedule.scheduleId,
-      cluster: schedule.memo?.cluster as ClusterRef | undefined,
-      origin: schedule.memo?.origin as PolicyOrigin | undefined,
-      paused: schedule.state.paused,
-      nextFireTime: schedule.info.nextActionTimes[0],
-      ...listedSchedule(schedule),
-    });
-  }
-  return found.sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+function listForSync(target: ScheduleTarget): Promise<Array<DrillScheduleSummary & ListedSchedule>> {
+  return listWithRecords(target.client, DRILL_SCHEDULE_PREFIX, () => ({}));
 }
 
 export interface DrillSyncReport {

@@ -25,6 +25,12 @@ export interface ApplyPass {
 /** CPU seconds used so far, per process the caller watches. */
 export type CpuCounter = () => Record<string, number>;
 
+/** CPU seconds each watched process spent since `before` was read (nothing without a counter). */
+function cpuSince(before: Record<string, number> | undefined, cpu?: CpuCounter): Record<string, number> | undefined {
+  const after = cpu?.();
+  return before && after && Object.fromEntries(Object.entries(after).map(([name, seconds]) => [name, seconds - (before[name] ?? 0)]));
+}
+
 async function applyAll(client: Client, taskQueue: string, policies: SnapshotPolicy[], pass: ApplyPass['pass'], cpu?: CpuCounter): Promise<ApplyPass> {
   const cpuBefore = cpu?.();
   const started = performance.now();
@@ -32,8 +38,7 @@ async function applyAll(client: Client, taskQueue: string, policies: SnapshotPol
   const seconds = (performance.now() - started) / 1000;
   const outcomes: ApplyPass['outcomes'] = {};
   for (const outcome of ['created', 'updated', 'unchanged'] as const) if (report[outcome].length) outcomes[outcome] = report[outcome].length;
-  const cpuAfter = cpu?.();
-  const cpuSeconds = cpuBefore && cpuAfter && Object.fromEntries(Object.entries(cpuAfter).map(([name, seconds]) => [name, seconds - (cpuBefore[name] ?? 0)]));
+  const cpuSeconds = cpuSince(cpuBefore, cpu);
   return { pass, seconds, errors: report.failed.length, outcomes, firstError: report.failed[0]?.error, ...(cpuSeconds && { cpuSeconds }) };
 }
 
@@ -61,7 +66,6 @@ export async function measurePolicies(client: Client, taskQueue: string, count: 
   const started = performance.now();
   const change = await applyAll(client, taskQueue, changed, 'change crons', cpu);
   const appliedSeconds = await untilApplied(client, before, started);
-  const cpuAfter = cpu?.();
-  const appliedCpuSeconds = cpuBefore && cpuAfter && Object.fromEntries(Object.entries(cpuAfter).map(([name, seconds]) => [name, seconds - (cpuBefore[name] ?? 0)]));
+  const appliedCpuSeconds = cpuSince(cpuBefore, cpu);
   return [...passes, { ...change, appliedSeconds, ...(appliedCpuSeconds && { appliedCpuSeconds }) }];
 }

@@ -18,10 +18,13 @@ export interface BenchResults {
 const MB = 1e6;
 const count = (n: number) => n.toLocaleString('en-US');
 const secs = (s: number) => `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+/** CPU seconds per second of wall time, per process: 2.0 is both cores of this machine busy. */
+const coresBusy = (cpuSeconds: Record<string, number> | undefined, seconds: number) =>
+  cpuSeconds && Object.entries(cpuSeconds).map(([name, cpu]) => `${name} ${(cpu / seconds).toFixed(2)}`).join(', ');
 /** A change pass's time until every schedule applied what sync sent (the listing shows the new digest). */
 const applied = (pass: ApplyPass) => {
   if (pass.appliedSeconds === undefined) return '';
-  const busy = pass.appliedCpuSeconds && Object.entries(pass.appliedCpuSeconds).map(([name, seconds]) => `${name} ${(seconds / pass.appliedSeconds!).toFixed(2)}`).join(', ');
+  const busy = coresBusy(pass.appliedCpuSeconds, pass.appliedSeconds);
   return ` · all applied ${secs(pass.appliedSeconds)} after the start (listing every 10 s)${busy ? `, cores busy until then: ${busy}` : ''}`;
 };
 const mbps = (bytes: number, s: number) => `${(bytes / MB / s).toFixed(1)} MB/s`;
@@ -111,8 +114,7 @@ export function renderTable(results: BenchResults): string {
   }
   for (const pass of results.fleet?.sync ?? []) {
     const outcomes = Object.entries(pass.outcomes).map(([outcome, n]) => `${count(n)} ${outcome}`).join(', ');
-    // CPU seconds per second of the pass: 2.0 is both cores of this machine busy.
-    const cpu = pass.cpuSeconds && Object.entries(pass.cpuSeconds).map(([name, seconds]) => `${name} ${(seconds / pass.seconds).toFixed(2)}`).join(', ');
+    const cpu = coresBusy(pass.cpuSeconds, pass.seconds);
     rows.push(['6', `${count(Object.values(pass.outcomes).reduce((a, b) => a + b, 0) + pass.errors)} clusters, sync on Temporal/PostgreSQL: ${pass.pass}`, `${secs(pass.seconds)} · ${pass.errors} errors · ${outcomes}${cpu ? ` · cores busy: ${cpu}` : ''}${applied(pass)}`]);
   }
   const burst = results.fleet?.burst;
