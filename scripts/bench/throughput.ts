@@ -82,7 +82,9 @@ async function readBack(storage: StorageLocation, credentials: { accessKeyId: st
 async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFigures> {
   // Compiled by `npm run bench` (scripts/bench/tsconfig.json): plain node, as the image runs the worker.
   const child = join(__dirname, '..', '..', '.vcsnap', 'bench-dist', 'scripts', 'bench', 'dump-child.js');
-  const { stdout } = await run(process.execPath, [child, JSON.stringify(job)], {
+  // BENCH_CHILD_NODE_ARGS: node options for the dump child alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const { stdout } = await run(process.execPath, [...nodeArgs, child, JSON.stringify(job)], {
     env: { ...process.env, ...env },
     maxBuffer: 64 * 1024 * 1024,
   });
