@@ -45,6 +45,8 @@ async function startDevServer(opts: DevServerOptions): Promise<TemporalServer> {
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', 'default', '--log-level', 'warn'];
+  // Its HTTP API and metrics would take ports of the ephemeral range (see freePort): given here instead.
+  args.push('--http-port', String(await freePort()), '--metrics-port', String(await freePort()));
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   if (opts.searchAttributeCache) args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
   for (const attribute of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', `${attribute.name}=${attribute.type}`);

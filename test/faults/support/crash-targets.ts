@@ -3,14 +3,14 @@
 // (with its record, whose digest is that of the stored bytes) and nothing unfinished.
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStore } from '../../../lib/storage';
 import { RegistryClient } from '../../../lib/storage/oci-registry';
 import type { SnapshotPolicy, SnapshotRecord, StateSource } from '../../../contracts/definitions';
 import { testEnv } from '../../harness/env';
 import { basePolicy, uniqueName } from '../../harness/fixtures';
-import { createBucket, credentialSecret, getObject, listKeys, openUploadSessions, pendingMultipartUploads, repositoryDir } from './fixtures';
+import { createBucket, credentialSecret, getObject, listKeys, openUploadSessions, pendingMultipartUploads, repositoryDir, sizeIfPresent } from './fixtures';
 import type { TcpProxy } from './tcp-proxy';
 
 export interface CrashTarget {
@@ -99,7 +99,7 @@ export async function fileTarget(state: StateSource, throttled: Throttled): Prom
     async unfinished(name) {
       // Only the archive's partial file: the owner file's lives for a moment and may be renamed between list and stat.
       const partials = files().filter((file) => file.startsWith(`.${name}.tar.gz.partial-`));
-      const bytes = partials.reduce((sum, file) => sum + statSync(join(dir, file)).size, 0);
+      const bytes = partials.reduce((sum, file) => sum + (sizeIfPresent(join(dir, file)) ?? 0), 0);
       return { amount: bytes, text: `${mib(bytes)} in a partial file` };
     },
     async assertFinished(name) {

@@ -102,7 +102,13 @@ export function openUploadSessions(repositoryDirectory: string): { id: string; b
   if (!existsSync(uploads)) return [];
   return readdirSync(uploads)
     .filter((id) => existsSync(join(uploads, id, 'data')) || existsSync(join(uploads, id, 'startedat')))
-    .map((id) => ({ id, bytes: existsSync(join(uploads, id, 'data')) ? statSync(join(uploads, id, 'data')).size : 0 }));
+    .map((id) => ({ id, bytes: sizeIfPresent(join(uploads, id, 'data')) ?? 0 }));
+}
+
+/** A file's size, or undefined once it is gone: a server may remove a file between a listing and its stat. */
+export function sizeIfPresent(path: string): number | undefined {
+  const stats = statSync(path, { throwIfNoEntry: false });
+  return stats?.size;
 }
 
 /** A namespace in the harness's host cluster with one Secret of `data`; returns its reference. */

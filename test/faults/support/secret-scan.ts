@@ -4,7 +4,7 @@
 // by entry, its release entry's base64 Helm values decoded; only the snapshotted cluster's own Kubernetes Secrets
 // (`/registry/secrets/...` keys dumped from its etcd, or the etcd database of vCluster's embedded-etcd kind) may hold such values: they are that cluster's data, which a
 // snapshot must contain, not credentials the product resolved.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { constants, gunzipSync, inflateRawSync } from 'node:zlib';
 import { GetObjectCommand, ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -161,13 +161,25 @@ export class SecretScanner {
           if (entry.name === 'kube' || entry.name === '.minio.sys' || existsSync(join(path, 'member', 'wal'))) continue;
           if (/^vcluster-/.test(entry.name) && existsSync(join(path, 'data'))) continue;
           walk(path);
-        } else if (entry.isFile() && !SKIPPED_FILES.has(entry.name) && !EXTRACTED_CLUSTER_SECRET.test(path) && statSync(path).size > 0) {
-          this.scan(readFileSync(path), `file ${relative(runDir, path)}`);
+        } else if (entry.isFile() && !SKIPPED_FILES.has(entry.name) && !EXTRACTED_CLUSTER_SECRET.test(path)) {
+          // A server may remove a temporary file between the listing and its read: what is gone holds nothing.
+          const content = readIfPresent(path);
+          if (!content?.length) continue;
+          this.scan(content, `file ${relative(runDir, path)}`);
           this.counts.files++;
         }
       }
     };
     walk(runDir);
+  }
+}
+
+function readIfPresent(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 
