@@ -2,6 +2,7 @@
 // stopped and removed afterwards. Hand-written (a few lines over node:child_process) because the worker image ships
 // the binaries and nothing else; the test harness's scripts/servers are not part of the product.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,11 +15,46 @@ export interface ScratchProcess {
   stop(): Promise<void>;
 }
 
+/** Ports handed out by this process: never the same one twice, even before its server has bound it. */
+const handedOut = new Set<number>();
+const LOWEST_PORT = 10_000;
+
+/**
+ * A loopback port nobody listens on, for a server started next. Taken below the kernel's ephemeral range: a port
+ * from listen(0) is one the kernel also gives outgoing connections (a worker has many: uploads, etcd reads), and one
+ * of them can take it between this probe and the server's own bind ("bind: address already in use", seen in CI).
+ * Random in that range and probed by binding; listen(0) only when the range leaves no room below it.
+ */
 export async function freeLoopbackPort(): Promise<number> {
+  const span = ephemeralRangeStart() - LOWEST_PORT;
+  for (let tries = 0; span > 1000 && tries < 50; tries++) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * span);
+    if (handedOut.has(port) || !(await listenedPort(port).then(() => true, () => false))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  const port = await listenedPort(0);
+  handedOut.add(port);
+  return port;
+}
+
+/** The lowest port the kernel gives outgoing connections (Linux's default when it cannot be read). */
+function ephemeralRangeStart(): number {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(start) ? start : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** The port a listener on `port` (0: any) got, once closed again; rejects when it cannot listen there. */
+function listenedPort(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
+    server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
     });

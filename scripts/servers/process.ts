@@ -1,7 +1,6 @@
 // Starts one real server as a child process on loopback, waits for its readiness check, and stops it cleanly.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,56 +22,8 @@ export function toolPath(tool: string, versionKey: string, binary = tool): strin
   return join(CACHE_DIR, `${tool}-${versions()[versionKey]}`, binary);
 }
 
-/** Ports freePort handed out in this process: never the same one twice, even before its server has bound it. */
-const handedOut = new Set<number>();
-const LOWEST_PORT = 10_000;
-
-/**
- * A loopback port nobody listens on, for a server started next. Taken below the kernel's ephemeral range: a port
- * from listen(0) is one the kernel also gives outgoing connections, and one did take it between the probe and the
- * server's own bind in a CI run (etcd: "bind: address already in use"). Random in that range and probed by binding.
- */
-export async function freePort(): Promise<number> {
-  const span = ephemeralRangeStart() - LOWEST_PORT;
-  for (let tries = 0; span > 1000 && tries < 50; tries++) {
-    const port = LOWEST_PORT + Math.floor(Math.random() * span);
-    if (handedOut.has(port) || !(await canListen(port))) continue;
-    handedOut.add(port);
-    return port;
-  }
-  // A kernel whose ephemeral range leaves no room below it (or 50 ports in use in a row): any port it gives.
-  const port = await listenedPort(0);
-  handedOut.add(port);
-  return port;
-}
-
-/** The lowest port the kernel gives outgoing connections (Linux's default when it cannot be read). */
-function ephemeralRangeStart(): number {
-  try {
-    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    return Number.isInteger(start) ? start : 32_768;
-  } catch {
-    return 32_768;
-  }
-}
-
-/** The port a listener on `port` (0: any) got, after closing it; rejects when it cannot listen there. */
-function listenedPort(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-const canListen = (port: number): Promise<boolean> => listenedPort(port).then(
-  () => true,
-  () => false,
-);
+/** A loopback port nobody listens on, below the kernel's ephemeral range: the product's own choice (lib/drill). */
+export { freeLoopbackPort as freePort } from '../../lib/drill/process';
 
 export interface RunningProcess {
   name: string;

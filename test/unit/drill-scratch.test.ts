@@ -2,10 +2,11 @@
 // kills a process that is not theirs (a recorded pid the system reused).
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { reapAbandonedScratch } from '../../lib/drill/process';
+import { freeLoopbackPort, reapAbandonedScratch } from '../../lib/drill/process';
 
 function isAlive(pid: number): boolean {
   try {
@@ -48,6 +49,21 @@ describe('drill: scratch servers of a worker that died mid-drill', () => {
       assert.equal(existsSync(running), true, 'a drill still running on a live worker keeps its directory');
     } finally {
       orphan.kill('SIGKILL');
+    }
+  });
+});
+
+describe('drill: ports for scratch servers', () => {
+  it('come from below the ephemeral range (where outgoing connections never take them), distinct, each free to listen on', async () => {
+    const ephemeralStart = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = [];
+    for (let i = 0; i < 40; i++) ports.push(await freeLoopbackPort());
+    assert.equal(new Set(ports).size, ports.length, 'never the same port twice');
+    assert.deepEqual(ports.filter((port) => port < 10_000 || port >= ephemeralStart), [], `all in 10000..${ephemeralStart - 1}`);
+    for (const port of ports.slice(0, 5)) {
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
