@@ -107,8 +107,7 @@ export function openUploadSessions(repositoryDirectory: string): { id: string; b
 
 /** A file's size, or undefined once it is gone: a server may remove a file between a listing and its stat. */
 export function sizeIfPresent(path: string): number | undefined {
-  const stats = statSync(path, { throwIfNoEntry: false });
-  return stats?.size;
+  return statSync(path, { throwIfNoEntry: false })?.size;
 }
 
 /** A namespace in the harness's host cluster with one Secret of `data`; returns its reference. */
