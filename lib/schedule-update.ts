@@ -154,18 +154,21 @@ export async function updateFromListing(client: Client, scheduleId: string, want
   return true;
 }
 
-/** Describes the schedule, then updates it with the description's token; an operator's pause and note are kept. */
-export async function updateDescribed(client: Client, scheduleId: string, wanted: WantedUpdate, digest: string, described?: ScheduleDescription): Promise<void> {
+/**
+ * Describes the schedule, then updates it with the description's token; an operator's pause and note are kept.
+ * `digest`: what the record says was applied (a cluster's schedule); undefined leaves the search attributes as they are.
+ */
+export async function updateDescribed(client: Client, scheduleId: string, wanted: WantedUpdate, digest: string | undefined, described?: ScheduleDescription): Promise<void> {
   const previous = described ?? (await client.schedule.getHandle(scheduleId).describe());
   const raw = previous.raw.conflictToken;
   const token = raw && raw.length === 8 ? Buffer.from(raw).readBigUInt64BE() : undefined;
   const state = { paused: previous.state.paused, ...(previous.state.note !== undefined && { note: previous.state.note }) };
   // A token of another encoding (the CHASM scheduler's) records a wrong prediction, which the server refuses.
-  const value = token === undefined ? digest : recordValue(digest, token + 1n, state);
+  const record = digest !== undefined && { key: SEARCH_ATTRIBUTES.appliedPolicy, value: token === undefined ? digest : recordValue(digest, token + 1n, state) };
   await sendUpdate(
     client,
     scheduleId,
-    { ...wanted, state, typedSearchAttributes: previous.typedSearchAttributes.updateCopy([{ key: SEARCH_ATTRIBUTES.appliedPolicy, value }]) },
+    { ...wanted, state, typedSearchAttributes: record ? previous.typedSearchAttributes.updateCopy([record]) : previous.typedSearchAttributes },
     raw ?? undefined,
     previous.raw.schedule?.action?.startWorkflow?.header?.fields ?? {},
   );

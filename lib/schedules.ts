@@ -374,9 +374,9 @@ export async function scheduleSync(target: ScheduleTarget, cron: string): Promis
     action: { type: 'startWorkflow' as const, workflowType: 'syncWorkflow', workflowId: SYNC_SCHEDULE_ID, taskQueue, args: [{ taskQueue }] },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 },
   };
-  const handle = target.client.schedule.getHandle(SYNC_SCHEDULE_ID);
   try {
-    await handle.update((previous) => ({ ...previous, ...wanted, state: previous.state }));
+    // With the described token: an operator's pause made meanwhile stands (the next scheduleSync applies the cron).
+    await updateDescribed(target.client, SYNC_SCHEDULE_ID, wanted, undefined);
     return 'updated';
   } catch (err) {
     if (!(err instanceof ScheduleNotFoundError)) throw err;

@@ -7,7 +7,7 @@ import { Client, Connection, makeGrpcRetryInterceptor, defaultGrpcRetryOptions, 
 import { msToTs } from '@temporalio/common/lib/time';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../contracts/definitions';
 import { ensureSearchAttributes } from '../../lib/search-attributes';
-import { applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, sync } from '../../lib/schedules';
+import { SYNC_SCHEDULE_ID, applyPolicy, describe as describePolicy, listPolicies, pause, removePolicy, resume, scheduleSync, sync } from '../../lib/schedules';
 import { listedSchedule } from '../../lib/schedule-update';
 import { scheduleIdFor } from '../../contracts/naming';
 import { startTemporal, type TemporalServer } from '../../scripts/servers/temporal';
@@ -120,10 +120,17 @@ describe('schedules', function () {
     const resetCalls = () => {
       for (const key of Object.keys(calls)) delete calls[key];
     };
+    /** Runs once, before the next UpdateSchedule leaves: what someone else does between a describe and its update. */
+    let beforeNextUpdate: (() => Promise<unknown>) | undefined;
     const counting: Interceptor = (options, nextCall) => {
       const method = options.method_definition.path.split('/').pop()!;
       calls[method] = (calls[method] ?? 0) + 1;
-      return new InterceptingCall(nextCall(options));
+      const hook = method === 'UpdateSchedule' ? beforeNextUpdate : undefined;
+      if (!hook) return new InterceptingCall(nextCall(options));
+      beforeNextUpdate = undefined;
+      return new InterceptingCall(nextCall(options), {
+        start: (metadata, listener, next) => void hook().then(() => next(metadata, listener)),
+      });
     };
     let countingConnection: Connection;
     let counted: { client: Client; taskQueue: string };
@@ -180,6 +187,29 @@ describe('schedules', function () {
       await eventually('the digest back in the listing', async () => Boolean((await digests(ids)).get(ids[0]!)));
       assert.deepEqual((await sync(counted, changed)).updated, []);
       for (const p of fleet) await removePolicy(target(), p.cluster);
+    });
+
+    it("the sync schedule's own update carries its describe's token: an operator's pause made in between stands", async () => {
+      assert.equal(await scheduleSync(counted, '*/10 * * * *'), 'created');
+      const handle = client.schedule.getHandle(SYNC_SCHEDULE_ID);
+      try {
+        // The operator pauses after scheduleSync's describe, before its update reaches the server.
+        beforeNextUpdate = () => handle.pause('operator: no sync during the migration');
+        resetCalls();
+        await scheduleSync(counted, '*/5 * * * *');
+        assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [1, 1], `calls: ${JSON.stringify(calls)}`);
+        const minutes = async () => (await handle.describe()).spec.calendars?.map((calendar) => calendar.minute);
+        let described = await handle.describe();
+        assert.deepEqual([described.state.paused, described.state.note], [true, 'operator: no sync during the migration'], "the operator's pause stands");
+        assert.deepEqual(await minutes(), [[{ start: 0, end: 59, step: 10 }]], 'the stale update was dropped');
+        // The next scheduleSync describes again and applies the cron, the pause kept.
+        await scheduleSync(counted, '*/5 * * * *');
+        described = await handle.describe();
+        assert.deepEqual([described.state.paused, described.state.note], [true, 'operator: no sync during the migration']);
+        assert.deepEqual(await minutes(), [[{ start: 0, end: 59, step: 5 }]]);
+      } finally {
+        await handle.delete();
+      }
     });
 
     it('an update from a listing taken before an operator paused is dropped by the server; the next sync describes, applies the change and keeps the pause', async () => {
