@@ -367,6 +367,10 @@ function withCauses(err: unknown): string {
 /** The schedule that runs discovery + sync inside the worker; its ID is outside the per-cluster `vcsnap.` prefix. */
 export const SYNC_SCHEDULE_ID = 'vcsnap-sync';
 
+/**
+ * Creates or updates the sync schedule with `cron`. 'updated' means the server took the update; a change someone made
+ * between its describe and its update (an operator's pause) wins, and the next call applies the cron.
+ */
 export async function scheduleSync(target: ScheduleTarget, cron: string): Promise<ApplyOutcome> {
   const taskQueue = target.taskQueue ?? TASK_QUEUE;
   const wanted = {
@@ -375,7 +379,6 @@ export async function scheduleSync(target: ScheduleTarget, cron: string): Promis
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: 60_000 },
   };
   try {
-    // With the described token: an operator's pause made meanwhile stands (the next scheduleSync applies the cron).
     await updateDescribed(target.client, SYNC_SCHEDULE_ID, wanted, undefined);
     return 'updated';
   } catch (err) {
