@@ -57,6 +57,11 @@ export function parseAppliedRecord(value: string | undefined): AppliedRecord | u
   return { digest, ...(token && /^\d{1,19}$/.test(token) && stateTag ? { token: BigInt(token), stateTag } : {}) };
 }
 
+/** The pause and note of a listed or described schedule, without a note it does not have. */
+function pauseState({ paused, note }: ScheduleState): ScheduleState {
+  return { paused, ...(note !== undefined && { note }) };
+}
+
 function stateTag(state: ScheduleState): string {
   return createHash('sha256').update(JSON.stringify([state.paused, state.note ?? ''])).digest('hex').slice(0, 8);
 }
@@ -96,7 +101,7 @@ export interface ListedSchedule {
 export function listedSchedule(entry: ScheduleSummary): ListedSchedule {
   const recorded = entry.typedSearchAttributes?.get(SEARCH_ATTRIBUTES.appliedPolicy);
   const record = parseAppliedRecord(recorded);
-  const state = { paused: entry.state.paused, ...(entry.state.note !== undefined && { note: entry.state.note }) };
+  const state = pauseState(entry.state);
   if (!recorded || record?.token === undefined || record.stateTag !== stateTag(state) || !entry.typedSearchAttributes) return { appliedPolicy: record?.digest };
   return { appliedPolicy: record.digest, basis: { token: record.token, state, searchAttributes: entry.typedSearchAttributes, recorded } };
 }
@@ -162,7 +167,7 @@ export async function updateDescribed(client: Client, scheduleId: string, wanted
   const previous = described ?? (await client.schedule.getHandle(scheduleId).describe());
   const raw = previous.raw.conflictToken;
   const token = raw && raw.length === 8 ? Buffer.from(raw).readBigUInt64BE() : undefined;
-  const state = { paused: previous.state.paused, ...(previous.state.note !== undefined && { note: previous.state.note }) };
+  const state = pauseState(previous.state);
   // A token of another encoding (the CHASM scheduler's) records a wrong prediction, which the server refuses.
   const record = digest !== undefined && { key: SEARCH_ATTRIBUTES.appliedPolicy, value: token === undefined ? digest : recordValue(digest, token + 1n, state) };
   await sendUpdate(
