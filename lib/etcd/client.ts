@@ -9,6 +9,7 @@ import {
   GRPCUnavailableError,
 } from 'etcd3';
 import { failure, type ErrorType } from '../../contracts/errors';
+import { ETCD_GRPC_OPTIONS } from './range';
 
 export interface EtcdConnection {
   endpoints: string[];
@@ -16,22 +17,25 @@ export interface EtcdConnection {
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
 }
 
-/** An etcd client for the dump or a restore; unusable TLS material fails at once, naming the endpoints. */
+/** An etcd client for a restore; unusable TLS material fails at once, naming the endpoints. */
 export function connectEtcd(connection: EtcdConnection, endpoints: string): Etcd3 {
   const { tls } = connection;
+  return withUsableTls(
+    () =>
+      new Etcd3({
+        hosts: connection.endpoints,
+        credentials: tls && { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key },
+        grpcOptions: ETCD_GRPC_OPTIONS,
+      }),
+    endpoints,
+  );
+}
+
+/** Opens a client; grpc rejects unusable TLS material (a certificate without its key, unparsable PEM) before dialing. */
+export function withUsableTls<T>(open: () => T, endpoints: string): T {
   try {
-    return new Etcd3({
-      hosts: connection.endpoints,
-      credentials: tls && { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key },
-      grpcOptions: {
-        // A page of 1000 objects easily passes grpc-js's 4 MiB default; etcd's Go client allows math.MaxInt32.
-        'grpc.max_receive_message_length': 2 ** 31 - 1,
-        // HTTP/2's 64 KiB default window makes etcd wait for this (busy) event loop ~16 times per 1 MiB page.
-        'grpc-node.flow_control_window': 16 * 1024 * 1024,
-      },
-    });
+    return open();
   } catch (err) {
-    // grpc rejects unusable TLS material (a certificate without its key, unparsable PEM) before dialing.
     throw etcdFailureOf(err, 'EtcdBadCredentials', `TLS material for etcd at ${endpoints} is unusable`);
   }
 }

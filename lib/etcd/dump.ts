@@ -1,11 +1,12 @@
 // Streams a virtual cluster's etcd v3 key space into a snapshot archive the way vCluster's writeKeyValueSnapshot
 // does (pkg/snapshot/client.go): release entry, request entry, revision entry (vCluster's newest writer), then every key under `/` in byte order, read in pages
 // of 1000 at one pinned revision. Memory stays at two pages: the next page is fetched while this one is written.
+// The pages come through lib/etcd/range (its own Range call; etcd3's decoding cost the event loop 1-2.5 s per 1M keys).
 import type { ApplicationFailure } from '@temporalio/common';
-import type { IKeyValue, IRangeRequest, IRangeResponse } from 'etcd3';
 import { failure } from '../../contracts/errors';
 import type { ArchiveWriter } from '../archive/writer';
-import { commonEtcdFailure, connectEtcd, etcdFailureOf, type EtcdConnection } from './client';
+import { commonEtcdFailure, etcdFailureOf, withUsableTls, type EtcdConnection } from './client';
+import { rangeReader, type KeyValue, type RangePage, type RangeRequest } from './range';
 
 /** Archive-level bookkeeping in vCluster's format; never dumped from etcd (a restore may have left copies there). */
 export const SNAPSHOT_METADATA_PREFIX = '/vcluster/snapshot/';
@@ -69,23 +70,22 @@ export async function dumpEtcd(
 ): Promise<DumpResult> {
   const { signal, prefix = '/', connectTimeoutMs = 5_000, pageTimeoutMs = 60_000 } = options;
   const endpoints = connection.endpoints.join(', ');
-  const client = connectEtcd(connection, endpoints);
+  const client = withUsableTls(() => rangeReader(connection), endpoints);
   const cancel = () => client.close();
   signal?.addEventListener('abort', cancel);
   // Only etcd's own errors are mapped; the writer's (a failed upload) pass through unchanged.
-  const read = (request: IRangeRequest, timeoutMs: number) =>
-    client.kv.range(request, { deadline: Date.now() + timeoutMs }).catch((err: unknown) => {
+  const read = (request: RangeRequest, timeoutMs: number) =>
+    client.range(request, Date.now() + timeoutMs).catch((err: unknown) => {
       signal?.throwIfAborted();
       throw etcdFailure(err, endpoints, timeoutMs);
     });
   try {
     signal?.throwIfAborted();
-    const range = { key: Buffer.from(prefix), range_end: prefixEnd(Buffer.from(prefix)) };
+    const range = { key: Buffer.from(prefix), rangeEnd: prefixEnd(Buffer.from(prefix)) };
     // No keys_only: kine rejects it.
-    const { header } = await read({ ...range, limit: 1 }, connectTimeoutMs);
-    const { revision } = header;
-    // etcd names its cluster and member in every header; kine leaves them 0 (and would misread a window, see below).
-    const windows = new RangeWindows(range, Boolean(header.member_id && header.member_id !== '0'));
+    const { revision, fromMember } = await read({ ...range, limit: 1 }, connectTimeoutMs);
+    // etcd names its member in every header; kine leaves it 0 (and would misread a window, see below).
+    const windows = new RangeWindows(range, fromMember);
 
     if (options.release) await writer.addEntry(RELEASE_KEY, releaseJson(options.release));
     if (options.request) await writer.addEntry(REQUEST_KEY, requestJson(options.request));
@@ -113,22 +113,22 @@ export async function dumpEtcd(
 }
 
 /** Yields page N while page N+1 is already being fetched: at most two pages are held. */
-async function* pages(read: (request: IRangeRequest) => Promise<IRangeResponse>, windows: RangeWindows): AsyncGenerator<IKeyValue[]> {
+async function* pages(read: (request: RangeRequest) => Promise<RangePage>, windows: RangeWindows): AsyncGenerator<KeyValue[]> {
   const fetch = (request: PageRequest) => {
     const page = read(request);
     page.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
     return { request, page };
   };
-  let next: { request: PageRequest; page: Promise<IRangeResponse> } | undefined = fetch(windows.first());
+  let next: { request: PageRequest; page: Promise<RangePage> } | undefined = fetch(windows.first());
   while (next) {
-    const page: IRangeResponse = await next.page;
+    const page = await next.page;
     const following = windows.next(next.request, page);
     next = following && fetch(following);
     yield page.kvs;
   }
 }
 
-type PageRequest = IRangeRequest & { key: Buffer; range_end: Buffer };
+type PageRequest = Omit<RangeRequest, 'revision'>;
 const ZERO = Buffer.from([0]);
 
 /**
@@ -147,7 +147,7 @@ class RangeWindows {
   private freshWindow = true;
 
   constructor(
-    private readonly range: { key: Buffer; range_end: Buffer },
+    private readonly range: { key: Buffer; rangeEnd: Buffer },
     private readonly windowed: boolean,
   ) {
     this.depth = range.key.length;
@@ -158,10 +158,10 @@ class RangeWindows {
   }
 
   /** The request after `request`, given its answer; undefined when the range is done. */
-  next(request: PageRequest, page: IRangeResponse): PageRequest | undefined {
+  next(request: PageRequest, page: RangePage): PageRequest | undefined {
     const firstKey = page.kvs[0]?.key;
     const lastKey = page.kvs.at(-1)?.key;
-    const count = Number(page.count);
+    const { count } = page;
     if (count > 16 * PAGE_SIZE && firstKey && lastKey) {
       this.depth = Math.max(this.depth + 1, commonPrefixLength(firstKey, lastKey));
     } else if (this.freshWindow && count < PAGE_SIZE) {
@@ -170,18 +170,18 @@ class RangeWindows {
     this.freshWindow = !page.more;
     // vCluster's nextStartKey: the smallest key after the last one.
     if (page.more && lastKey) return this.window(Buffer.concat([lastKey, ZERO]));
-    if (request.range_end.equals(this.range.range_end)) return undefined;
-    return this.window(request.range_end);
+    if (request.rangeEnd.equals(this.range.rangeEnd)) return undefined;
+    return this.window(request.rangeEnd);
   }
 
   private window(key: Buffer): PageRequest {
-    let end = this.range.range_end;
+    let end = this.range.rangeEnd;
     if (this.windowed) {
       const windowEnd = prefixEnd(key.subarray(0, this.depth));
       const beyond = windowEnd.equals(ZERO) || (!end.equals(ZERO) && Buffer.compare(windowEnd, end) > 0);
       if (!beyond) end = windowEnd;
     }
-    return { key, range_end: end, limit: PAGE_SIZE };
+    return { key, rangeEnd: end, limit: PAGE_SIZE };
   }
 }
 

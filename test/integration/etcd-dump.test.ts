@@ -221,6 +221,13 @@ describe('dumpEtcd (real etcd)', function () {
     assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
   });
 
+  it('moves on to the next endpoint when the first is down (as vCluster lists every etcd member)', async () => {
+    await etcd.put(`${prefix}a`).value('from the live member');
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const { entries } = await dumpToArchive({ endpoints: [down, ...connection.endpoints] }, { prefix });
+    assert.deepEqual(entries.map((e) => [e.name, e.body.toString()]), [[`${prefix}a`, 'from the live member']]);
+  });
+
   it('fails within the dial timeout with EtcdUnreachable when the endpoint never answers', async () => {
     const sockets: Socket[] = [];
     const silent: Server = createServer((socket) => sockets.push(socket));
