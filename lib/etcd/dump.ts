@@ -82,8 +82,10 @@ export async function dumpEtcd(
   try {
     signal?.throwIfAborted();
     const range = { key: Buffer.from(prefix), rangeEnd: prefixEnd(Buffer.from(prefix)) };
-    // No keys_only: kine rejects it.
-    const { revision, fromMember } = await read({ ...range, limit: 1 }, connectTimeoutMs);
+    // The revision to pin is in every answer's header: asked with a read of one key, which etcd answers without
+    // counting the range (the whole range with limit 1 walks every key of it: 18 ms per 100,000 keys). No keys_only:
+    // kine rejects it.
+    const { revision, fromMember } = await read({ key: range.key, rangeEnd: NO_RANGE_END, limit: 1 }, connectTimeoutMs);
     // etcd names its member in every header; kine leaves it 0 (and would misread a window, see below).
     const windows = new RangeWindows(range, fromMember);
 
@@ -130,6 +132,8 @@ async function* pages(read: (request: RangeRequest) => Promise<RangePage>, windo
 
 type PageRequest = Omit<RangeRequest, 'revision'>;
 const ZERO = Buffer.from([0]);
+/** An empty range_end: the request reads the one key. */
+const NO_RANGE_END = Buffer.alloc(0);
 
 /**
  * etcd answers a range request with the count of all the keys from its start to its end, walking its index to get
