@@ -1,7 +1,7 @@
 // Part 1 and 2: dump + store of one etcd at each size, to MinIO, the OCI registry and a directory, through the real
 // activity in a child process, beside the read, compression and upload limits measured on the same data.
 import { execFile } from 'node:child_process';
-import { createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -79,13 +79,19 @@ async function readBack(storage: StorageLocation, credentials: { accessKeyId: st
   return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, keys: report.keys };
 }
 
+/** The allocator settings the image gives the worker (the Dockerfile's `ENV MALLOC_...`): the child's RSS is the image's. */
+function imageAllocatorEnv(): Record<string, string> {
+  const dockerfile = readFileSync(join(__dirname, '..', '..', 'Dockerfile'), 'utf8');
+  return Object.fromEntries([...dockerfile.matchAll(/^ENV (MALLOC_[A-Z_]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+}
+
 async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFigures> {
   // Compiled by `npm run bench` (scripts/bench/tsconfig.json): plain node, as the image runs the worker.
   const child = join(__dirname, '..', '..', '.vcsnap', 'bench-dist', 'scripts', 'bench', 'dump-child.js');
   // BENCH_CHILD_NODE_ARGS: node options for the dump child alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const { stdout } = await run(process.execPath, [...nodeArgs, child, JSON.stringify(job)], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...imageAllocatorEnv(), ...env },
     maxBuffer: 64 * 1024 * 1024,
   });
   const last = stdout.trim().split('\n').at(-1) ?? '';
