@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type IOptions } from 'etcd3';
 import { createArchiveWriter, readArchiveEntries, type ArchiveEntry } from '../../lib/archive/writer';
 import { dumpEtcd, type DumpOptions, type DumpResult } from '../../lib/etcd/dump';
 import { type EtcdConnection } from '../../lib/etcd/client';
@@ -274,17 +274,7 @@ describe('dumpEtcd (etcd with client-certificate auth, as vCluster deploys it)',
         '--trusted-ca-file', join(dir, 'ca.crt'), '--client-cert-auth', '--log-level', 'warn',
       ],
       logDir: dir,
-      ready: async () => {
-        const client = new Etcd3({ hosts: endpoint, credentials: { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key } });
-        try {
-          await client.get('/ready').string();
-          return true;
-        } catch {
-          return false;
-        } finally {
-          client.close();
-        }
-      },
+      ready: () => answersReads({ hosts: endpoint, credentials: { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key } }),
     });
   });
   after(async () => {
@@ -364,17 +354,7 @@ describe('dumpEtcd (kine on SQLite, vCluster\'s embedded store, exposed over TCP
       command: toolPath('kine', 'KINE_VERSION'),
       args: ['--listen-address', endpoint.slice('http://'.length), '--endpoint', `sqlite://${join(dir, 'state.db')}`, '--metrics-bind-address', '0'],
       logDir: dir,
-      ready: async () => {
-        const client = new Etcd3({ hosts: endpoint });
-        try {
-          await client.get('/ready').string();
-          return true;
-        } catch {
-          return false;
-        } finally {
-          client.close();
-        }
-      },
+      ready: () => answersReads({ hosts: endpoint }),
     });
   });
   after(async () => {
@@ -400,6 +380,19 @@ describe('dumpEtcd (kine on SQLite, vCluster\'s embedded store, exposed over TCP
     }
   });
 });
+
+/** A server's readiness: an etcd client's read succeeds. */
+async function answersReads(options: IOptions): Promise<boolean> {
+  const client = new Etcd3(options);
+  try {
+    await client.get('/ready').string();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.close();
+  }
+}
 
 async function makeCertificates(dir: string): Promise<void> {
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
