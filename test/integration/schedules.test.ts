@@ -151,6 +151,15 @@ describe('schedules', function () {
       const history = await client.workflow.getHandle(`temporal-sys-scheduler:${scheduleId}`).fetchHistory();
       return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'update').length;
     };
+    /**
+     * Whether the schedule's workflow has taken `count` updates and finished a workflow task after the last: only then
+     * does a describe (a query) show what they did. UpdateSchedule returns once the server has the signal.
+     */
+    const updatesTaken = async (scheduleId: string, count: number) => {
+      const events = (await client.workflow.getHandle(`temporal-sys-scheduler:${scheduleId}`).fetchHistory()).events ?? [];
+      const updates = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes?.signalName === 'update' ? [i] : []));
+      return updates.length === count && events.slice(updates.at(-1)! + 1).some((e) => e.workflowTaskCompletedEventAttributes);
+    };
 
     it('an unchanged fleet costs one listing; a changed one an update each, without a describe; a schedule without the digest is described and updated once', async () => {
       const fleet = Array.from({ length: 6 }, () => filePolicy());
@@ -250,13 +259,14 @@ describe('schedules', function () {
       assert.deepEqual((await sync(counted, [{ cluster: policy.cluster, policy: changed }])).updated, [scheduleId]);
       assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [undefined, 1], `calls: ${JSON.stringify(calls)}`);
       const handle = client.schedule.getHandle(scheduleId);
+      await eventually('the operator\'s update and ours taken by the schedule', () => updatesTaken(scheduleId, 2));
       let described = await handle.describe();
       assert.equal(described.spec.jitter, 5_000, 'the operator\'s edit stands: the update from the stale listing was dropped');
-      assert.equal(await updateSignals(scheduleId), 2, 'the operator\'s update and ours reached the server');
 
       resetCalls();
       assert.deepEqual((await sync(counted, [{ cluster: policy.cluster, policy: changed }])).updated, [scheduleId]);
       assert.deepEqual([calls.DescribeSchedule, calls.UpdateSchedule], [1, 1], `this process tried that record already: ${JSON.stringify(calls)}`);
+      await eventually('the update after the describe taken by the schedule', () => updatesTaken(scheduleId, 3));
       described = await handle.describe();
       assert.equal((described.action as { args: Array<{ policy: { schedule: string } }> }).args[0]!.policy.schedule, '*/11 * * * *');
       await removePolicy(target(), policy.cluster);
