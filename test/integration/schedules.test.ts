@@ -253,6 +253,9 @@ describe('schedules', function () {
       await listedBasis(scheduleId);
       // `temporal schedule update` or the SDK: the schedule's token moves on, its search attributes and state stay.
       await client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec: { ...previous.spec, jitter: 5_000 } }));
+      // Taken before vcsnap's update arrives: Temporal's scheduler keeps only the last update signal it receives in one
+      // workflow task (service/worker/scheduler/workflow.go, sleep), so two landing together would leave only ours.
+      await eventually('the operator\'s update taken by the schedule', () => updatesTaken(scheduleId, 1));
       const changed = { ...policy, schedule: '*/11 * * * *' };
 
       resetCalls();
