@@ -38,7 +38,8 @@ export async function mochaGlobalSetup(): Promise<void> {
   process.env.VCSNAP_TEST_DIR = TEST_RUN_DIR;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      void stopAll().finally(() => process.exit(130));
+      // The servers first, then the same signal again, now with its default action: the run ends killed by it.
+      void stopAll().finally(() => process.kill(process.pid, signal));
     });
   }
   const bundlePromise = bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
