@@ -147,17 +147,16 @@ describe('schedules', function () {
         return undefined;
       });
     /** The update signals the schedule's own workflow received: what the server saw, whether it applied them or not. */
-    const updateSignals = async (scheduleId: string) => {
-      const history = await client.workflow.getHandle(`temporal-sys-scheduler:${scheduleId}`).fetchHistory();
-      return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'update').length;
-    };
+    const schedulerEvents = async (scheduleId: string) => (await client.workflow.getHandle(`temporal-sys-scheduler:${scheduleId}`).fetchHistory()).events ?? [];
+    const isUpdate = (event: { workflowExecutionSignaledEventAttributes?: { signalName?: string | null } | null }) => event.workflowExecutionSignaledEventAttributes?.signalName === 'update';
+    const updateSignals = async (scheduleId: string) => (await schedulerEvents(scheduleId)).filter(isUpdate).length;
     /**
      * Whether the schedule's workflow has taken `count` updates and finished a workflow task after the last: only then
      * does a describe (a query) show what they did. UpdateSchedule returns once the server has the signal.
      */
     const updatesTaken = async (scheduleId: string, count: number) => {
-      const events = (await client.workflow.getHandle(`temporal-sys-scheduler:${scheduleId}`).fetchHistory()).events ?? [];
-      const updates = events.flatMap((e, i) => (e.workflowExecutionSignaledEventAttributes?.signalName === 'update' ? [i] : []));
+      const events = await schedulerEvents(scheduleId);
+      const updates = events.flatMap((e, i) => (isUpdate(e) ? [i] : []));
       return updates.length === count && events.slice(updates.at(-1)! + 1).some((e) => e.workflowTaskCompletedEventAttributes);
     };
 
