@@ -80,10 +80,9 @@ async function readBack(storage: StorageLocation, credentials: { accessKeyId: st
 }
 
 /** The allocator settings the image gives the worker (the Dockerfile's `ENV MALLOC_...`): the child's RSS is the image's. */
-function imageAllocatorEnv(): Record<string, string> {
-  const dockerfile = readFileSync(join(__dirname, '..', '..', 'Dockerfile'), 'utf8');
-  return Object.fromEntries([...dockerfile.matchAll(/^ENV (MALLOC_[A-Z_]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
-}
+const IMAGE_ALLOCATOR_ENV: Record<string, string> = Object.fromEntries(
+  [...readFileSync(join(__dirname, '..', '..', 'Dockerfile'), 'utf8').matchAll(/^ENV (MALLOC_[A-Z_]+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]),
+);
 
 async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFigures> {
   // Compiled by `npm run bench` (scripts/bench/tsconfig.json): plain node, as the image runs the worker.
@@ -91,7 +90,7 @@ async function dumpInChild(job: DumpJob, env: NodeJS.ProcessEnv): Promise<DumpFi
   // BENCH_CHILD_NODE_ARGS: node options for the dump child alone, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const { stdout } = await run(process.execPath, [...nodeArgs, child, JSON.stringify(job)], {
-    env: { ...process.env, ...imageAllocatorEnv(), ...env },
+    env: { ...process.env, ...IMAGE_ALLOCATOR_ENV, ...env },
     maxBuffer: 64 * 1024 * 1024,
   });
   const last = stdout.trim().split('\n').at(-1) ?? '';
