@@ -109,9 +109,14 @@ export function pigzCli(log: (line: string) => void): string {
 }
 
 export interface PeerFigures {
+  /** The snapshot itself, as the program timed it: from reading its URL to Client.Run's return, no process start-up. */
   seconds: number;
   cpuSeconds: number;
+  /** The whole process, start-up included (GNU time). */
+  processSeconds: number;
   peakRssBytes: number;
+  /** Resident memory of the process before the snapshot: the binary and its packages' initialisation. */
+  startRssBytes: number;
   /** CPU etcd spent serving the dump. */
   etcdCpuSeconds: number;
   /** Where this is the median of several runs: each run's wall time, in the order they ran. */
@@ -136,11 +141,13 @@ export function gnuTime(log: (line: string) => void): string {
  * TLS, as vCluster reaches an external etcd, to `url` (vCluster's URL form); `env` carries the storage credentials.
  */
 export async function vclusterSnapshot(time: string, etcd: EtcdServer, url: string, env: NodeJS.ProcessEnv): Promise<PeerFigures> {
-  const report = `${etcd.dataDir}.time`;
+  const timeReport = `${etcd.dataDir}.time`;
+  const ownReport = `${etcd.dataDir}.report.json`;
   const etcdBefore = processCpuSeconds(etcd.child.pid!);
-  const seconds = await timed(time, ['-f', '%U %S %M', '-o', report, vclusterCompatBinary(), 'snapshot', ...etcdFlags(etcd.endpoint, etcd.tls!), url], { env });
-  const [user, system, maxKb] = readFileSync(report, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-  return { seconds, cpuSeconds: user! + system!, peakRssBytes: maxKb! * 1024, etcdCpuSeconds: processCpuSeconds(etcd.child.pid!) - etcdBefore };
+  const processSeconds = await timed(time, ['-f', '%M', '-o', timeReport, vclusterCompatBinary(), 'snapshot', '--report', ownReport, ...etcdFlags(etcd.endpoint, etcd.tls!), url], { env });
+  const maxKb = Number(readFileSync(timeReport, 'utf8').trim().split('\n').at(-1));
+  const own = JSON.parse(readFileSync(ownReport, 'utf8')) as { seconds: number; cpuSeconds: number; startRssBytes: number };
+  return { ...own, processSeconds, peakRssBytes: maxKb * 1024, etcdCpuSeconds: processCpuSeconds(etcd.child.pid!) - etcdBefore };
 }
 
 /** Keys (entries outside /vcluster/snapshot/) of an archive, listed by `tar -tzf`. */

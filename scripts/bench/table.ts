@@ -80,11 +80,11 @@ export function renderTable(results: BenchResults): string {
     rows.push(['1', `${keys}: upload limit, aws s3 cp`, `${secs(size.awsUpload.seconds)} (${mbps(size.awsUpload.bytes, size.awsUpload.seconds)})`]);
     rows.push(['1', `**${keys}: ours / slowest stage**`, `**${ratio.toFixed(2)}×** (slowest: ${slowest})`]);
     const peer = size.vcluster;
-    rows.push(['1', `${keys}: vCluster's own writer → MinIO (etcd over TLS)`, `${secs(peer.seconds)} (${peer.cpuSeconds.toFixed(1)} s CPU, etcd ${peer.etcdCpuSeconds.toFixed(1)} s) · ${(peer.archiveBytes / MB).toFixed(0)} MB archive · ${count(peer.keys)} keys · peak RSS ${mib(peer.peakRssBytes)}${peer.runsSeconds ? ` · median of ${peer.runsSeconds.length} runs (${peer.runsSeconds.map(secs).join(', ')})` : ''}`]);
+    rows.push(['1', `${keys}: vCluster's own writer → MinIO (etcd over TLS)`, `${secs(peer.seconds)} (${peer.cpuSeconds.toFixed(1)} s CPU, etcd ${peer.etcdCpuSeconds.toFixed(1)} s; ${secs(peer.processSeconds)} as a whole process) · ${(peer.archiveBytes / MB).toFixed(0)} MB archive · ${count(peer.keys)} keys · peak RSS ${mib(peer.peakRssBytes)} (${mib(peer.startRssBytes)} before the snapshot)${peer.runsSeconds ? ` · median of ${peer.runsSeconds.length} runs (${peer.runsSeconds.map(secs).join(', ')})` : ''}`]);
     rows.push([
       '1',
       `**${keys}: ours vs vCluster's writer**`,
-      `**speed-up ${(peer.seconds / size.s3.seconds).toFixed(1)}×** (their time over ours) · CPU ${size.s3.cpuSeconds.toFixed(1)} s vs ${peer.cpuSeconds.toFixed(1)} s (etcd ${size.etcdCpuSeconds.toFixed(1)} s vs ${peer.etcdCpuSeconds.toFixed(1)} s) · peak RSS ${mib(size.s3.peakRssBytes)} vs ${mib(peer.peakRssBytes)} · archive ${(size.s3.archiveBytes / MB).toFixed(0)} vs ${(peer.archiveBytes / MB).toFixed(0)} MB`,
+      `**speed-up ${(peer.seconds / size.s3.seconds).toFixed(1)}×** (their time over ours) · CPU ${size.s3.cpuSeconds.toFixed(1)} s vs ${peer.cpuSeconds.toFixed(1)} s (etcd ${size.etcdCpuSeconds.toFixed(1)} s vs ${peer.etcdCpuSeconds.toFixed(1)} s) · peak RSS ${mib(size.s3.peakRssBytes)} vs ${mib(peer.peakRssBytes)} (above the process before it: +${mib(size.s3.peakRssBytes - size.s3.startRssBytes)} vs +${mib(peer.peakRssBytes - peer.startRssBytes)}) · archive ${(size.s3.archiveBytes / MB).toFixed(0)} vs ${(peer.archiveBytes / MB).toFixed(0)} MB`,
     ]);
     if (size.s3x4) {
       const x4 = size.s3x4;

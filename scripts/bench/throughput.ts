@@ -110,8 +110,16 @@ async function peerMedian(runOnce: () => Promise<PeerFigures>): Promise<PeerFigu
   const runs = [await runOnce()];
   while (runs.length < DUMP_RUNS && runs[0]!.seconds < 60) runs.push(await runOnce());
   if (runs.length === 1) return runs[0]!;
-  const of = (field: 'seconds' | 'cpuSeconds' | 'peakRssBytes' | 'etcdCpuSeconds') => median(runs.map((r) => r[field]));
-  return { seconds: of('seconds'), cpuSeconds: of('cpuSeconds'), peakRssBytes: of('peakRssBytes'), etcdCpuSeconds: of('etcdCpuSeconds'), runsSeconds: runs.map((r) => r.seconds) };
+  const of = (field: Exclude<keyof PeerFigures, 'runsSeconds'>) => median(runs.map((r) => r[field]));
+  return {
+    seconds: of('seconds'),
+    cpuSeconds: of('cpuSeconds'),
+    processSeconds: of('processSeconds'),
+    peakRssBytes: of('peakRssBytes'),
+    startRssBytes: of('startRssBytes'),
+    etcdCpuSeconds: of('etcdCpuSeconds'),
+    runsSeconds: runs.map((r) => r.seconds),
+  };
 }
 
 /** Each figure's median over the runs (peak RSS, heap and external apart), with every run's peak RSS beside it. */
