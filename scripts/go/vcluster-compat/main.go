@@ -3,7 +3,8 @@
 // module work dir (cmd/vcluster-compat), so it links exactly the code `vcluster` itself runs.
 //
 //	restore URL        vCluster's RestoreClient.Run (key/value restore) into an external etcd over TLS
-//	snapshot URL       vCluster's Client.Run (writeKeyValueSnapshot) from an external etcd over TLS
+//	snapshot URL       vCluster's Client.Run (writeKeyValueSnapshot) from an external etcd over TLS; with --report FILE
+//	                   also its own time, CPU and RSS before it, apart from the process's start-up (for the bench)
 //	snapshot-db URL    the etcd-db kind (/vcluster/snapshot/db) from an etcd's own snapshot (see writeEtcdSnapshot below)
 //	restore-db DATADIR etcd's own snapshot restore (go.etcd.io/etcd/etcdutl/v3/snapshot, as vCluster's restoreEtcdSnapshot
 //	                   calls it) of the etcd database on stdin into a new data dir, for member etcd-db
